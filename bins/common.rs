@@ -1,0 +1,125 @@
+//! Flags and set-up shared by the subcommands.
+
+use anyhow::Context;
+use candle_core::Device;
+use clap::Args;
+use neuropos_models::data::{self, Mnist};
+use neuropos_models::device::{self, DeviceChoice};
+use std::path::PathBuf;
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// cpu, cuda, metal, or auto (CUDA, then Metal, then CPU).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+impl DeviceArgs {
+    pub fn device(&self) -> anyhow::Result<Device> {
+        let d = device::select(self.device)?;
+        tracing::info!("device: {}", describe_device(&d));
+        Ok(d)
+    }
+}
+
+pub fn describe_device(d: &Device) -> &'static str {
+    match d {
+        Device::Cpu => "cpu",
+        Device::Cuda(_) => "cuda",
+        Device::Metal(_) => "metal",
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Where MNIST comes from: `vendored` (data/mnist, SHA-256 checked) or `hub`
+    /// (candle-datasets' Hugging Face loader; needs the internet).
+    #[arg(long, default_value = "vendored", value_parser = ["vendored", "hub"])]
+    pub data: String,
+    /// Read the four IDX files (.gz or raw) from this directory instead; a SHA256SUMS there is
+    /// enforced.
+    #[arg(long, conflicts_with = "data")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    pub fn load(&self) -> anyhow::Result<(Mnist, String)> {
+        let (mnist, origin) = match (&self.data_dir, self.data.as_str()) {
+            (Some(dir), _) => (data::load_dir(dir, false)?, dir.display().to_string()),
+            (None, "hub") => (data::load_hub()?, "hub:ylecun/mnist".to_string()),
+            (None, _) => {
+                let dir = data::default_dir();
+                let m = data::load_dir(&dir, true).with_context(|| {
+                    format!("loading the vendored MNIST from {}", dir.display())
+                })?;
+                (m, "vendored:data/mnist".to_string())
+            }
+        };
+        tracing::info!(
+            "MNIST from {origin}: {} train, {} test images",
+            mnist.train_images.dim(0)?,
+            mnist.test_images.dim(0)?
+        );
+        Ok((mnist, origin))
+    }
+}
+
+/// Comma-separated layer sizes, e.g. `512,512,256`.
+#[derive(Debug, Clone)]
+pub struct Sizes(pub Vec<usize>);
+
+impl std::str::FromStr for Sizes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_sizes(s).map(Sizes)
+    }
+}
+
+/// Comma-separated pruning percentages, e.g. `0,50,90`.
+#[derive(Debug, Clone)]
+pub struct Percentages(pub Vec<f64>);
+
+impl std::str::FromStr for Percentages {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_percentages(s).map(Percentages)
+    }
+}
+
+fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
+    s.split(',')
+        .map(|p| {
+            let p = p.trim();
+            match p.parse::<usize>() {
+                Ok(0) => Err("layer sizes must be positive".to_string()),
+                Ok(n) => Ok(n),
+                Err(_) => Err(format!("`{p}` is not a layer size")),
+            }
+        })
+        .collect()
+}
+
+fn parse_percentages(s: &str) -> Result<Vec<f64>, String> {
+    s.split(',')
+        .map(|p| {
+            let p = p.trim();
+            let v: f64 = p.parse().map_err(|_| format!("`{p}` is not a number"))?;
+            if (0.0..=100.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("pruning percentage {v} is outside 0..=100"))
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,138 @@
+//! `neuropos eval`: test accuracy of checkpoints, across magnitude-pruning levels.
+
+use anyhow::Context;
+use candle_core::DType;
+use clap::Args;
+use neuropos_models::checkpoint;
+use neuropos_models::prune::{MagnitudeRanking, PruneScope};
+use neuropos_models::training;
+use serde::Serialize;
+use std::path::PathBuf;
+
+use crate::common::{DataArgs, DeviceArgs, Percentages};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Checkpoint directories (or .safetensors files).
+    #[arg(required = true)]
+    checkpoints: Vec<PathBuf>,
+    /// Pruning percentages: zero the smallest p % of the weights (the longest connections of an
+    /// embedded model) and score again.
+    #[arg(long, default_value = "0")]
+    prune: Percentages,
+    /// Rank weights within each layer or over the whole network.
+    #[arg(long, default_value = "layer")]
+    scope: PruneScope,
+    /// table (markdown), csv or json.
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    format: String,
+    /// Score on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub checkpoint: String,
+    pub model: String,
+    pub params: usize,
+    pub prune_percent: f64,
+    pub scope: PruneScope,
+    pub kept_weights: usize,
+    pub total_weights: usize,
+    pub accuracy: f64,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let device = args.device.device()?;
+    let (mut mnist, _) = args.data.load()?;
+    if let Some(n) = args.test_limit {
+        mnist = mnist.limit_test(n)?;
+    }
+    let test_x = mnist.test_images.to_device(&device)?;
+    let test_y = mnist.test_labels.to_device(&device)?;
+
+    let mut rows = Vec::new();
+    for path in &args.checkpoints {
+        let mut loaded = checkpoint::load(path, DType::F32, &device)
+            .with_context(|| format!("loading checkpoint {}", path.display()))?;
+        let ranking = MagnitudeRanking::new(&loaded.network.weights()?, args.scope)?;
+        for &percent in &args.prune.0 {
+            let masks = ranking.masks(percent)?;
+            let (kept, total) = (masks.kept, masks.total);
+            loaded
+                .network
+                .set_keep_masks((percent > 0.0).then_some(masks.masks))?;
+            let accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
+            tracing::debug!("{} at {percent}%: {accuracy:.4}", path.display());
+            rows.push(Row {
+                checkpoint: path.display().to_string(),
+                model: loaded.info.model.describe(),
+                params: loaded.info.params,
+                prune_percent: percent,
+                scope: args.scope,
+                kept_weights: kept,
+                total_weights: total,
+                accuracy,
+            });
+        }
+    }
+    print!("{}", render(&rows, &args.format)?);
+    Ok(())
+}
+
+fn render(rows: &[Row], format: &str) -> anyhow::Result<String> {
+    Ok(match format {
+        "json" => serde_json::to_string_pretty(rows)? + "\n",
+        "csv" => {
+            let mut out = String::from(
+                "checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy\n",
+            );
+            for r in rows {
+                out += &format!(
+                    "{},{},{},{},{},{},{},{:.4}\n",
+                    csv_field(&r.checkpoint),
+                    csv_field(&r.model),
+                    r.params,
+                    r.prune_percent,
+                    r.scope,
+                    r.kept_weights,
+                    r.total_weights,
+                    r.accuracy
+                );
+            }
+            out
+        }
+        _ => {
+            let mut out = String::from(
+                "| checkpoint | model | params | pruned % | scope | kept / total weights | accuracy |\n|---|---|---:|---:|---|---:|---:|\n",
+            );
+            for r in rows {
+                out += &format!(
+                    "| {} | {} | {} | {} | {} | {} / {} | {:.4} |\n",
+                    r.checkpoint,
+                    r.model,
+                    r.params,
+                    r.prune_percent,
+                    r.scope,
+                    r.kept_weights,
+                    r.total_weights,
+                    r.accuracy
+                );
+            }
+            out
+        }
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,31 @@
+//! `neuropos`: train and evaluate spatially embedded networks.
+
+mod common;
+mod eval;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "neuropos", version, about = "Spatially embedded neural networks: train neuron positions, not weight matrices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model on MNIST and write a checkpoint directory.
+    Train(train::TrainArgs),
+    /// Score checkpoints on the MNIST test set, optionally across pruning levels.
+    Eval(eval::EvalArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    common::init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}

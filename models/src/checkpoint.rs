@@ -1,0 +1,234 @@
+//! `model.safetensors` + `config.json`: written atomically, validated on load.
+//!
+//! The safetensors `__metadata__` carries the same JSON as `config.json` under the key
+//! [`METADATA_KEY`], so a lone `.safetensors` file describes itself.
+
+use candle_core::safetensors::Load;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{Config, Error, Network, Result};
+
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const METADATA_KEY: &str = "neuropos";
+pub const FORMAT: &str = "neuropos-checkpoint/1";
+
+/// How a checkpoint was produced (absent for untrained exports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub kind: String,
+    pub epochs_completed: usize,
+    pub epochs_planned: usize,
+    pub lr: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub optimizer: String,
+    pub train_samples: usize,
+    pub data: String,
+    pub final_test_accuracy: Option<f64>,
+    /// True when training was stopped early (Ctrl-C).
+    pub interrupted: bool,
+}
+
+/// The JSON in `config.json` and in the safetensors metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub format: String,
+    pub model: Config,
+    pub params: usize,
+    pub training: Option<Provenance>,
+}
+
+impl CheckpointInfo {
+    pub fn new(model: &Config, training: Option<Provenance>) -> Self {
+        CheckpointInfo {
+            format: FORMAT.to_string(),
+            model: model.clone(),
+            params: model.parameter_count(),
+            training,
+        }
+    }
+}
+
+/// Resolves a checkpoint argument: a directory holding `model.safetensors`, or the file.
+pub fn model_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Writes `dir/model.safetensors` and `dir/config.json`. Each goes to a temporary file in the
+/// same directory, is synced, then renamed over the old one: a crash at any point leaves
+/// either the previous or the new checkpoint, never a torn one.
+pub fn save(dir: &Path, vars: &VarMap, info: &CheckpointInfo) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let json = serde_json::to_string_pretty(info).map_err(|e| Error::Config(e.to_string()))?;
+    let tensors: BTreeMap<String, Tensor> = {
+        let data = vars
+            .data()
+            .lock()
+            .map_err(|_| Error::Config("variable map poisoned".into()))?;
+        data.iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
+            .collect::<Result<_>>()?
+    };
+    let metadata = HashMap::from([(METADATA_KEY.to_string(), json.clone())]);
+    let model_path = dir.join(MODEL_FILE);
+    let bytes = safetensors::serialize(&tensors, Some(metadata))
+        .map_err(|e| Error::checkpoint(&model_path, e.to_string()))?;
+    write_atomically(&model_path, &bytes)?;
+    write_atomically(&dir.join(CONFIG_FILE), format!("{json}\n").as_bytes())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// A parsed checkpoint: its description and its tensors (on the CPU).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub file: PathBuf,
+    pub info: CheckpointInfo,
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// Reads and parses a checkpoint (directory or `.safetensors` file). Structural problems —
+/// truncation, a bad header, missing metadata, an invalid config — are errors naming the file.
+pub fn read(path: &Path) -> Result<Checkpoint> {
+    let file = model_file(path);
+    let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    let fail = |problem: String| Error::checkpoint(&file, problem);
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(METADATA_KEY))
+        .ok_or_else(|| {
+            fail(format!(
+                "no `{METADATA_KEY}` entry in the safetensors metadata: not a neuropos checkpoint"
+            ))
+        })?;
+    let info: CheckpointInfo = serde_json::from_str(json)
+        .map_err(|e| fail(format!("embedded configuration is not valid: {e}")))?;
+    info.model
+        .validate()
+        .map_err(|e| fail(format!("embedded configuration is not valid: {e}")))?;
+    let expected_params = info.model.parameter_count();
+    if info.params != expected_params {
+        return Err(fail(format!(
+            "configuration claims {} parameters but its architecture has {expected_params}",
+            info.params
+        )));
+    }
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        let t = view
+            .load(&Device::Cpu)
+            .map_err(|e| fail(format!("tensor `{name}` cannot be read: {e}")))?;
+        tensors.insert(name, t);
+    }
+    Ok(Checkpoint {
+        file,
+        info,
+        tensors,
+    })
+}
+
+impl Checkpoint {
+    /// Copies the tensors into `vars` after checking that every variable is present with the
+    /// right shape, a floating-point dtype and finite values, and that nothing is left over.
+    pub fn restore(&self, vars: &VarMap) -> Result<()> {
+        let fail = |problem: String| Error::checkpoint(&self.file, problem);
+        let data = vars
+            .data()
+            .lock()
+            .map_err(|_| Error::Config("variable map poisoned".into()))?;
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
+            let t = self.tensors.get(name).ok_or_else(|| {
+                fail(format!(
+                    "tensor `{name}` is missing (expected shape {:?} for {})",
+                    var.dims(),
+                    self.info.model.describe()
+                ))
+            })?;
+            if t.dims() != var.dims() {
+                return Err(fail(format!(
+                    "tensor `{name}` has shape {:?}, expected {:?} for {}",
+                    t.dims(),
+                    var.dims(),
+                    self.info.model.describe()
+                )));
+            }
+            if !t.dtype().is_float() {
+                return Err(fail(format!(
+                    "tensor `{name}` has dtype {:?}, expected a float",
+                    t.dtype()
+                )));
+            }
+            let values = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+            if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+                return Err(fail(format!(
+                    "tensor `{name}` holds a non-finite value ({}) at flat index {bad}",
+                    values[bad]
+                )));
+            }
+            var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+        }
+        let mut extra: Vec<&String> = self
+            .tensors
+            .keys()
+            .filter(|k| !data.contains_key(*k))
+            .collect();
+        if !extra.is_empty() {
+            extra.sort();
+            return Err(fail(format!(
+                "unexpected tensors {extra:?} for {}",
+                self.info.model.describe()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A network restored from a checkpoint, with the variables it trains.
+pub struct Loaded {
+    pub network: Network,
+    pub vars: VarMap,
+    pub info: CheckpointInfo,
+    pub file: PathBuf,
+}
+
+/// Reads, validates and instantiates a checkpoint on `device`.
+pub fn load(path: &Path, dtype: DType, device: &Device) -> Result<Loaded> {
+    let ckpt = read(path)?;
+    let vars = VarMap::new();
+    let network = Network::seeded(&ckpt.info.model, &vars, 0, dtype, device)?;
+    ckpt.restore(&vars)?;
+    Ok(Loaded {
+        network,
+        vars,
+        info: ckpt.info,
+        file: ckpt.file,
+    })
+}

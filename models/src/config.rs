@@ -1,0 +1,272 @@
+//! The serde [`Config`] that fully describes a network's architecture and initialisation.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+/// Default steepness `k` of the inhibition mask `m = 2·σ(k·v) − 1`.
+///
+/// The paper asks for a "scaled steep sigmoid" without a value. With k = 10 a raw inhibition
+/// value of ±0.3 already gives |m| ≈ 0.9, so a neuron can commit to a sign within tens of Adam
+/// steps at lr 0.005, yet values near 0 keep a usable gradient.
+pub const DEFAULT_STEEPNESS: f64 = 10.0;
+
+/// Default floor on squared neuron distances, so coincident neurons give a large but finite
+/// weight `1/sqrt(eps)` = 1000 instead of inf/NaN.
+pub const DEFAULT_DISTANCE_EPSILON: f64 = 1e-6;
+
+/// The user-facing model kinds (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Embedded MLP, layers at fixed z = l (gap 1).
+    Mlp3d,
+    /// Embedded MLP, one learned gap per pair of consecutive layers.
+    Mlp3dGaps,
+    /// Embedded MLP, a learned z per neuron.
+    Mlp3dRelaxed,
+    /// Baseline MLP made of `candle_nn::Linear` layers.
+    Mlp,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Mlp3d,
+        ModelKind::Mlp3dGaps,
+        ModelKind::Mlp3dRelaxed,
+        ModelKind::Mlp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp3d => "mlp3d",
+            ModelKind::Mlp3dGaps => "mlp3d-gaps",
+            ModelKind::Mlp3dRelaxed => "mlp3d-relaxed",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+
+    /// How the layer axis is treated, or `None` for dense (non-embedded) models.
+    pub fn axis(self) -> Option<AxisMode> {
+        match self {
+            ModelKind::Mlp3d => Some(AxisMode::Fixed),
+            ModelKind::Mlp3dGaps => Some(AxisMode::Gaps),
+            ModelKind::Mlp3dRelaxed => Some(AxisMode::Relaxed),
+            ModelKind::Mlp => None,
+        }
+    }
+
+    pub fn is_embedded(self) -> bool {
+        self.axis().is_some()
+    }
+
+    /// The paper's learning rate for this family: 0.005 embedded, 0.001 baselines.
+    pub fn paper_learning_rate(self) -> f64 {
+        if self.is_embedded() {
+            0.005
+        } else {
+            0.001
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+                Error::Config(format!(
+                    "unknown model kind `{s}`; expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// Position of each layer on the layer axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AxisMode {
+    /// z_l = l: consecutive layers are exactly 1 apart.
+    Fixed,
+    /// One learned gap per pair of consecutive layers, initialised to 1.
+    Gaps,
+    /// One learned z per neuron, initialised uniformly in [l, l+1).
+    Relaxed,
+}
+
+/// Non-linearity between hidden layers (the output layer gives raw logits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    Relu,
+    Tanh,
+    Sigmoid,
+}
+
+impl Activation {
+    pub fn apply(self, x: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        match self {
+            Activation::Relu => x.relu(),
+            Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+        }
+    }
+}
+
+/// Initial distribution of the embedded parameters (unspecified by the paper; see README).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddedInit {
+    /// Free coordinates start uniform in [−coord_half_width, coord_half_width].
+    pub coord_half_width: f64,
+    /// Raw inhibition values start uniform in [−inhibition_half_width, inhibition_half_width].
+    pub inhibition_half_width: f64,
+}
+
+impl Default for EmbeddedInit {
+    fn default() -> Self {
+        EmbeddedInit {
+            coord_half_width: 1.0,
+            inhibition_half_width: 0.01,
+        }
+    }
+}
+
+/// Everything needed to rebuild a network: `Network::new(&config, vb)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub kind: ModelKind,
+    /// Neurons per layer, input first: `[784, 2048, 10]`.
+    pub layers: Vec<usize>,
+    /// Embedding dimension d: d − 1 free coordinates plus the layer axis (embedded kinds only).
+    pub dim: usize,
+    /// Steepness k of the inhibition mask `m = 2·σ(k·v) − 1`.
+    pub steepness: f64,
+    /// Floor on squared distances before `1/sqrt(·)`.
+    pub distance_epsilon: f64,
+    pub activation: Activation,
+    pub init: EmbeddedInit,
+}
+
+impl Config {
+    /// The paper's architecture `784 – hidden… – 10` with neuropos' defaults.
+    pub fn new(kind: ModelKind, input: usize, hidden: &[usize], output: usize, dim: usize) -> Self {
+        let mut layers = Vec::with_capacity(hidden.len() + 2);
+        layers.push(input);
+        layers.extend_from_slice(hidden);
+        layers.push(output);
+        Config {
+            kind,
+            layers,
+            dim,
+            steepness: DEFAULT_STEEPNESS,
+            distance_epsilon: DEFAULT_DISTANCE_EPSILON,
+            activation: Activation::Relu,
+            init: EmbeddedInit::default(),
+        }
+    }
+
+    /// MNIST-shaped (784 inputs, 10 classes) network.
+    pub fn mnist(kind: ModelKind, hidden: &[usize], dim: usize) -> Self {
+        Self::new(kind, 784, hidden, 10, dim)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let fail = |msg: String| Err(Error::Config(msg));
+        if self.layers.len() < 2 {
+            return fail(format!(
+                "need at least an input and an output layer, got layers {:?}",
+                self.layers
+            ));
+        }
+        if let Some(l) = self.layers.iter().position(|&n| n == 0) {
+            return fail(format!("layer {l} has no neurons (layers {:?})", self.layers));
+        }
+        if self.kind.is_embedded() {
+            if self.dim < 2 {
+                return fail(format!(
+                    "embedding dimension must be at least 2 (one free coordinate plus the layer axis), got {}",
+                    self.dim
+                ));
+            }
+            if !(self.steepness.is_finite() && self.steepness > 0.0) {
+                return fail(format!("steepness must be positive and finite, got {}", self.steepness));
+            }
+            if !(self.distance_epsilon.is_finite() && self.distance_epsilon > 0.0) {
+                return fail(format!(
+                    "distance_epsilon must be positive and finite, got {}",
+                    self.distance_epsilon
+                ));
+            }
+            let init = self.init;
+            if !(init.coord_half_width.is_finite() && init.coord_half_width >= 0.0)
+                || !(init.inhibition_half_width.is_finite() && init.inhibition_half_width >= 0.0)
+            {
+                return fail(format!("init widths must be finite and non-negative, got {init:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.layers[0]
+    }
+
+    pub fn output_size(&self) -> usize {
+        self.layers[self.layers.len() - 1]
+    }
+
+    pub fn hidden(&self) -> &[usize] {
+        &self.layers[1..self.layers.len() - 1]
+    }
+
+    /// Number of weight entries the network uses (embedded: synthesised, not stored).
+    pub fn weight_count(&self) -> usize {
+        self.layers.windows(2).map(|w| w[0] * w[1]).sum()
+    }
+
+    /// Trainable parameter count, by the paper's eq. (4) for embedded models and the usual
+    /// `Σ n_i n_{i+1} + Σ n_i` for baselines.
+    pub fn parameter_count(&self) -> usize {
+        let n = &self.layers;
+        let all: usize = n.iter().sum();
+        let biases: usize = n[1..].iter().sum();
+        match self.kind.axis() {
+            None => self.weight_count() + biases,
+            Some(axis) => {
+                let inhibition: usize = n[..n.len() - 1].iter().sum();
+                let base = (self.dim - 1) * all + biases + inhibition;
+                match axis {
+                    AxisMode::Fixed => base,
+                    AxisMode::Gaps => base + (n.len() - 1),
+                    AxisMode::Relaxed => base + all,
+                }
+            }
+        }
+    }
+
+    /// Short human-readable description, e.g. `mlp3d 784-2048-10 d=3`.
+    pub fn describe(&self) -> String {
+        let layers: Vec<String> = self.layers.iter().map(|n| n.to_string()).collect();
+        if self.kind.is_embedded() {
+            format!("{} {} d={}", self.kind, layers.join("-"), self.dim)
+        } else {
+            format!("{} {}", self.kind, layers.join("-"))
+        }
+    }
+}

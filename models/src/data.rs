@@ -1,0 +1,243 @@
+//! MNIST: the vendored `data/mnist/*.gz` (SHA-256 checked), another directory of IDX files,
+//! or candle-datasets' hub loader.
+
+use candle_core::{DType, Tensor};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// The four IDX files, without their `.gz` suffix.
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+pub const CHECKSUM_FILE: &str = "SHA256SUMS";
+
+/// Images `[N, 784]` f32 in [0, 1] and labels `[N]` u32, on the CPU.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train_images: Tensor,
+    pub train_labels: Tensor,
+    pub test_images: Tensor,
+    pub test_labels: Tensor,
+}
+
+/// The repository's vendored copy, wherever the binary is run from: `./data/mnist` if it
+/// exists, else the copy beside the sources this binary was built from.
+pub fn default_dir() -> PathBuf {
+    let local = PathBuf::from("data/mnist");
+    if local.is_dir() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist")
+    }
+}
+
+/// Loads MNIST from `dir`, which holds the four IDX files, gzip-compressed (`.gz`) or raw.
+/// With `require_checksums`, `dir/SHA256SUMS` must exist and list every file; without it, a
+/// present `SHA256SUMS` is still enforced.
+pub fn load_dir(dir: &Path, require_checksums: bool) -> Result<Mnist> {
+    let sums_path = dir.join(CHECKSUM_FILE);
+    let sums = if sums_path.is_file() {
+        Some(read_checksums(&sums_path)?)
+    } else if require_checksums {
+        return Err(Error::data(
+            &sums_path,
+            "missing: the checksum list (`sha256  filename` lines) is needed to verify the data",
+        ));
+    } else {
+        tracing::warn!("{}: no {CHECKSUM_FILE}; data not verified", dir.display());
+        None
+    };
+
+    // candle-datasets parses raw IDX files from a directory, so verified, decompressed copies
+    // go to a temporary one that is removed on return.
+    let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    for name in MNIST_FILES {
+        let gz = dir.join(format!("{name}.gz"));
+        let raw = dir.join(name);
+        let source = if gz.is_file() {
+            gz
+        } else if raw.is_file() {
+            raw
+        } else {
+            return Err(Error::data(
+                &gz,
+                format!("missing: expected the MNIST file {name}.gz (or uncompressed {name})"),
+            ));
+        };
+        let bytes = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
+        if let Some(sums) = &sums {
+            verify_checksum(&source, &bytes, sums, &sums_path)?;
+        }
+        let decoded = if source.extension().is_some_and(|e| e == "gz") {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| Error::data(&source, format!("not a valid gzip file: {e}")))?;
+            out
+        } else {
+            bytes
+        };
+        check_idx_header(&source, name, &decoded)?;
+        let staged = staging.path().join(name);
+        std::fs::write(&staged, &decoded).map_err(|e| Error::io(&staged, e))?;
+    }
+    let ds = candle_datasets::vision::mnist::load_dir(staging.path())
+        .map_err(|e| Error::data(dir, format!("cannot parse the IDX files: {e}")))?;
+    from_dataset(ds, dir)
+}
+
+/// Downloads MNIST with candle-datasets' Hugging Face hub loader (online users).
+pub fn load_hub() -> Result<Mnist> {
+    let ds = candle_datasets::vision::mnist::load()
+        .map_err(|e| Error::data("hub:ylecun/mnist", format!("download failed: {e}")))?;
+    from_dataset(ds, Path::new("hub:ylecun/mnist"))
+}
+
+fn from_dataset(ds: candle_datasets::vision::Dataset, origin: &Path) -> Result<Mnist> {
+    let mnist = Mnist {
+        train_images: ds.train_images,
+        train_labels: ds.train_labels.to_dtype(DType::U32)?,
+        test_images: ds.test_images,
+        test_labels: ds.test_labels.to_dtype(DType::U32)?,
+    };
+    for (images, labels, split) in [
+        (&mnist.train_images, &mnist.train_labels, "train"),
+        (&mnist.test_images, &mnist.test_labels, "test"),
+    ] {
+        let (n, pixels) = images.dims2()?;
+        if pixels != 784 || labels.dims() != [n] {
+            return Err(Error::data(
+                origin,
+                format!(
+                    "{split} split has images {:?} and labels {:?}; expected [N, 784] and [N]",
+                    images.dims(),
+                    labels.dims()
+                ),
+            ));
+        }
+        let max_label: u32 = labels.max(0)?.to_scalar()?;
+        if max_label > 9 {
+            return Err(Error::data(
+                origin,
+                format!("{split} labels go up to {max_label}; expected digits 0–9"),
+            ));
+        }
+    }
+    Ok(mnist)
+}
+
+fn read_checksums(path: &Path) -> Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut sums = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next()) {
+            (Some(hash), Some(name)) if hash.len() == 64 => {
+                sums.insert(name.trim_start_matches('*').to_string(), hash.to_lowercase());
+            }
+            _ => {
+                return Err(Error::data(
+                    path,
+                    format!("line {}: expected `<64 hex digits>  <filename>`", i + 1),
+                ))
+            }
+        }
+    }
+    Ok(sums)
+}
+
+fn verify_checksum(
+    file: &Path,
+    bytes: &[u8],
+    sums: &HashMap<String, String>,
+    sums_path: &Path,
+) -> Result<()> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let expected = sums.get(name).ok_or_else(|| {
+        Error::data(file, format!("not listed in {}", sums_path.display()))
+    })?;
+    let actual: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    if &actual != expected {
+        return Err(Error::data(
+            file,
+            format!("SHA-256 mismatch: expected {expected}, got {actual} (corrupt or replaced file)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the IDX magic number and that the payload length matches the header, so a
+/// truncated or mislabelled file is reported by name before parsing.
+fn check_idx_header(file: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let be = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let images = name.contains("images");
+    let (magic, header_len) = if images { (2051, 16) } else { (2049, 8) };
+    let found = be(0).ok_or_else(|| Error::data(file, "too short to be an IDX file"))?;
+    if found != magic {
+        return Err(Error::data(
+            file,
+            format!(
+                "IDX magic number {found}, expected {magic} ({} file)",
+                if images { "image" } else { "label" }
+            ),
+        ));
+    }
+    let count = be(4).unwrap_or(0) as usize;
+    let per_item = if images {
+        let rows = be(8).unwrap_or(0) as usize;
+        let cols = be(12).unwrap_or(0) as usize;
+        if (rows, cols) != (28, 28) {
+            return Err(Error::data(file, format!("images are {rows}×{cols}, expected 28×28")));
+        }
+        784
+    } else {
+        1
+    };
+    let expected = header_len + count * per_item;
+    if bytes.len() < expected {
+        return Err(Error::data(
+            file,
+            format!(
+                "truncated: header announces {count} items ({expected} bytes) but the file has {}",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Mnist {
+    /// Keeps the first `n` training samples (a slice for quick runs and tests).
+    pub fn limit_train(self, n: usize) -> Result<Self> {
+        let total = self.train_images.dim(0)?;
+        let n = n.min(total);
+        Ok(Mnist {
+            train_images: self.train_images.narrow(0, 0, n)?,
+            train_labels: self.train_labels.narrow(0, 0, n)?,
+            ..self
+        })
+    }
+
+    /// Keeps the first `n` test samples.
+    pub fn limit_test(self, n: usize) -> Result<Self> {
+        let total = self.test_images.dim(0)?;
+        let n = n.min(total);
+        Ok(Mnist {
+            test_images: self.test_images.narrow(0, 0, n)?,
+            test_labels: self.test_labels.narrow(0, 0, n)?,
+            ..self
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! A network is a stack of synapses with neuron dynamics in between.
+
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{Init, Linear, VarBuilder, VarMap};
+
+use crate::config::{AxisMode, Config};
+use crate::geometry::LayerSeparation;
+use crate::init::SeededVarMap;
+use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
+
+/// Embedded or baseline MLP, selected by [`Config::kind`].
+///
+/// Variable names (also the checkpoint's tensor names), for layer `l` of `L`:
+/// embedded: `layers.{l}.coords` `[n_l, d−1]`, `layers.{l}.inhibition` `[n_l]` (l < L−1),
+/// `layers.{l}.bias` `[n_l]` (l ≥ 1), `layers.{l}.z` `[n_l]` (relaxed), `gaps` `[L−1]` (gaps);
+/// baseline: `linear.{c}.weight` `[n_{c+1}, n_c]`, `linear.{c}.bias` `[n_{c+1}]`.
+#[derive(Debug, Clone)]
+pub struct Network {
+    config: Config,
+    synapses: Vec<Synapses>,
+}
+
+impl Network {
+    pub fn new(config: &Config, vb: VarBuilder) -> crate::Result<Self> {
+        config.validate()?;
+        let synapses = match config.kind.axis() {
+            Some(axis) => embedded_synapses(config, axis, vb)?,
+            None => dense_synapses(config, vb)?,
+        };
+        Ok(Network {
+            config: config.clone(),
+            synapses,
+        })
+    }
+
+    /// A freshly initialised network whose variables live in `vars`.
+    pub fn seeded(
+        config: &Config,
+        vars: &VarMap,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> crate::Result<Self> {
+        Network::new(config, SeededVarMap::var_builder(vars, seed, dtype, device))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn synapses(&self) -> &[Synapses] {
+        &self.synapses
+    }
+
+    /// Effective weights of every synapse layer, `[n_out, n_in]` each.
+    pub fn weights(&self) -> Result<Vec<Tensor>> {
+        self.synapses.iter().map(Synapses::weights).collect()
+    }
+
+    /// Installs pruning keep-masks, one `[n_out, n_in]` 0/1 tensor per synapse layer, or
+    /// removes them with `None`.
+    pub fn set_keep_masks(&mut self, masks: Option<Vec<Tensor>>) -> Result<()> {
+        match masks {
+            None => {
+                for s in &mut self.synapses {
+                    s.set_keep_mask(None)?;
+                }
+            }
+            Some(masks) => {
+                if masks.len() != self.synapses.len() {
+                    candle_core::bail!(
+                        "{} keep-masks for {} synapse layers",
+                        masks.len(),
+                        self.synapses.len()
+                    );
+                }
+                for (s, m) in self.synapses.iter_mut().zip(masks) {
+                    s.set_keep_mask(Some(m))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Module for Network {
+    /// `[B, n_input]` → logits `[B, n_output]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let last = self.synapses.len() - 1;
+        let mut h = x.clone();
+        for (c, syn) in self.synapses.iter().enumerate() {
+            h = syn.forward(&h)?;
+            if c < last {
+                h = self.config.activation.apply(&h)?;
+            }
+        }
+        Ok(h)
+    }
+}
+
+fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec<Synapses>> {
+    let n = &cfg.layers;
+    let depth = n.len();
+    let free = cfg.dim - 1;
+    let a = cfg.init.coord_half_width;
+    let b = cfg.init.inhibition_half_width;
+    let layers = vb.pp("layers");
+
+    let mut coords = Vec::with_capacity(depth);
+    let mut zs = Vec::new();
+    let mut inhibition = Vec::with_capacity(depth - 1);
+    let mut bias = Vec::with_capacity(depth - 1);
+    for (l, &size) in n.iter().enumerate() {
+        let lv = layers.pp(l);
+        coords.push(lv.get_with_hints((size, free), "coords", Init::Uniform { lo: -a, up: a })?);
+        if axis == AxisMode::Relaxed {
+            let lo = l as f64;
+            zs.push(lv.get_with_hints(size, "z", Init::Uniform { lo, up: lo + 1.0 })?);
+        }
+        if l + 1 < depth {
+            inhibition.push(lv.get_with_hints(size, "inhibition", Init::Uniform { lo: -b, up: b })?);
+        }
+        if l > 0 {
+            bias.push(lv.get_with_hints(size, "bias", Init::Const(0.0))?);
+        }
+    }
+    let gaps = match axis {
+        AxisMode::Gaps => Some(vb.get_with_hints(depth - 1, "gaps", Init::Const(1.0))?),
+        _ => None,
+    };
+
+    (0..depth - 1)
+        .map(|c| {
+            let separation = match axis {
+                AxisMode::Fixed => LayerSeparation::Constant(1.0),
+                AxisMode::Gaps => LayerSeparation::Learned(
+                    gaps.as_ref().expect("gaps created above").narrow(0, c, 1)?,
+                ),
+                AxisMode::Relaxed => LayerSeparation::PerNeuron {
+                    pre: zs[c].clone(),
+                    post: zs[c + 1].clone(),
+                },
+            };
+            Ok(Synapses::Embedded(EmbeddedSynapses::new(
+                coords[c].clone(),
+                coords[c + 1].clone(),
+                separation,
+                inhibition[c].clone(),
+                bias[c].clone(),
+                cfg.steepness,
+                cfg.distance_epsilon,
+            )))
+        })
+        .collect()
+}
+
+/// `candle_nn::Linear` layers with PyTorch's default initialisation: weights and biases
+/// uniform in ±1/sqrt(fan_in) (Kaiming-uniform with a = √5).
+fn dense_synapses(cfg: &Config, vb: VarBuilder) -> Result<Vec<Synapses>> {
+    cfg.layers
+        .windows(2)
+        .enumerate()
+        .map(|(c, pair)| {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            let bound = 1.0 / (n_in as f64).sqrt();
+            let init = Init::Uniform { lo: -bound, up: bound };
+            let lv = vb.pp("linear").pp(c);
+            let w = lv.get_with_hints((n_out, n_in), "weight", init)?;
+            let b = lv.get_with_hints(n_out, "bias", init)?;
+            Ok(Synapses::Dense(DenseSynapses::new(Linear::new(w, Some(b)))))
+        })
+        .collect()
+}

@@ -1,0 +1,174 @@
+//! Synapses turn presynaptic activity into postsynaptic current: `(x ⊙ m) W + b`.
+//!
+//! Two kinds share that contract: [`EmbeddedSynapses`] synthesise `W` from neuron positions
+//! and carry an inhibition mask `m`; [`DenseSynapses`] are a plain `candle_nn::Linear`
+//! (m = 1). Anything that needs weights (forward, pruning, evaluation, plots) asks here.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::Linear;
+
+use crate::geometry::{inhibition_mask, synthesize_weights, LayerSeparation};
+
+/// Synapses between neurons placed in space.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSynapses {
+    /// `[n_in, d−1]` free coordinates of the presynaptic layer.
+    pub pre_coords: Tensor,
+    /// `[n_out, d−1]` free coordinates of the postsynaptic layer.
+    pub post_coords: Tensor,
+    pub separation: LayerSeparation,
+    /// `[n_in]` raw inhibition values of the presynaptic neurons.
+    pub inhibition: Tensor,
+    /// `[n_out]`.
+    pub bias: Tensor,
+    pub steepness: f64,
+    pub distance_epsilon: f64,
+    /// Optional `[n_in, n_out]` 0/1 keep-mask from pruning.
+    keep: Option<Tensor>,
+}
+
+/// Synapses with a free weight matrix, the baseline.
+#[derive(Debug, Clone)]
+pub struct DenseSynapses {
+    pub linear: Linear,
+    /// Optional `[n_out, n_in]` 0/1 keep-mask from pruning (Linear's layout).
+    keep: Option<Tensor>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Synapses {
+    Embedded(EmbeddedSynapses),
+    Dense(DenseSynapses),
+}
+
+impl EmbeddedSynapses {
+    pub fn new(
+        pre_coords: Tensor,
+        post_coords: Tensor,
+        separation: LayerSeparation,
+        inhibition: Tensor,
+        bias: Tensor,
+        steepness: f64,
+        distance_epsilon: f64,
+    ) -> Self {
+        EmbeddedSynapses {
+            pre_coords,
+            post_coords,
+            separation,
+            inhibition,
+            bias,
+            steepness,
+            distance_epsilon,
+            keep: None,
+        }
+    }
+
+    /// `[n_in, n_out]` weights `1/distance`, with pruned connections zeroed.
+    fn weights_pre_major(&self) -> Result<Tensor> {
+        let w = synthesize_weights(
+            &self.pre_coords,
+            &self.post_coords,
+            &self.separation,
+            self.distance_epsilon,
+        )?;
+        match &self.keep {
+            Some(keep) => w.mul(keep),
+            None => Ok(w),
+        }
+    }
+
+    pub fn mask(&self) -> Result<Tensor> {
+        inhibition_mask(&self.inhibition, self.steepness)
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let w = self.weights_pre_major()?;
+        let m = self.mask()?;
+        let (batch, n_in) = x.dims2()?;
+        let n_out = w.dim(1)?;
+        // (x ⊙ m) W = x (diag(m) W): scale whichever operand is smaller.
+        let current = if batch <= n_out {
+            x.broadcast_mul(&m.reshape((1, n_in))?)?.matmul(&w)?
+        } else {
+            x.matmul(&w.broadcast_mul(&m.reshape((n_in, 1))?)?)?
+        };
+        current.broadcast_add(&self.bias)
+    }
+}
+
+impl DenseSynapses {
+    pub fn new(linear: Linear) -> Self {
+        DenseSynapses { linear, keep: None }
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.keep {
+            None => self.linear.forward(x),
+            Some(keep) => {
+                let pruned = Linear::new(self.linear.weight().mul(keep)?, self.linear.bias().cloned());
+                pruned.forward(x)
+            }
+        }
+    }
+}
+
+impl Synapses {
+    /// Postsynaptic current for a batch `[B, n_in]` → `[B, n_out]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Synapses::Embedded(s) => s.forward(x),
+            Synapses::Dense(s) => s.forward(x),
+        }
+    }
+
+    /// Effective weights in `candle_nn::Linear`'s layout `[n_out, n_in]` (pruning applied,
+    /// inhibition mask not: for embedded synapses these are the `1/distance` magnitudes).
+    pub fn weights(&self) -> Result<Tensor> {
+        match self {
+            Synapses::Embedded(s) => s.weights_pre_major()?.t()?.contiguous(),
+            Synapses::Dense(s) => match &s.keep {
+                Some(keep) => s.linear.weight().mul(keep),
+                None => Ok(s.linear.weight().clone()),
+            },
+        }
+    }
+
+    /// Sign-like presynaptic mask `[n_in]`, `None` for dense synapses.
+    pub fn mask(&self) -> Result<Option<Tensor>> {
+        match self {
+            Synapses::Embedded(s) => s.mask().map(Some),
+            Synapses::Dense(_) => Ok(None),
+        }
+    }
+
+    /// `(n_in, n_out)`.
+    pub fn shape(&self) -> Result<(usize, usize)> {
+        match self {
+            Synapses::Embedded(s) => Ok((s.pre_coords.dim(0)?, s.post_coords.dim(0)?)),
+            Synapses::Dense(s) => {
+                let (o, i) = s.linear.weight().dims2()?;
+                Ok((i, o))
+            }
+        }
+    }
+
+    /// Installs (or clears) a pruning keep-mask given in `[n_out, n_in]` layout.
+    pub fn set_keep_mask(&mut self, keep: Option<Tensor>) -> Result<()> {
+        let (n_in, n_out) = self.shape()?;
+        if let Some(k) = &keep {
+            if k.dims() != [n_out, n_in] {
+                candle_core::bail!(
+                    "keep-mask has shape {:?}, expected [{n_out}, {n_in}]",
+                    k.dims()
+                );
+            }
+        }
+        match self {
+            Synapses::Embedded(s) => {
+                s.keep = keep.map(|k| k.t()?.contiguous()).transpose()?;
+            }
+            Synapses::Dense(s) => s.keep = keep,
+        }
+        Ok(())
+    }
+}

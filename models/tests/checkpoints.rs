@@ -1,0 +1,159 @@
+//! Checkpoint round trips are bit-exact; corrupted files are errors, never panics.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarMap;
+use neuropos_models::checkpoint::{self, CheckpointInfo, MODEL_FILE};
+use neuropos_models::{Config, ModelKind, Network};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::path::Path;
+
+fn saved(dir: &Path, kind: ModelKind) -> (Network, VarMap) {
+    let cfg = Config::mnist(kind, &[24, 12], 4);
+    let vars = VarMap::new();
+    let net = Network::seeded(&cfg, &vars, 11, DType::F32, &Device::Cpu).unwrap();
+    checkpoint::save(dir, &vars, &CheckpointInfo::new(&cfg, None)).unwrap();
+    (net, vars)
+}
+
+fn sorted_values(vars: &VarMap) -> Vec<(String, Vec<u32>)> {
+    let data = vars.data().lock().unwrap();
+    let mut out: Vec<_> = data
+        .iter()
+        .map(|(k, v)| {
+            let bits = v
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect();
+            (k.clone(), bits)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn round_trip_is_bit_exact_with_identical_logits() {
+    for kind in [
+        ModelKind::Mlp3d,
+        ModelKind::Mlp3dGaps,
+        ModelKind::Mlp3dRelaxed,
+        ModelKind::Mlp,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (net, vars) = saved(dir.path(), kind);
+        let loaded = checkpoint::load(dir.path(), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(sorted_values(&vars), sorted_values(&loaded.vars), "{kind}");
+        assert_eq!(&loaded.info.model, net.config());
+        let x = Tensor::rand(0f32, 1.0, (5, 784), &Device::Cpu).unwrap();
+        let a = net.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = loaded.network.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{kind}: logits differ after the round trip");
+        // The lone .safetensors file describes itself, and config.json says the same.
+        let lone = checkpoint::read(&dir.path().join(MODEL_FILE)).unwrap();
+        let json: CheckpointInfo =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(lone.info, json);
+        // Saving again over it gives the same bytes.
+        let before = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+        checkpoint::save(dir.path(), &loaded.vars, &loaded.info).unwrap();
+        assert_eq!(before, std::fs::read(dir.path().join(MODEL_FILE)).unwrap());
+    }
+}
+
+/// Loads `bytes` as a checkpoint and reports whether it failed; a panic fails the test.
+fn load_fails(dir: &Path, bytes: &[u8]) -> bool {
+    let file = dir.join("probe.safetensors");
+    std::fs::write(&file, bytes).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        checkpoint::load(&file, DType::F32, &Device::Cpu).map(|_| ())
+    });
+    match result {
+        Ok(r) => {
+            if let Err(e) = &r {
+                let msg = e.to_string();
+                assert!(msg.contains("probe.safetensors"), "error does not name the file: {msg}");
+            }
+            r.is_err()
+        }
+        Err(_) => panic!("loading a corrupted checkpoint panicked"),
+    }
+}
+
+fn rewrite(dir: &Path, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> Vec<u8> {
+    let ckpt = checkpoint::read(dir).unwrap();
+    let mut tensors = ckpt.tensors.clone();
+    edit(&mut tensors);
+    let meta = HashMap::from([(
+        checkpoint::METADATA_KEY.to_string(),
+        serde_json::to_string(&ckpt.info).unwrap(),
+    )]);
+    safetensors::serialize(&tensors, Some(meta)).unwrap()
+}
+
+#[test]
+fn corrupted_checkpoints_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    saved(dir.path(), ModelKind::Mlp3dRelaxed);
+    let good = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+    assert!(!load_fails(dir.path(), &good), "the intact file must load");
+
+    for cut in [0, 4, 8, 20, good.len() / 2, good.len() - 1] {
+        assert!(load_fails(dir.path(), &good[..cut]), "truncated to {cut} bytes");
+    }
+    let missing = rewrite(dir.path(), |t| {
+        t.remove("layers.1.z");
+    });
+    assert!(load_fails(dir.path(), &missing), "missing tensor");
+    let wrong_shape = rewrite(dir.path(), |t| {
+        t.insert("layers.0.coords".into(), Tensor::zeros((784, 2), DType::F32, &Device::Cpu).unwrap());
+    });
+    assert!(load_fails(dir.path(), &wrong_shape), "wrong shape");
+    let nan = rewrite(dir.path(), |t| {
+        let mut v = t["layers.2.bias"].to_vec1::<f32>().unwrap();
+        v[3] = f32::NAN;
+        t.insert("layers.2.bias".into(), Tensor::new(v, &Device::Cpu).unwrap());
+    });
+    assert!(load_fails(dir.path(), &nan), "NaN value");
+    let extra = rewrite(dir.path(), |t| {
+        t.insert("stray".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+    });
+    assert!(load_fails(dir.path(), &extra), "unexpected tensor");
+
+    // Random mutations of the header (its length prefix and JSON) must never panic; most
+    // must fail, and any that still loads must have passed every validation.
+    let header_len = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut failures = 0;
+    for _ in 0..300 {
+        let mut bytes = good.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..header_len);
+            bytes[at] = rng.random();
+        }
+        if load_fails(dir.path(), &bytes) {
+            failures += 1;
+        }
+    }
+    assert!(failures > 200, "only {failures}/300 header mutations were rejected");
+}
+
+#[test]
+fn saving_replaces_the_previous_checkpoint_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    saved(dir.path(), ModelKind::Mlp3d);
+    saved(dir.path(), ModelKind::Mlp3d);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+}
