@@ -1,0 +1,141 @@
+//! End to end through the binary: train → eval, JSON agrees with the library.
+
+use candle_core::{DType, Device};
+use neuropos_models::checkpoint;
+use neuropos_models::data;
+use neuropos_models::prune::{MagnitudeRanking, PruneScope};
+use neuropos_models::training;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn neuropos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuropos"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the neuropos binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = neuropos(args);
+    assert!(
+        out.status.success(),
+        "neuropos {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = neuropos(args);
+    assert!(!out.status.success(), "neuropos {args:?} should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "neuropos {args:?} panicked:\n{stderr}");
+    stderr
+}
+
+fn train_tiny(out: &Path, seed: &str) {
+    ok(&[
+        "train", "--model", "mlp3d", "--hidden", "48", "--epochs", "2", "--train-limit", "3000",
+        "--test-limit", "1000", "--seed", seed, "--device", "cpu", "--out", out.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn train_then_eval_agrees_with_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_tiny(&run, "3");
+
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> =
+        metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["epoch"], i + 1);
+        assert!(l["train_loss"].as_f64().unwrap().is_finite());
+        assert!((0.0..=1.0).contains(&l["test_accuracy"].as_f64().unwrap()));
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let params = (3 - 1) * (784 + 48 + 10) + (48 + 10) + (784 + 48);
+    assert_eq!(config["params"], params);
+    assert_eq!(config["model"]["steepness"], 10.0);
+    assert_eq!(config["training"]["epochs_completed"], 2);
+    assert_eq!(config["training"]["lr"], 0.005);
+    assert_eq!(config["training"]["seed"], 3);
+    assert_eq!(config["training"]["final_test_accuracy"], lines[1]["test_accuracy"]);
+
+    let json = ok(&[
+        "eval", run.to_str().unwrap(), "--prune", "0,50,90", "--format", "json", "--test-limit",
+        "1000", "--device", "cpu",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.len(), 3);
+
+    let mnist = data::load_dir(&data::default_dir(), true).unwrap().limit_test(1000).unwrap();
+    let mut loaded = checkpoint::load(&run, DType::F32, &Device::Cpu).unwrap();
+    let total = 784 * 48 + 48 * 10;
+    let ranking = MagnitudeRanking::new(&loaded.network.weights().unwrap(), PruneScope::Layer).unwrap();
+    for (row, percent) in rows.iter().zip([0.0, 50.0, 90.0]) {
+        for key in ["checkpoint", "model", "params", "prune_percent", "scope", "kept_weights", "total_weights", "accuracy"] {
+            assert!(row.get(key).is_some(), "row lacks `{key}`: {row}");
+        }
+        assert_eq!(row["params"], params);
+        assert_eq!(row["scope"], "layer");
+        assert_eq!(row["prune_percent"], percent);
+        assert_eq!(row["total_weights"], total);
+        let masks = ranking.masks(percent).unwrap();
+        assert_eq!(row["kept_weights"], masks.kept);
+        loaded.network.set_keep_masks((percent > 0.0).then_some(masks.masks)).unwrap();
+        let expected = training::accuracy(&loaded.network, &mnist.test_images, &mnist.test_labels).unwrap();
+        assert_eq!(row["accuracy"].as_f64().unwrap(), expected, "accuracy at {percent}%");
+    }
+    assert_eq!(rows[0]["accuracy"], config["training"]["final_test_accuracy"]);
+
+    let csv = ok(&["eval", run.to_str().unwrap(), "--prune", "0,99", "--format", "csv", "--scope", "global", "--test-limit", "500", "--device", "cpu"]);
+    assert_eq!(csv.lines().count(), 3);
+    assert!(csv.starts_with("checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy"));
+    let table = ok(&["eval", run.to_str().unwrap(), "--test-limit", "500", "--device", "cpu"]);
+    assert!(table.starts_with("| checkpoint |"), "{table}");
+}
+
+#[test]
+fn same_seed_gives_a_bit_identical_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    train_tiny(&a, "5");
+    train_tiny(&b, "5");
+    train_tiny(&c, "6");
+    let read = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert!(read(&a) == read(&b), "same seed, different checkpoints");
+    assert!(read(&a) != read(&c), "different seeds, same checkpoint");
+    assert_eq!(
+        std::fs::read(a.join("config.json")).unwrap(),
+        std::fs::read(b.join("config.json")).unwrap()
+    );
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let o = out.to_str().unwrap();
+    assert!(failure(&["train", "--model", "cnn", "--out", o]).contains("unknown model kind"));
+    assert!(failure(&["train", "--model", "mlp", "--hidden", "14,0", "--out", o]).contains("positive"));
+    assert!(failure(&["train", "--model", "mlp3d", "--dim", "1", "--out", o]).contains("dimension"));
+    assert!(failure(&["train", "--model", "mlp", "--lr", "0", "--out", o]).contains("--lr"));
+    assert!(failure(&["eval", "/nonexistent/ckpt", "--device", "cpu"]).contains("/nonexistent/ckpt"));
+    assert!(failure(&["eval", o, "--prune", "150"]).contains("outside 0..=100"));
+    assert!(failure(&["train", "--model", "mlp", "--device", "tpu", "--out", o]).contains("unknown device"));
+
+    let bogus = dir.path().join("bogus.safetensors");
+    std::fs::write(&bogus, b"definitely not safetensors").unwrap();
+    let err = failure(&["eval", bogus.to_str().unwrap(), "--device", "cpu"]);
+    assert!(err.contains("bogus.safetensors"), "{err}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = failure(&["train", "--model", "mlp", "--epochs", "1", "--data-dir", empty.to_str().unwrap(), "--out", o]);
+    assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+}
