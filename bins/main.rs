@@ -7,7 +7,11 @@ mod train;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "neuropos", version, about = "Spatially embedded neural networks: train neuron positions, not weight matrices")]
+#[command(
+    name = "neuropos",
+    version,
+    about = "Spatially embedded neural networks: train neuron positions, not weight matrices"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

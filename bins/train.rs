@@ -119,7 +119,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     let mut optimizer = adam(&vars, lr)?;
     // The batch order gets its own stream so changing the architecture does not reshuffle data.
-    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x5EED_0F_BA7C4));
+    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -154,6 +154,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         interrupted: false,
     };
     for epoch in 1..=args.epochs {
+        if stop.load(Ordering::SeqCst) {
+            // Interrupted between epochs (while scoring or saving): the last save stands.
+            provenance.interrupted = true;
+            checkpoint::save(
+                &args.out,
+                &vars,
+                &CheckpointInfo::new(&config, Some(provenance)),
+            )?;
+            tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
+            break;
+        }
         let bar = progress_bar(batches as u64, epoch, args.epochs);
         let started = Instant::now();
         let report = training::train_epoch(
@@ -187,10 +198,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "ms_per_step": 1000.0 * train_seconds / report.batches.max(1) as f64,
             "complete": !report.stopped_early,
         });
-        writeln!(metrics, "{line}").with_context(|| format!("writing {}", metrics_path.display()))?;
+        writeln!(metrics, "{line}")
+            .with_context(|| format!("writing {}", metrics_path.display()))?;
         metrics.flush()?;
 
-        provenance.epochs_completed = if report.stopped_early { epoch - 1 } else { epoch };
+        provenance.epochs_completed = if report.stopped_early {
+            epoch - 1
+        } else {
+            epoch
+        };
         provenance.final_test_accuracy = Some(accuracy);
         provenance.interrupted = report.stopped_early;
         let info = CheckpointInfo::new(&config, Some(provenance.clone()));

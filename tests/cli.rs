@@ -30,14 +30,32 @@ fn failure(args: &[&str]) -> String {
     let out = neuropos(args);
     assert!(!out.status.success(), "neuropos {args:?} should fail");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "neuropos {args:?} panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "neuropos {args:?} panicked:\n{stderr}"
+    );
     stderr
 }
 
 fn train_tiny(out: &Path, seed: &str) {
     ok(&[
-        "train", "--model", "mlp3d", "--hidden", "48", "--epochs", "2", "--train-limit", "3000",
-        "--test-limit", "1000", "--seed", seed, "--device", "cpu", "--out", out.to_str().unwrap(),
+        "train",
+        "--model",
+        "mlp3d",
+        "--hidden",
+        "48",
+        "--epochs",
+        "2",
+        "--train-limit",
+        "3000",
+        "--test-limit",
+        "1000",
+        "--seed",
+        seed,
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
     ]);
 }
 
@@ -48,8 +66,10 @@ fn train_then_eval_agrees_with_the_library() {
     train_tiny(&run, "3");
 
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> =
-        metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["epoch"], i + 1);
@@ -64,21 +84,45 @@ fn train_then_eval_agrees_with_the_library() {
     assert_eq!(config["training"]["epochs_completed"], 2);
     assert_eq!(config["training"]["lr"], 0.005);
     assert_eq!(config["training"]["seed"], 3);
-    assert_eq!(config["training"]["final_test_accuracy"], lines[1]["test_accuracy"]);
+    assert_eq!(
+        config["training"]["final_test_accuracy"],
+        lines[1]["test_accuracy"]
+    );
 
     let json = ok(&[
-        "eval", run.to_str().unwrap(), "--prune", "0,50,90", "--format", "json", "--test-limit",
-        "1000", "--device", "cpu",
+        "eval",
+        run.to_str().unwrap(),
+        "--prune",
+        "0,50,90",
+        "--format",
+        "json",
+        "--test-limit",
+        "1000",
+        "--device",
+        "cpu",
     ]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(rows.len(), 3);
 
-    let mnist = data::load_dir(&data::default_dir(), true).unwrap().limit_test(1000).unwrap();
+    let mnist = data::load_dir(&data::default_dir(), true)
+        .unwrap()
+        .limit_test(1000)
+        .unwrap();
     let mut loaded = checkpoint::load(&run, DType::F32, &Device::Cpu).unwrap();
     let total = 784 * 48 + 48 * 10;
-    let ranking = MagnitudeRanking::new(&loaded.network.weights().unwrap(), PruneScope::Layer).unwrap();
+    let ranking =
+        MagnitudeRanking::new(&loaded.network.weights().unwrap(), PruneScope::Layer).unwrap();
     for (row, percent) in rows.iter().zip([0.0, 50.0, 90.0]) {
-        for key in ["checkpoint", "model", "params", "prune_percent", "scope", "kept_weights", "total_weights", "accuracy"] {
+        for key in [
+            "checkpoint",
+            "model",
+            "params",
+            "prune_percent",
+            "scope",
+            "kept_weights",
+            "total_weights",
+            "accuracy",
+        ] {
             assert!(row.get(key).is_some(), "row lacks `{key}`: {row}");
         }
         assert_eq!(row["params"], params);
@@ -87,23 +131,60 @@ fn train_then_eval_agrees_with_the_library() {
         assert_eq!(row["total_weights"], total);
         let masks = ranking.masks(percent).unwrap();
         assert_eq!(row["kept_weights"], masks.kept);
-        loaded.network.set_keep_masks((percent > 0.0).then_some(masks.masks)).unwrap();
-        let expected = training::accuracy(&loaded.network, &mnist.test_images, &mnist.test_labels).unwrap();
-        assert_eq!(row["accuracy"].as_f64().unwrap(), expected, "accuracy at {percent}%");
+        loaded
+            .network
+            .set_keep_masks((percent > 0.0).then_some(masks.masks))
+            .unwrap();
+        let expected =
+            training::accuracy(&loaded.network, &mnist.test_images, &mnist.test_labels).unwrap();
+        assert_eq!(
+            row["accuracy"].as_f64().unwrap(),
+            expected,
+            "accuracy at {percent}%"
+        );
     }
-    assert_eq!(rows[0]["accuracy"], config["training"]["final_test_accuracy"]);
+    assert_eq!(
+        rows[0]["accuracy"],
+        config["training"]["final_test_accuracy"]
+    );
 
-    let csv = ok(&["eval", run.to_str().unwrap(), "--prune", "0,99", "--format", "csv", "--scope", "global", "--test-limit", "500", "--device", "cpu"]);
+    let csv = ok(&[
+        "eval",
+        run.to_str().unwrap(),
+        "--prune",
+        "0,99",
+        "--format",
+        "csv",
+        "--scope",
+        "global",
+        "--test-limit",
+        "500",
+        "--device",
+        "cpu",
+    ]);
     assert_eq!(csv.lines().count(), 3);
-    assert!(csv.starts_with("checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy"));
-    let table = ok(&["eval", run.to_str().unwrap(), "--test-limit", "500", "--device", "cpu"]);
+    assert!(csv.starts_with(
+        "checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy"
+    ));
+    let table = ok(&[
+        "eval",
+        run.to_str().unwrap(),
+        "--test-limit",
+        "500",
+        "--device",
+        "cpu",
+    ]);
     assert!(table.starts_with("| checkpoint |"), "{table}");
 }
 
 #[test]
 fn same_seed_gives_a_bit_identical_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
     train_tiny(&a, "5");
     train_tiny(&b, "5");
     train_tiny(&c, "6");
@@ -122,12 +203,21 @@ fn bad_inputs_give_clear_errors() {
     let out = dir.path().join("x");
     let o = out.to_str().unwrap();
     assert!(failure(&["train", "--model", "cnn", "--out", o]).contains("unknown model kind"));
-    assert!(failure(&["train", "--model", "mlp", "--hidden", "14,0", "--out", o]).contains("positive"));
-    assert!(failure(&["train", "--model", "mlp3d", "--dim", "1", "--out", o]).contains("dimension"));
+    assert!(
+        failure(&["train", "--model", "mlp", "--hidden", "14,0", "--out", o]).contains("positive")
+    );
+    assert!(
+        failure(&["train", "--model", "mlp3d", "--dim", "1", "--out", o]).contains("dimension")
+    );
     assert!(failure(&["train", "--model", "mlp", "--lr", "0", "--out", o]).contains("--lr"));
-    assert!(failure(&["eval", "/nonexistent/ckpt", "--device", "cpu"]).contains("/nonexistent/ckpt"));
+    assert!(
+        failure(&["eval", "/nonexistent/ckpt", "--device", "cpu"]).contains("/nonexistent/ckpt")
+    );
     assert!(failure(&["eval", o, "--prune", "150"]).contains("outside 0..=100"));
-    assert!(failure(&["train", "--model", "mlp", "--device", "tpu", "--out", o]).contains("unknown device"));
+    assert!(
+        failure(&["train", "--model", "mlp", "--device", "tpu", "--out", o])
+            .contains("unknown device")
+    );
 
     let bogus = dir.path().join("bogus.safetensors");
     std::fs::write(&bogus, b"definitely not safetensors").unwrap();
@@ -136,6 +226,82 @@ fn bad_inputs_give_clear_errors() {
 
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let err = failure(&["train", "--model", "mlp", "--epochs", "1", "--data-dir", empty.to_str().unwrap(), "--out", o]);
+    let err = failure(&[
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--data-dir",
+        empty.to_str().unwrap(),
+        "--out",
+        o,
+    ]);
     assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_after_the_batch_and_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_neuropos"))
+        .args([
+            "train",
+            "--model",
+            "mlp3d",
+            "--hidden",
+            "32",
+            "--epochs",
+            "100000",
+            "--train-limit",
+            "1200",
+            "--test-limit",
+            "200",
+            "--batch-size",
+            "100",
+            "--device",
+            "cpu",
+            "--out",
+        ])
+        .arg(&out)
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until a first checkpoint exists, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out.join("config.json").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "interrupted training should exit cleanly: {stderr}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["training"]["interrupted"], true);
+    let completed = config["training"]["epochs_completed"].as_u64().unwrap();
+    assert!(completed < 100000);
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    // One line per epoch, plus the partial one when the interrupt landed mid-epoch.
+    assert!(
+        lines as u64 == completed || lines as u64 == completed + 1,
+        "{lines} lines, {completed} epochs"
+    );
+    checkpoint::load(&out, DType::F32, &Device::Cpu).expect("the saved checkpoint loads");
 }

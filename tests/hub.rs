@@ -25,13 +25,19 @@ fn hub_loader_asks_the_configured_endpoint_and_reports_failure() {
             match listener.accept() {
                 Ok((stream, _)) => {
                     stream.set_nonblocking(false).unwrap();
-                    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
                     let _ = reader.read_line(&mut line);
                     // Drain the headers before answering.
                     let mut header = String::new();
-                    while reader.read_line(&mut header).map(|n| n > 2).unwrap_or(false) {
+                    while reader
+                        .read_line(&mut header)
+                        .map(|n| n > 2)
+                        .unwrap_or(false)
+                    {
                         header.clear();
                     }
                     seen.lock().unwrap().push(line.trim().to_string());
@@ -52,7 +58,10 @@ fn hub_loader_asks_the_configured_endpoint_and_reports_failure() {
     let home = tempfile::tempdir().unwrap();
     let out = home.path().join("run");
     let result = Command::new(env!("CARGO_BIN_EXE_neuropos"))
-        .args(["train", "--model", "mlp", "--hidden", "14", "--epochs", "1", "--data", "hub", "--device", "cpu", "--out"])
+        .args([
+            "train", "--model", "mlp", "--hidden", "14", "--epochs", "1", "--data", "hub",
+            "--device", "cpu", "--out",
+        ])
         .arg(&out)
         .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
         .env("HF_HOME", home.path())
@@ -64,7 +73,10 @@ fn hub_loader_asks_the_configured_endpoint_and_reports_failure() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(!result.status.success(), "a 404 hub cannot give a dataset");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.contains("hub:ylecun/mnist"), "error does not say where it looked: {stderr}");
+    assert!(
+        stderr.contains("hub:ylecun/mnist"),
+        "error does not say where it looked: {stderr}"
+    );
     let asked = requests.lock().unwrap().clone();
     assert!(
         asked.iter().any(|r| r.contains("ylecun/mnist")),

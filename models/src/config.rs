@@ -199,7 +199,10 @@ impl Config {
             ));
         }
         if let Some(l) = self.layers.iter().position(|&n| n == 0) {
-            return fail(format!("layer {l} has no neurons (layers {:?})", self.layers));
+            return fail(format!(
+                "layer {l} has no neurons (layers {:?})",
+                self.layers
+            ));
         }
         if self.kind.is_embedded() {
             if self.dim < 2 {
@@ -209,7 +212,10 @@ impl Config {
                 ));
             }
             if !(self.steepness.is_finite() && self.steepness > 0.0) {
-                return fail(format!("steepness must be positive and finite, got {}", self.steepness));
+                return fail(format!(
+                    "steepness must be positive and finite, got {}",
+                    self.steepness
+                ));
             }
             if !(self.distance_epsilon.is_finite() && self.distance_epsilon > 0.0) {
                 return fail(format!(
@@ -218,10 +224,11 @@ impl Config {
                 ));
             }
             let init = self.init;
-            if !(init.coord_half_width.is_finite() && init.coord_half_width >= 0.0)
-                || !(init.inhibition_half_width.is_finite() && init.inhibition_half_width >= 0.0)
-            {
-                return fail(format!("init widths must be finite and non-negative, got {init:?}"));
+            let width_ok = |w: f64| w.is_finite() && w >= 0.0;
+            if !(width_ok(init.coord_half_width) && width_ok(init.inhibition_half_width)) {
+                return fail(format!(
+                    "init widths must be finite and non-negative, got {init:?}"
+                ));
             }
         }
         Ok(())

@@ -145,7 +145,10 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, String>> {
         let mut parts = line.split_whitespace();
         match (parts.next(), parts.next()) {
             (Some(hash), Some(name)) if hash.len() == 64 => {
-                sums.insert(name.trim_start_matches('*').to_string(), hash.to_lowercase());
+                sums.insert(
+                    name.trim_start_matches('*').to_string(),
+                    hash.to_lowercase(),
+                );
             }
             _ => {
                 return Err(Error::data(
@@ -164,15 +167,23 @@ fn verify_checksum(
     sums: &HashMap<String, String>,
     sums_path: &Path,
 ) -> Result<()> {
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let expected = sums.get(name).ok_or_else(|| {
-        Error::data(file, format!("not listed in {}", sums_path.display()))
-    })?;
-    let actual: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let expected = sums
+        .get(name)
+        .ok_or_else(|| Error::data(file, format!("not listed in {}", sums_path.display())))?;
+    let actual: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if &actual != expected {
         return Err(Error::data(
             file,
-            format!("SHA-256 mismatch: expected {expected}, got {actual} (corrupt or replaced file)"),
+            format!(
+                "SHA-256 mismatch: expected {expected}, got {actual} (corrupt or replaced file)"
+            ),
         ));
     }
     Ok(())
@@ -181,7 +192,11 @@ fn verify_checksum(
 /// Checks the IDX magic number and that the payload length matches the header, so a
 /// truncated or mislabelled file is reported by name before parsing.
 fn check_idx_header(file: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let be = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let be = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let images = name.contains("images");
     let (magic, header_len) = if images { (2051, 16) } else { (2049, 8) };
     let found = be(0).ok_or_else(|| Error::data(file, "too short to be an IDX file"))?;
@@ -199,7 +214,10 @@ fn check_idx_header(file: &Path, name: &str, bytes: &[u8]) -> Result<()> {
         let rows = be(8).unwrap_or(0) as usize;
         let cols = be(12).unwrap_or(0) as usize;
         if (rows, cols) != (28, 28) {
-            return Err(Error::data(file, format!("images are {rows}×{cols}, expected 28×28")));
+            return Err(Error::data(
+                file,
+                format!("images are {rows}×{cols}, expected 28×28"),
+            ));
         }
         784
     } else {

@@ -22,7 +22,9 @@ impl FromStr for DeviceChoice {
             "cuda" => Ok(DeviceChoice::Cuda),
             "metal" => Ok(DeviceChoice::Metal),
             "auto" => Ok(DeviceChoice::Auto),
-            _ => Err(format!("unknown device `{s}`; expected cpu, cuda, metal or auto")),
+            _ => Err(format!(
+                "unknown device `{s}`; expected cpu, cuda, metal or auto"
+            )),
         }
     }
 }

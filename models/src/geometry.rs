@@ -123,7 +123,11 @@ mod tests {
         ];
         for i in 0..3 {
             for j in 0..2 {
-                assert!((w[i][j] - expect[i][j]).abs() < 1e-12, "W[{i},{j}] = {}", w[i][j]);
+                assert!(
+                    (w[i][j] - expect[i][j]).abs() < 1e-12,
+                    "W[{i},{j}] = {}",
+                    w[i][j]
+                );
             }
         }
     }
@@ -166,7 +170,13 @@ mod tests {
         assert!((v - 1.0 / eps.sqrt()).abs() < 1e-6, "weight {v}");
         let grads = w.sum_all().unwrap().backward().unwrap();
         for var in [pre.as_tensor(), post.as_tensor(), z.as_tensor()] {
-            let g = grads.get(var).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            let g = grads
+                .get(var)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
             assert!(g.iter().all(|x| x.is_finite()), "gradient {g:?}");
         }
         // f32 too: the default training dtype.

@@ -31,7 +31,11 @@ impl SeededVarMap {
         dtype: DType,
         device: &Device,
     ) -> VarBuilder<'static> {
-        VarBuilder::from_backend(Box::new(SeededVarMap::new(vars.clone(), seed)), dtype, device.clone())
+        VarBuilder::from_backend(
+            Box::new(SeededVarMap::new(vars.clone(), seed)),
+            dtype,
+            device.clone(),
+        )
     }
 
     fn sample(&self, shape: &Shape, init: Init) -> Result<Vec<f64>> {
@@ -42,7 +46,9 @@ impl SeededVarMap {
             .map_err(|_| candle_core::Error::Msg("initialisation RNG poisoned".into()))?;
         Ok(match init {
             Init::Const(c) => vec![c; n],
-            Init::Uniform { lo, up } => (0..n).map(|_| lo + (up - lo) * rng.random::<f64>()).collect(),
+            Init::Uniform { lo, up } => (0..n)
+                .map(|_| lo + (up - lo) * rng.random::<f64>())
+                .collect(),
             Init::Randn { mean, stdev } => (0..n)
                 .map(|_| {
                     // Box–Muller: one normal per pair of uniforms keeps the stream simple.

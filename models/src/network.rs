@@ -118,7 +118,11 @@ fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec
             zs.push(lv.get_with_hints(size, "z", Init::Uniform { lo, up: lo + 1.0 })?);
         }
         if l + 1 < depth {
-            inhibition.push(lv.get_with_hints(size, "inhibition", Init::Uniform { lo: -b, up: b })?);
+            inhibition.push(lv.get_with_hints(
+                size,
+                "inhibition",
+                Init::Uniform { lo: -b, up: b },
+            )?);
         }
         if l > 0 {
             bias.push(lv.get_with_hints(size, "bias", Init::Const(0.0))?);
@@ -163,7 +167,10 @@ fn dense_synapses(cfg: &Config, vb: VarBuilder) -> Result<Vec<Synapses>> {
         .map(|(c, pair)| {
             let (n_in, n_out) = (pair[0], pair[1]);
             let bound = 1.0 / (n_in as f64).sqrt();
-            let init = Init::Uniform { lo: -bound, up: bound };
+            let init = Init::Uniform {
+                lo: -bound,
+                up: bound,
+            };
             let lv = vb.pp("linear").pp(c);
             let w = lv.get_with_hints((n_out, n_in), "weight", init)?;
             let b = lv.get_with_hints(n_out, "bias", init)?;

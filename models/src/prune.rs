@@ -29,7 +29,9 @@ impl FromStr for PruneScope {
         match s {
             "layer" => Ok(PruneScope::Layer),
             "global" => Ok(PruneScope::Global),
-            _ => Err(format!("unknown pruning scope `{s}`; expected layer or global")),
+            _ => Err(format!(
+                "unknown pruning scope `{s}`; expected layer or global"
+            )),
         }
     }
 }
@@ -71,7 +73,12 @@ impl MagnitudeRanking {
         let mut mags: Vec<Vec<f32>> = Vec::with_capacity(weights.len());
         for w in weights {
             shapes.push(w.dims2()?);
-            mags.push(w.abs()?.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+            mags.push(
+                w.abs()?
+                    .flatten_all()?
+                    .to_dtype(DType::F32)?
+                    .to_vec1::<f32>()?,
+            );
         }
         let by_magnitude = |a: &(u32, u32), b: &(u32, u32)| {
             mags[a.0 as usize][a.1 as usize].total_cmp(&mags[b.0 as usize][b.1 as usize])
@@ -145,12 +152,19 @@ mod tests {
     use super::*;
 
     fn ranks(weights: &[Tensor], scope: PruneScope, p: f64) -> PruneMasks {
-        MagnitudeRanking::new(weights, scope).unwrap().masks(p).unwrap()
+        MagnitudeRanking::new(weights, scope)
+            .unwrap()
+            .masks(p)
+            .unwrap()
     }
 
     #[test]
     fn keeps_exactly_the_expected_number_even_with_ties() {
-        let w = Tensor::new(&[[1.0f32, 1.0, 1.0, 1.0], [1.0, 1.0, 2.0, -3.0]], &Device::Cpu).unwrap();
+        let w = Tensor::new(
+            &[[1.0f32, 1.0, 1.0, 1.0], [1.0, 1.0, 2.0, -3.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
         for (p, kept) in [(0.0, 8), (25.0, 6), (50.0, 4), (90.0, 1), (100.0, 0)] {
             let m = ranks(std::slice::from_ref(&w), PruneScope::Layer, p);
             assert_eq!(m.kept, kept, "p = {p}");
@@ -168,10 +182,19 @@ mod tests {
         let large = Tensor::new(&[[5.0f32, 6.0], [7.0, 8.0]], &Device::Cpu).unwrap();
         let ws = [small, large];
         let g = ranks(&ws, PruneScope::Global, 50.0);
-        assert_eq!(g.masks[0].sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
-        assert_eq!(g.masks[1].sum_all().unwrap().to_scalar::<f32>().unwrap(), 4.0);
+        assert_eq!(
+            g.masks[0].sum_all().unwrap().to_scalar::<f32>().unwrap(),
+            0.0
+        );
+        assert_eq!(
+            g.masks[1].sum_all().unwrap().to_scalar::<f32>().unwrap(),
+            4.0
+        );
         let l = ranks(&ws, PruneScope::Layer, 50.0);
-        assert_eq!(l.masks[0].to_vec2::<f32>().unwrap(), vec![vec![0.0, 0.0], vec![1.0, 1.0]]);
+        assert_eq!(
+            l.masks[0].to_vec2::<f32>().unwrap(),
+            vec![vec![0.0, 0.0], vec![1.0, 1.0]]
+        );
         assert_eq!(l.kept, 4);
     }
 

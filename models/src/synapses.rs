@@ -105,7 +105,8 @@ impl DenseSynapses {
         match &self.keep {
             None => self.linear.forward(x),
             Some(keep) => {
-                let pruned = Linear::new(self.linear.weight().mul(keep)?, self.linear.bias().cloned());
+                let pruned =
+                    Linear::new(self.linear.weight().mul(keep)?, self.linear.bias().cloned());
                 pruned.forward(x)
             }
         }

@@ -52,8 +52,21 @@ fn round_trip_is_bit_exact_with_identical_logits() {
         assert_eq!(sorted_values(&vars), sorted_values(&loaded.vars), "{kind}");
         assert_eq!(&loaded.info.model, net.config());
         let x = Tensor::rand(0f32, 1.0, (5, 784), &Device::Cpu).unwrap();
-        let a = net.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = loaded.network.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let a = net
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = loaded
+            .network
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(a, b, "{kind}: logits differ after the round trip");
         // The lone .safetensors file describes itself, and config.json says the same.
         let lone = checkpoint::read(&dir.path().join(MODEL_FILE)).unwrap();
@@ -72,14 +85,16 @@ fn round_trip_is_bit_exact_with_identical_logits() {
 fn load_fails(dir: &Path, bytes: &[u8]) -> bool {
     let file = dir.join("probe.safetensors");
     std::fs::write(&file, bytes).unwrap();
-    let result = std::panic::catch_unwind(|| {
-        checkpoint::load(&file, DType::F32, &Device::Cpu).map(|_| ())
-    });
+    let result =
+        std::panic::catch_unwind(|| checkpoint::load(&file, DType::F32, &Device::Cpu).map(|_| ()));
     match result {
         Ok(r) => {
             if let Err(e) = &r {
                 let msg = e.to_string();
-                assert!(msg.contains("probe.safetensors"), "error does not name the file: {msg}");
+                assert!(
+                    msg.contains("probe.safetensors"),
+                    "error does not name the file: {msg}"
+                );
             }
             r.is_err()
         }
@@ -106,24 +121,36 @@ fn corrupted_checkpoints_are_errors_not_panics() {
     assert!(!load_fails(dir.path(), &good), "the intact file must load");
 
     for cut in [0, 4, 8, 20, good.len() / 2, good.len() - 1] {
-        assert!(load_fails(dir.path(), &good[..cut]), "truncated to {cut} bytes");
+        assert!(
+            load_fails(dir.path(), &good[..cut]),
+            "truncated to {cut} bytes"
+        );
     }
     let missing = rewrite(dir.path(), |t| {
         t.remove("layers.1.z");
     });
     assert!(load_fails(dir.path(), &missing), "missing tensor");
     let wrong_shape = rewrite(dir.path(), |t| {
-        t.insert("layers.0.coords".into(), Tensor::zeros((784, 2), DType::F32, &Device::Cpu).unwrap());
+        t.insert(
+            "layers.0.coords".into(),
+            Tensor::zeros((784, 2), DType::F32, &Device::Cpu).unwrap(),
+        );
     });
     assert!(load_fails(dir.path(), &wrong_shape), "wrong shape");
     let nan = rewrite(dir.path(), |t| {
         let mut v = t["layers.2.bias"].to_vec1::<f32>().unwrap();
         v[3] = f32::NAN;
-        t.insert("layers.2.bias".into(), Tensor::new(v, &Device::Cpu).unwrap());
+        t.insert(
+            "layers.2.bias".into(),
+            Tensor::new(v, &Device::Cpu).unwrap(),
+        );
     });
     assert!(load_fails(dir.path(), &nan), "NaN value");
     let extra = rewrite(dir.path(), |t| {
-        t.insert("stray".into(), Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap());
+        t.insert(
+            "stray".into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
     });
     assert!(load_fails(dir.path(), &extra), "unexpected tensor");
 
@@ -142,7 +169,10 @@ fn corrupted_checkpoints_are_errors_not_panics() {
             failures += 1;
         }
     }
-    assert!(failures > 200, "only {failures}/300 header mutations were rejected");
+    assert!(
+        failures > 200,
+        "only {failures}/300 header mutations were rejected"
+    );
 }
 
 #[test]
@@ -155,5 +185,8 @@ fn saving_replaces_the_previous_checkpoint_atomically() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
 }

@@ -47,7 +47,10 @@ fn a_corrupt_file_fails_its_checksum() {
     bytes[mid] ^= 0xff;
     std::fs::write(&victim, bytes).unwrap();
     let err = data::load_dir(dir.path(), true).unwrap_err().to_string();
-    assert!(err.contains("train-labels-idx1-ubyte.gz") && err.contains("SHA-256"), "{err}");
+    assert!(
+        err.contains("train-labels-idx1-ubyte.gz") && err.contains("SHA-256"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -73,7 +76,14 @@ fn a_truncated_raw_idx_file_is_reported() {
         .read_to_end(&mut raw)
         .unwrap();
     std::fs::remove_file(&gz).unwrap();
-    std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), &raw[..raw.len() - 100]).unwrap();
+    std::fs::write(
+        dir.path().join("t10k-images-idx3-ubyte"),
+        &raw[..raw.len() - 100],
+    )
+    .unwrap();
     let err = data::load_dir(dir.path(), false).unwrap_err().to_string();
-    assert!(err.contains("t10k-images-idx3-ubyte") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("t10k-images-idx3-ubyte") && err.contains("truncated"),
+        "{err}"
+    );
 }

@@ -28,7 +28,13 @@ fn check(kind: ModelKind, dim: usize) {
     let x = Tensor::rand(0f64, 1.0, (3, 5), &dev).unwrap();
     let probe = Tensor::randn(0f64, 1.0, (3, 2), &dev).unwrap();
 
-    let out = net.forward(&x).unwrap().mul(&probe).unwrap().sum_all().unwrap();
+    let out = net
+        .forward(&x)
+        .unwrap()
+        .mul(&probe)
+        .unwrap()
+        .sum_all()
+        .unwrap();
     let grads = out.backward().unwrap();
 
     let data = vars.data().lock().unwrap().clone();
@@ -44,17 +50,25 @@ fn check(kind: ModelKind, dim: usize) {
             .unwrap()
             .to_vec1::<f64>()
             .unwrap();
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let h = 1e-6;
         for i in 0..base.len() {
             let mut v = base.clone();
             v[i] = base[i] + h;
-            var.set(&Tensor::from_vec(v.clone(), var.shape(), &dev).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(v.clone(), var.shape(), &dev).unwrap())
+                .unwrap();
             let up = loss(&net, &x, &probe);
             v[i] = base[i] - h;
-            var.set(&Tensor::from_vec(v, var.shape(), &dev).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(v, var.shape(), &dev).unwrap())
+                .unwrap();
             let down = loss(&net, &x, &probe);
-            var.set(&Tensor::from_vec(base.clone(), var.shape(), &dev).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(base.clone(), var.shape(), &dev).unwrap())
+                .unwrap();
             let fd = (up - down) / (2.0 * h);
             let tol = 1e-6 * (1.0 + fd.abs());
             assert!(

@@ -22,7 +22,12 @@ fn paper_table_parameter_counts() {
     ];
     for (kind, hidden, expected) in cases {
         let cfg = Config::mnist(kind, &hidden, 3);
-        assert_eq!(cfg.parameter_count(), expected, "{} formula", cfg.describe());
+        assert_eq!(
+            cfg.parameter_count(),
+            expected,
+            "{} formula",
+            cfg.describe()
+        );
         assert_eq!(built_count(&cfg), expected, "{} built", cfg.describe());
     }
 }
@@ -42,7 +47,12 @@ fn deep_higher_dimensional_counts_follow_eq_4() {
             (ModelKind::Mlp3dRelaxed, base + all),
         ] {
             let cfg = Config::mnist(kind, &hidden, dim);
-            assert_eq!(cfg.parameter_count(), expected, "{} formula", cfg.describe());
+            assert_eq!(
+                cfg.parameter_count(),
+                expected,
+                "{} formula",
+                cfg.describe()
+            );
             assert_eq!(built_count(&cfg), expected, "{} built", cfg.describe());
         }
     }

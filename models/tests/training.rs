@@ -22,27 +22,44 @@ fn train_slice(kind: ModelKind, hidden: usize, epochs: usize) -> (f64, f64) {
     let mut rng = StdRng::seed_from_u64(0);
     let mut last_loss = f64::INFINITY;
     for _ in 0..epochs {
-        let r = train_epoch(&net, &mut opt, &mnist.train_images, &mnist.train_labels, 600, &mut rng, |_, _| true)
-            .unwrap();
+        let r = train_epoch(
+            &net,
+            &mut opt,
+            &mnist.train_images,
+            &mnist.train_labels,
+            600,
+            &mut rng,
+            |_, _| true,
+        )
+        .unwrap();
         assert!(r.mean_loss.is_finite());
         assert_eq!(r.samples, 12_000);
         last_loss = r.mean_loss;
     }
     assert!(last_loss < 2.0, "{kind}: loss still {last_loss}");
-    (before, accuracy(&net, &mnist.test_images, &mnist.test_labels).unwrap())
+    (
+        before,
+        accuracy(&net, &mnist.test_images, &mnist.test_labels).unwrap(),
+    )
 }
 
 #[test]
 fn embedded_mlp_learns_on_a_slice() {
     let (before, after) = train_slice(ModelKind::Mlp3d, 256, 3);
-    assert!(after > 0.5 && after > before + 0.3, "mlp3d: {before} → {after}");
+    assert!(
+        after > 0.5 && after > before + 0.3,
+        "mlp3d: {before} → {after}"
+    );
 }
 
 #[test]
 fn relaxed_and_gap_models_learn_on_a_slice() {
     for kind in [ModelKind::Mlp3dGaps, ModelKind::Mlp3dRelaxed] {
         let (before, after) = train_slice(kind, 256, 3);
-        assert!(after > 0.5 && after > before + 0.3, "{kind}: {before} → {after}");
+        assert!(
+            after > 0.5 && after > before + 0.3,
+            "{kind}: {before} → {after}"
+        );
     }
 }
 
