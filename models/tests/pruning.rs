@@ -1,0 +1,136 @@
+//! Pruning an embedded network removes exactly the longest connections.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarMap;
+use neuropos_models::prune::{removed_count, MagnitudeRanking, PruneScope};
+use neuropos_models::{Config, ModelKind, Network};
+
+/// Distances computed straight from the stored coordinates and z, independent of the library's
+/// weight synthesis: `[n_out][n_in]` per synapse layer.
+fn distances(vars: &VarMap, cfg: &Config) -> Vec<Vec<Vec<f64>>> {
+    let data = vars.data().lock().unwrap();
+    let coords = |l: usize| {
+        data[&format!("layers.{l}.coords")]
+            .as_tensor()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap()
+    };
+    let z = |l: usize, i: usize| -> f64 {
+        data[&format!("layers.{l}.z")]
+            .as_tensor()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()[i]
+    };
+    (0..cfg.layers.len() - 1)
+        .map(|c| {
+            let (pre, post) = (coords(c), coords(c + 1));
+            post.iter()
+                .enumerate()
+                .map(|(j, pj)| {
+                    pre.iter()
+                        .enumerate()
+                        .map(|(i, pi)| {
+                            let xy: f64 = pi.iter().zip(pj).map(|(a, b)| (a - b) * (a - b)).sum();
+                            let dz = z(c + 1, j) - z(c, i);
+                            (xy + dz * dz).sqrt()
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn pruning_cuts_the_longest_wires_per_layer_and_globally() {
+    let cfg = Config::new(ModelKind::Mlp3dRelaxed, 40, &[30, 20], 5, 3);
+    let vars = VarMap::new();
+    let mut net = Network::seeded(&cfg, &vars, 2, DType::F64, &Device::Cpu).unwrap();
+    let dist = distances(&vars, &cfg);
+    let total = cfg.weight_count();
+
+    for scope in [PruneScope::Layer, PruneScope::Global] {
+        net.set_keep_masks(None).unwrap();
+        let ranking = MagnitudeRanking::new(&net.weights().unwrap(), scope).unwrap();
+        for percent in [10.0, 50.0, 80.0, 95.0] {
+            let masks = ranking.masks(percent).unwrap();
+            let expected_removed: usize = match scope {
+                PruneScope::Layer => cfg
+                    .layers
+                    .windows(2)
+                    .map(|w| removed_count(w[0] * w[1], percent))
+                    .sum(),
+                PruneScope::Global => removed_count(total, percent),
+            };
+            assert_eq!(masks.kept, total - expected_removed, "{scope} {percent}%");
+            let mut longest_kept = vec![0.0f64; dist.len()];
+            let mut shortest_removed = vec![f64::INFINITY; dist.len()];
+            let mut ones = 0;
+            for (c, m) in masks.masks.iter().enumerate() {
+                for (j, row) in m.to_vec2::<f64>().unwrap().iter().enumerate() {
+                    for (i, &keep) in row.iter().enumerate() {
+                        let d = dist[c][j][i];
+                        if keep == 1.0 {
+                            longest_kept[c] = longest_kept[c].max(d);
+                            ones += 1;
+                        } else {
+                            shortest_removed[c] = shortest_removed[c].min(d);
+                        }
+                    }
+                }
+            }
+            assert_eq!(ones, masks.kept);
+            match scope {
+                PruneScope::Layer => {
+                    for c in 0..dist.len() {
+                        assert!(
+                            longest_kept[c] <= shortest_removed[c] + 1e-12,
+                            "layer {c} at {percent}%"
+                        );
+                    }
+                }
+                PruneScope::Global => {
+                    let kept = longest_kept.iter().cloned().fold(0.0, f64::max);
+                    let removed = shortest_removed
+                        .iter()
+                        .cloned()
+                        .fold(f64::INFINITY, f64::min);
+                    assert!(
+                        kept <= removed + 1e-12,
+                        "global at {percent}%: kept {longest_kept:?} removed {shortest_removed:?}"
+                    );
+                }
+            }
+            // Installed masks really zero those weights in the forward pass.
+            net.set_keep_masks(Some(masks.masks.clone())).unwrap();
+            for (w, m) in net.weights().unwrap().iter().zip(&masks.masks) {
+                let off = w
+                    .mul(&(1.0 - m).unwrap())
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                assert_eq!(off.to_scalar::<f64>().unwrap(), 0.0);
+            }
+        }
+    }
+    // Pruning everything leaves only the biases; removing the masks restores the network.
+    let x = Tensor::rand(0f64, 1.0, (3, 40), &Device::Cpu).unwrap();
+    net.set_keep_masks(None).unwrap();
+    let full = net.forward(&x).unwrap().to_vec2::<f64>().unwrap();
+    let everything = MagnitudeRanking::new(&net.weights().unwrap(), PruneScope::Layer)
+        .unwrap()
+        .masks(100.0)
+        .unwrap();
+    assert_eq!(everything.kept, 0);
+    net.set_keep_masks(Some(everything.masks)).unwrap();
+    let pruned = net.forward(&x).unwrap().to_vec2::<f64>().unwrap();
+    assert_ne!(full, pruned);
+    net.set_keep_masks(None).unwrap();
+    assert_eq!(full, net.forward(&x).unwrap().to_vec2::<f64>().unwrap());
+}
