@@ -85,48 +85,50 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+const COLUMNS: [&str; 8] = [
+    "checkpoint",
+    "model",
+    "params",
+    "prune_percent",
+    "scope",
+    "kept_weights",
+    "total_weights",
+    "accuracy",
+];
+
+impl Row {
+    /// One cell per [`COLUMNS`] entry. Accuracy on N test images has at most log10(N) decimals;
+    /// four cover the 10,000 of MNIST exactly.
+    fn cells(&self) -> [String; 8] {
+        [
+            self.checkpoint.clone(),
+            self.model.clone(),
+            self.params.to_string(),
+            self.prune_percent.to_string(),
+            self.scope.to_string(),
+            self.kept_weights.to_string(),
+            self.total_weights.to_string(),
+            format!("{:.4}", self.accuracy),
+        ]
+    }
+}
+
 fn render(rows: &[Row], format: &str) -> anyhow::Result<String> {
-    Ok(match format {
-        "json" => serde_json::to_string_pretty(rows)? + "\n",
-        "csv" => {
-            let mut out = String::from(
-                "checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy\n",
-            );
-            for r in rows {
-                out += &format!(
-                    "{},{},{},{},{},{},{},{:.4}\n",
-                    csv_field(&r.checkpoint),
-                    csv_field(&r.model),
-                    r.params,
-                    r.prune_percent,
-                    r.scope,
-                    r.kept_weights,
-                    r.total_weights,
-                    r.accuracy
-                );
-            }
-            out
-        }
-        _ => {
-            let mut out = String::from(
-                "| checkpoint | model | params | pruned % | scope | kept / total weights | accuracy |\n|---|---|---:|---:|---|---:|---:|\n",
-            );
-            for r in rows {
-                out += &format!(
-                    "| {} | {} | {} | {} | {} | {} / {} | {:.4} |\n",
-                    r.checkpoint,
-                    r.model,
-                    r.params,
-                    r.prune_percent,
-                    r.scope,
-                    r.kept_weights,
-                    r.total_weights,
-                    r.accuracy
-                );
-            }
-            out
-        }
-    })
+    if format == "json" {
+        return Ok(serde_json::to_string_pretty(rows)? + "\n");
+    }
+    let line = |cells: Vec<String>| match format {
+        "csv" => cells.join(",") + "\n",
+        _ => format!("| {} |\n", cells.join(" | ")),
+    };
+    let mut out = line(COLUMNS.iter().map(|c| c.to_string()).collect());
+    if format == "table" {
+        out += &line(COLUMNS.iter().map(|_| "---".to_string()).collect());
+    }
+    for r in rows {
+        out += &line(r.cells().iter().map(|c| csv_field(c)).collect());
+    }
+    Ok(out)
 }
 
 fn csv_field(s: &str) -> String {

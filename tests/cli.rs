@@ -174,7 +174,8 @@ fn train_then_eval_agrees_with_the_library() {
         "--device",
         "cpu",
     ]);
-    assert!(table.starts_with("| checkpoint |"), "{table}");
+    assert!(table.starts_with("| checkpoint | model |"), "{table}");
+    assert_eq!(table.lines().count(), 3, "header, rule, one row: {table}");
 }
 
 #[test]

@@ -239,23 +239,26 @@ fn check_idx_header(file: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 impl Mnist {
     /// Keeps the first `n` training samples (a slice for quick runs and tests).
     pub fn limit_train(self, n: usize) -> Result<Self> {
-        let total = self.train_images.dim(0)?;
-        let n = n.min(total);
+        let (train_images, train_labels) = first(&self.train_images, &self.train_labels, n)?;
         Ok(Mnist {
-            train_images: self.train_images.narrow(0, 0, n)?,
-            train_labels: self.train_labels.narrow(0, 0, n)?,
+            train_images,
+            train_labels,
             ..self
         })
     }
 
     /// Keeps the first `n` test samples.
     pub fn limit_test(self, n: usize) -> Result<Self> {
-        let total = self.test_images.dim(0)?;
-        let n = n.min(total);
+        let (test_images, test_labels) = first(&self.test_images, &self.test_labels, n)?;
         Ok(Mnist {
-            test_images: self.test_images.narrow(0, 0, n)?,
-            test_labels: self.test_labels.narrow(0, 0, n)?,
+            test_images,
+            test_labels,
             ..self
         })
     }
+}
+
+fn first(images: &Tensor, labels: &Tensor, n: usize) -> Result<(Tensor, Tensor)> {
+    let n = n.min(images.dim(0)?);
+    Ok((images.narrow(0, 0, n)?, labels.narrow(0, 0, n)?))
 }
