@@ -13,6 +13,7 @@ pub mod device;
 pub mod error;
 pub mod geometry;
 pub mod init;
+pub mod lif;
 pub mod network;
 pub mod prune;
 pub mod synapses;
