@@ -7,6 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint::{self, CheckpointInfo, Provenance};
 use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
+use neuropos_models::lif::{LifConfig, Surrogate};
 use neuropos_models::training::{self, adam};
 use neuropos_models::{Config, ModelKind, Network};
 use rand::rngs::StdRng;
@@ -23,7 +24,8 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// mlp3d, mlp3d-gaps, mlp3d-relaxed (embedded) or mlp (baseline).
+    /// mlp3d, mlp3d-gaps, mlp3d-relaxed, snn3d, snn3d-gaps, snn3d-relaxed (embedded) or
+    /// mlp, snn (baselines).
     #[arg(long)]
     model: ModelKind,
     /// Hidden layer sizes, comma-separated (784-…-10 around them).
@@ -32,8 +34,9 @@ pub struct TrainArgs {
     /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis.
     #[arg(long, default_value_t = 3)]
     dim: usize,
-    #[arg(long, default_value_t = 300)]
-    epochs: usize,
+    /// Training epochs [default: 300 for MLPs, 200 for SNNs, as in the paper].
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Adam learning rate [default: 0.005 embedded, 0.001 baselines, as in the paper].
     #[arg(long)]
     lr: Option<f64>,
@@ -60,6 +63,21 @@ pub struct TrainArgs {
     /// Hidden activation: relu, tanh or sigmoid.
     #[arg(long, default_value = "relu", value_parser = parse_activation)]
     activation: Activation,
+    /// SNN: simulation steps T (the image is a constant input current at every step).
+    #[arg(long, default_value_t = LifConfig::default().time_steps)]
+    time_steps: usize,
+    /// SNN: membrane decay β per step.
+    #[arg(long, default_value_t = LifConfig::default().beta)]
+    beta: f64,
+    /// SNN: firing threshold.
+    #[arg(long, default_value_t = LifConfig::default().threshold)]
+    threshold: f64,
+    /// SNN: surrogate gradient of the spike, arctan (snnTorch's default) or fast-sigmoid.
+    #[arg(long, default_value = "arctan", value_parser = ["arctan", "fast-sigmoid"])]
+    surrogate: String,
+    /// SNN: the surrogate's α (arctan, default 2) or slope (fast-sigmoid, default 25).
+    #[arg(long)]
+    surrogate_scale: Option<f64>,
     /// Checkpoint directory (model.safetensors, config.json, metrics.jsonl).
     #[arg(long)]
     out: PathBuf,
@@ -89,7 +107,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         coord_half_width: args.coord_init,
         inhibition_half_width: args.inhibition_init,
     };
+    if config.kind.is_spiking() {
+        let surrogate = match args.surrogate.as_str() {
+            "fast-sigmoid" => Surrogate::FastSigmoid {
+                slope: args.surrogate_scale.unwrap_or(25.0),
+            },
+            _ => Surrogate::Arctan {
+                alpha: args.surrogate_scale.unwrap_or(2.0),
+            },
+        };
+        config.lif = Some(LifConfig {
+            beta: args.beta,
+            threshold: args.threshold,
+            surrogate,
+            time_steps: args.time_steps,
+        });
+    }
     config.validate()?;
+    let epochs = args.epochs.unwrap_or(args.model.paper_epochs());
 
     let device = args.device.device()?;
     let (mut mnist, origin) = args.data.load()?;
@@ -115,7 +150,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "{}: {params} trainable parameters, lr {lr}, batch {}, {} epochs",
         config.describe(),
         args.batch_size,
-        args.epochs
+        epochs
     );
     let mut optimizer = adam(&vars, lr)?;
     // The batch order gets its own stream so changing the architecture does not reshuffle data.
@@ -143,7 +178,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut provenance = Provenance {
         kind: config.kind.to_string(),
         epochs_completed: 0,
-        epochs_planned: args.epochs,
+        epochs_planned: epochs,
         lr,
         batch_size: args.batch_size,
         seed: args.seed,
@@ -153,7 +188,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         final_test_accuracy: None,
         interrupted: false,
     };
-    for epoch in 1..=args.epochs {
+    for epoch in 1..=epochs {
         if stop.load(Ordering::SeqCst) {
             // Interrupted between epochs (while scoring or saving): the last save stands.
             provenance.interrupted = true;
@@ -165,7 +200,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
             break;
         }
-        let bar = progress_bar(batches as u64, epoch, args.epochs);
+        let bar = progress_bar(batches as u64, epoch, epochs);
         let started = Instant::now();
         let report = training::train_epoch(
             &network,
@@ -185,7 +220,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let accuracy = training::accuracy(&network, &test_x, &test_y)?;
         tracing::info!(
             "epoch {epoch}/{}: train loss {:.4}, test accuracy {accuracy:.4} ({:.1} ms/step)",
-            args.epochs,
+            epochs,
             report.mean_loss,
             1000.0 * train_seconds / report.batches.max(1) as f64
         );

@@ -306,3 +306,66 @@ fn ctrl_c_stops_after_the_batch_and_saves() {
     );
     checkpoint::load(&out, DType::F32, &Device::Cpu).expect("the saved checkpoint loads");
 }
+
+#[test]
+fn spiking_models_train_and_prune_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("snn");
+    ok(&[
+        "train",
+        "--model",
+        "snn3d",
+        "--hidden",
+        "32",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1200",
+        "--test-limit",
+        "300",
+        "--time-steps",
+        "5",
+        "--beta",
+        "0.9",
+        "--surrogate",
+        "fast-sigmoid",
+        "--device",
+        "cpu",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let lif = &config["model"]["lif"];
+    assert_eq!(lif["time_steps"], 5);
+    assert_eq!(lif["beta"], 0.9);
+    assert_eq!(lif["threshold"], 1.0);
+    assert_eq!(lif["surrogate"]["kind"], "fast-sigmoid");
+    assert_eq!(lif["surrogate"]["slope"], 25.0);
+    assert_eq!(config["training"]["epochs_planned"], 1);
+
+    let json = ok(&[
+        "eval",
+        run.to_str().unwrap(),
+        "--prune",
+        "0,50",
+        "--format",
+        "json",
+        "--test-limit",
+        "300",
+        "--device",
+        "cpu",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["kept_weights"], (784 * 32 + 32 * 10) / 2);
+    let mnist = data::load_dir(&data::default_dir(), true)
+        .unwrap()
+        .limit_test(300)
+        .unwrap();
+    let loaded = checkpoint::load(&run, DType::F32, &Device::Cpu).unwrap();
+    let expected =
+        training::accuracy(&loaded.network, &mnist.test_images, &mnist.test_labels).unwrap();
+    assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), expected);
+    assert_eq!(rows[0]["model"], "snn3d 784-32-10 d=3 T=5");
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::lif::LifConfig;
 use crate::{Error, Result};
 
 /// Default steepness `k` of the inhibition mask `m = 2·σ(k·v) − 1`.
@@ -29,14 +30,26 @@ pub enum ModelKind {
     Mlp3dRelaxed,
     /// Baseline MLP made of `candle_nn::Linear` layers.
     Mlp,
+    /// Embedded spiking network (LIF neurons), layers at fixed z = l.
+    Snn3d,
+    /// Embedded spiking network with learned layer gaps.
+    Snn3dGaps,
+    /// Embedded spiking network with a learned z per neuron.
+    Snn3dRelaxed,
+    /// Baseline spiking network made of `candle_nn::Linear` layers.
+    Snn,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::Mlp3d,
         ModelKind::Mlp3dGaps,
         ModelKind::Mlp3dRelaxed,
         ModelKind::Mlp,
+        ModelKind::Snn3d,
+        ModelKind::Snn3dGaps,
+        ModelKind::Snn3dRelaxed,
+        ModelKind::Snn,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,16 +58,37 @@ impl ModelKind {
             ModelKind::Mlp3dGaps => "mlp3d-gaps",
             ModelKind::Mlp3dRelaxed => "mlp3d-relaxed",
             ModelKind::Mlp => "mlp",
+            ModelKind::Snn3d => "snn3d",
+            ModelKind::Snn3dGaps => "snn3d-gaps",
+            ModelKind::Snn3dRelaxed => "snn3d-relaxed",
+            ModelKind::Snn => "snn",
         }
     }
 
     /// How the layer axis is treated, or `None` for dense (non-embedded) models.
     pub fn axis(self) -> Option<AxisMode> {
         match self {
-            ModelKind::Mlp3d => Some(AxisMode::Fixed),
-            ModelKind::Mlp3dGaps => Some(AxisMode::Gaps),
-            ModelKind::Mlp3dRelaxed => Some(AxisMode::Relaxed),
-            ModelKind::Mlp => None,
+            ModelKind::Mlp3d | ModelKind::Snn3d => Some(AxisMode::Fixed),
+            ModelKind::Mlp3dGaps | ModelKind::Snn3dGaps => Some(AxisMode::Gaps),
+            ModelKind::Mlp3dRelaxed | ModelKind::Snn3dRelaxed => Some(AxisMode::Relaxed),
+            ModelKind::Mlp | ModelKind::Snn => None,
+        }
+    }
+
+    /// Spiking kinds run LIF neurons over time instead of ReLU.
+    pub fn is_spiking(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Snn3d | ModelKind::Snn3dGaps | ModelKind::Snn3dRelaxed | ModelKind::Snn
+        )
+    }
+
+    /// The paper's training length: 300 epochs for MLPs, 200 for SNNs.
+    pub fn paper_epochs(self) -> usize {
+        if self.is_spiking() {
+            200
+        } else {
+            300
         }
     }
 
@@ -163,8 +197,12 @@ pub struct Config {
     pub steepness: f64,
     /// Floor on squared distances before `1/sqrt(·)`.
     pub distance_epsilon: f64,
+    /// Hidden activation of MLP kinds (spiking kinds use `lif` instead).
     pub activation: Activation,
     pub init: EmbeddedInit,
+    /// LIF neurons and simulation length; present exactly for spiking kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lif: Option<LifConfig>,
 }
 
 impl Config {
@@ -182,6 +220,7 @@ impl Config {
             distance_epsilon: DEFAULT_DISTANCE_EPSILON,
             activation: Activation::Relu,
             init: EmbeddedInit::default(),
+            lif: kind.is_spiking().then(LifConfig::default),
         }
     }
 
@@ -203,6 +242,17 @@ impl Config {
                 "layer {l} has no neurons (layers {:?})",
                 self.layers
             ));
+        }
+        match (self.kind.is_spiking(), &self.lif) {
+            (true, None) => return fail(format!("{} needs a `lif` configuration", self.kind)),
+            (false, Some(_)) => {
+                return fail(format!(
+                    "{} is not spiking but has a `lif` configuration",
+                    self.kind
+                ))
+            }
+            (true, Some(lif)) => lif.validate().map_err(Error::Config)?,
+            (false, None) => {}
         }
         if self.kind.is_embedded() {
             if self.dim < 2 {
@@ -278,10 +328,13 @@ impl Config {
     /// Short human-readable description, e.g. `mlp3d 784-2048-10 d=3`.
     pub fn describe(&self) -> String {
         let layers: Vec<String> = self.layers.iter().map(|n| n.to_string()).collect();
+        let mut text = format!("{} {}", self.kind, layers.join("-"));
         if self.kind.is_embedded() {
-            format!("{} {} d={}", self.kind, layers.join("-"), self.dim)
-        } else {
-            format!("{} {}", self.kind, layers.join("-"))
+            text += &format!(" d={}", self.dim);
         }
+        if let Some(lif) = &self.lif {
+            text += &format!(" T={}", lif.time_steps);
+        }
+        text
     }
 }

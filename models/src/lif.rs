@@ -117,37 +117,57 @@ impl LifConfig {
     }
 }
 
-/// Spikes and membrane potentials, both `[T, B, N]`.
+/// Output of a LIF layer: spikes `[T, B, N]`, and the membranes when asked for.
 #[derive(Debug, Clone)]
 pub struct LifOutput {
     pub spikes: Tensor,
-    pub membrane: Tensor,
+    pub membrane: Option<Tensor>,
 }
 
-/// Runs LIF neurons over `currents` `[T, B, N]`: the fused kernel on the CPU, plain ops
-/// elsewhere.
-pub fn lif(currents: &Tensor, cfg: &LifConfig) -> Result<LifOutput> {
+/// Runs LIF neurons: the fused kernel on the CPU, plain ops elsewhere.
+///
+/// `currents` is either a sequence `[T, B, N]`, or `[B, N]` for a current that is the same at
+/// each of `cfg.time_steps` steps (direct image input) — then nothing is copied T times and
+/// the gradient comes back already summed over time. `with_membrane` also returns the
+/// membrane potentials (the output layer's loss needs them; hidden layers do not).
+pub fn lif(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
     if currents.device().is_cpu() && matches!(currents.dtype(), DType::F32 | DType::F64) {
-        lif_fused(currents, cfg)
+        lif_fused(currents, cfg, with_membrane)
     } else {
-        lif_reference(currents, cfg)
+        lif_reference(currents, cfg, with_membrane)
+    }
+}
+
+/// `(steps, constant)` for a `[T, B, N]` or `[B, N]` input.
+fn sequence_shape(currents: &Tensor, cfg: &LifConfig) -> Result<(usize, bool)> {
+    match currents.rank() {
+        3 => Ok((currents.dim(0)?, false)),
+        2 => Ok((cfg.time_steps, true)),
+        r => candle_core::bail!("LIF currents must be [T, B, N] or [B, N], got rank {r}"),
     }
 }
 
 /// Plain Candle ops, one step at a time; autograd provides backpropagation through time.
-pub fn lif_reference(currents: &Tensor, cfg: &LifConfig) -> Result<LifOutput> {
-    let (steps, batch, n) = currents.dims3()?;
-    let mut mem = Tensor::zeros((batch, n), currents.dtype(), currents.device())?;
+pub fn lif_reference(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
+    let (steps, constant) = sequence_shape(currents, cfg)?;
+    let shape = if constant {
+        currents.dims().to_vec()
+    } else {
+        currents.dims()[1..].to_vec()
+    };
+    let mut mem = Tensor::zeros(shape, currents.dtype(), currents.device())?;
     let mut previous_spikes = mem.clone();
     let mut spikes = Vec::with_capacity(steps);
     let mut membranes = Vec::with_capacity(steps);
     for t in 0..steps {
+        let input = if constant {
+            currents.clone()
+        } else {
+            currents.get(t)?
+        };
         // The reset is detached, as in snnTorch: it shapes the value, not the gradient.
         let reset = previous_spikes.detach().affine(cfg.threshold, 0.0)?;
-        mem = mem
-            .affine(cfg.beta, 0.0)?
-            .add(&currents.get(t)?)?
-            .sub(&reset)?;
+        mem = mem.affine(cfg.beta, 0.0)?.add(&input)?.sub(&reset)?;
         let u = mem.affine(1.0, -cfg.threshold)?;
         let step = u.gt(0.0)?.to_dtype(u.dtype())?;
         // Value H(u), gradient s(u): s(u)·u carries the gradient, the rest is detached.
@@ -156,40 +176,66 @@ pub fn lif_reference(currents: &Tensor, cfg: &LifConfig) -> Result<LifOutput> {
         let spk = (&carrier + (step - carrier.detach())?.detach())?;
         previous_spikes = spk.clone();
         spikes.push(spk);
-        membranes.push(mem.clone());
+        if with_membrane {
+            membranes.push(mem.clone());
+        }
     }
     Ok(LifOutput {
         spikes: Tensor::stack(&spikes, 0)?,
-        membrane: Tensor::stack(&membranes, 0)?,
+        membrane: if with_membrane {
+            Some(Tensor::stack(&membranes, 0)?)
+        } else {
+            None
+        },
     })
 }
 
 /// The fused CPU kernel (falls back to [`lif_reference`] off the CPU).
-pub fn lif_fused(currents: &Tensor, cfg: &LifConfig) -> Result<LifOutput> {
+pub fn lif_fused(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
     if !currents.device().is_cpu() {
-        return lif_reference(currents, cfg);
+        return lif_reference(currents, cfg, with_membrane);
     }
-    currents.dims3()?;
-    let both = currents.contiguous()?.apply_op1(LifForward { cfg: *cfg })?;
-    Ok(LifOutput {
-        spikes: both.get(0)?,
-        membrane: both.get(1)?,
+    let (steps, constant) = sequence_shape(currents, cfg)?;
+    let op = LifForward {
+        cfg: *cfg,
+        steps,
+        constant,
+        with_membrane,
+    };
+    let out = currents.contiguous()?.apply_op1(op)?;
+    Ok(if with_membrane {
+        LifOutput {
+            spikes: out.get(0)?,
+            membrane: Some(out.get(1)?),
+        }
+    } else {
+        LifOutput {
+            spikes: out,
+            membrane: None,
+        }
     })
 }
 
-/// `[T, B, N]` currents → `[2, T, B, N]`: spikes, then membranes.
+/// Currents → spikes `[T, B, N]`, or `[2, T, B, N]` (spikes, membranes) with `with_membrane`.
+#[derive(Clone, Copy)]
 struct LifForward {
     cfg: LifConfig,
+    steps: usize,
+    /// The input is `[B, N]`, the same at every step.
+    constant: bool,
+    with_membrane: bool,
 }
 
-/// `(result [2, T, B, N], grad of result [2, T, B, N])` → grad of the currents `[T, B, N]`.
+/// `(currents, grad of the forward output)` → grad of the currents. Membranes are recomputed
+/// from the currents chunk by chunk (cheap, cache-resident) instead of being kept from the
+/// forward pass, so hidden layers never materialise a `[T, B, N]` membrane tensor.
 struct LifBackward {
-    cfg: LifConfig,
+    forward: LifForward,
 }
 
 /// Neurons per parallel task: long enough for the inner loop to vectorise, short enough
-/// that 2 × T × chunk values stay in cache.
-const NEURON_CHUNK: usize = 1024;
+/// that T × chunk membrane values stay in cache.
+const NEURON_CHUNK: usize = 512;
 
 /// A raw pointer that may cross threads: every task below writes a disjoint set of indices.
 #[derive(Clone, Copy)]
@@ -205,73 +251,113 @@ impl<F> SharedMut<F> {
     }
 }
 
-fn forward_kernel<F: WithDType>(currents: &[F], steps: usize, cfg: &LifConfig) -> Vec<F> {
-    let width = currents.len() / steps;
-    let mut out = vec![F::zero(); 2 * currents.len()];
-    let out_ptr = SharedMut(out.as_mut_ptr());
-    let (beta, thr) = (F::from_f64(cfg.beta), F::from_f64(cfg.threshold));
-    let minus_thr = F::from_f64(-cfg.threshold);
-    let mem_offset = currents.len();
-    (0..width.div_ceil(NEURON_CHUNK))
-        .into_par_iter()
-        .for_each(|c| {
-            let start = c * NEURON_CHUNK;
-            let end = (start + NEURON_CHUNK).min(width);
-            let mut mem = vec![F::zero(); end - start];
-            let mut spiked = vec![F::zero(); end - start];
-            for t in 0..steps {
-                let row = t * width;
-                for (j, k) in (start..end).enumerate() {
-                    // Same operation order as `lif_reference`, so spikes agree exactly.
-                    let m = mem[j] * beta + F::zero() + currents[row + k] - spiked[j] * thr;
-                    let u = m * F::one() + minus_thr;
-                    let s = if u > F::zero() { F::one() } else { F::zero() };
-                    mem[j] = m;
-                    spiked[j] = s;
-                    // SAFETY: index row + k (and its membrane twin) belongs to this chunk only.
+impl LifForward {
+    /// Simulates neurons `start..end` of a `width`-wide layer, calling `emit(t, k, spike, mem)`
+    /// for every step and neuron in time order.
+    fn simulate<F: WithDType>(
+        &self,
+        currents: &[F],
+        width: usize,
+        start: usize,
+        end: usize,
+        mut emit: impl FnMut(usize, usize, F, F),
+    ) {
+        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
+        let minus_thr = F::from_f64(-self.cfg.threshold);
+        let mut mem = vec![F::zero(); end - start];
+        let mut spiked = vec![F::zero(); end - start];
+        for t in 0..self.steps {
+            let row = if self.constant { 0 } else { t * width };
+            for (j, k) in (start..end).enumerate() {
+                // Same operation order as `lif_reference`, so spikes agree exactly.
+                let m = mem[j] * beta + F::zero() + currents[row + k] - spiked[j] * thr;
+                let u = m * F::one() + minus_thr;
+                let s = if u > F::zero() { F::one() } else { F::zero() };
+                mem[j] = m;
+                spiked[j] = s;
+                emit(t, k, s, m);
+            }
+        }
+    }
+
+    fn width(&self, len: usize) -> usize {
+        if self.constant {
+            len
+        } else {
+            len / self.steps
+        }
+    }
+
+    fn forward_kernel<F: WithDType>(&self, currents: &[F]) -> Vec<F> {
+        let width = self.width(currents.len());
+        let plane = self.steps * width;
+        let mut out = vec![F::zero(); if self.with_membrane { 2 * plane } else { plane }];
+        let out_ptr = SharedMut(out.as_mut_ptr());
+        let with_membrane = self.with_membrane;
+        (0..width.div_ceil(NEURON_CHUNK))
+            .into_par_iter()
+            .for_each(|c| {
+                let start = c * NEURON_CHUNK;
+                let end = (start + NEURON_CHUNK).min(width);
+                self.simulate(currents, width, start, end, |t, k, s, m| {
+                    let i = t * width + k;
+                    // SAFETY: neuron k (at every step) belongs to this chunk only.
                     unsafe {
-                        out_ptr.write(row + k, s);
-                        out_ptr.write(mem_offset + row + k, m);
+                        out_ptr.write(i, s);
+                        if with_membrane {
+                            out_ptr.write(plane + i, m);
+                        }
+                    }
+                });
+            });
+        out
+    }
+
+    fn backward_kernel<F: WithDType>(&self, currents: &[F], grad: &[F]) -> Vec<F> {
+        let width = self.width(currents.len());
+        let plane = self.steps * width;
+        let mut out = vec![F::zero(); currents.len()];
+        let out_ptr = SharedMut(out.as_mut_ptr());
+        let (beta, thr, surrogate) = (self.cfg.beta, self.cfg.threshold, self.cfg.surrogate);
+        (0..width.div_ceil(NEURON_CHUNK))
+            .into_par_iter()
+            .for_each(|c| {
+                let start = c * NEURON_CHUNK;
+                let end = (start + NEURON_CHUNK).min(width);
+                let n = end - start;
+                let mut membranes = vec![F::zero(); self.steps * n];
+                self.simulate(currents, width, start, end, |t, k, _, m| {
+                    membranes[t * n + k - start] = m;
+                });
+                // dL/dmem[t+1] flowing back through the leak β, and the summed input gradient.
+                let mut carry = vec![0f64; n];
+                let mut total = vec![0f64; n];
+                for t in (0..self.steps).rev() {
+                    for (j, k) in (start..end).enumerate() {
+                        let i = t * width + k;
+                        let u = membranes[t * n + j].to_f64() - thr;
+                        let mut d = grad[i].to_f64() * surrogate.derivative(u) + carry[j];
+                        if self.with_membrane {
+                            d += grad[plane + i].to_f64();
+                        }
+                        carry[j] = beta * d;
+                        if self.constant {
+                            total[j] += d;
+                        } else {
+                            // SAFETY: neuron k belongs to this chunk only.
+                            unsafe { out_ptr.write(i, F::from_f64(d)) };
+                        }
                     }
                 }
-            }
-        });
-    out
-}
-
-fn backward_kernel<F: WithDType>(
-    result: &[F],
-    grad: &[F],
-    steps: usize,
-    cfg: &LifConfig,
-) -> Vec<F> {
-    let len = result.len() / 2;
-    let width = len / steps;
-    let mut out = vec![F::zero(); len];
-    let out_ptr = SharedMut(out.as_mut_ptr());
-    let (membranes, grad_spikes, grad_membranes) = (&result[len..], &grad[..len], &grad[len..]);
-    (0..width.div_ceil(NEURON_CHUNK))
-        .into_par_iter()
-        .for_each(|c| {
-            let start = c * NEURON_CHUNK;
-            let end = (start + NEURON_CHUNK).min(width);
-            // dL/dmem[t+1] flowing back through the leak β.
-            let mut carry = vec![0f64; end - start];
-            for t in (0..steps).rev() {
-                let row = t * width;
-                for (j, k) in (start..end).enumerate() {
-                    let i = row + k;
-                    let u = membranes[i].to_f64() - cfg.threshold;
-                    let d = grad_membranes[i].to_f64()
-                        + grad_spikes[i].to_f64() * cfg.surrogate.derivative(u)
-                        + carry[j];
-                    carry[j] = cfg.beta * d;
-                    // SAFETY: index i belongs to this chunk only.
-                    unsafe { out_ptr.write(i, F::from_f64(d)) };
+                if self.constant {
+                    for (j, k) in (start..end).enumerate() {
+                        // SAFETY: neuron k belongs to this chunk only.
+                        unsafe { out_ptr.write(k, F::from_f64(total[j])) };
+                    }
                 }
-            }
-        });
-    out
+            });
+        out
+    }
 }
 
 fn contiguous<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
@@ -287,24 +373,27 @@ impl CustomOp1 for LifForward {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (steps, batch, n) = layout.shape().dims3()?;
-        let shape = Shape::from((2, steps, batch, n));
+        let dims = layout.shape().dims();
+        let mut shape = Vec::with_capacity(4);
+        if self.with_membrane {
+            shape.push(2);
+        }
+        if self.constant {
+            shape.push(self.steps);
+        }
+        shape.extend_from_slice(dims);
         let out = match storage {
-            CpuStorage::F32(s) => {
-                CpuStorage::F32(forward_kernel(contiguous(s, layout)?, steps, &self.cfg))
-            }
-            CpuStorage::F64(s) => {
-                CpuStorage::F64(forward_kernel(contiguous(s, layout)?, steps, &self.cfg))
-            }
+            CpuStorage::F32(s) => CpuStorage::F32(self.forward_kernel(contiguous(s, layout)?)),
+            CpuStorage::F64(s) => CpuStorage::F64(self.forward_kernel(contiguous(s, layout)?)),
             _ => candle_core::bail!("LIF kernel supports f32 and f64 currents"),
         };
-        Ok((out, shape))
+        Ok((out, Shape::from(shape)))
     }
 
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let grad = res
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let grad = arg
             .contiguous()?
-            .apply_op2_no_bwd(&grad_res.contiguous()?, &LifBackward { cfg: self.cfg })?;
+            .apply_op2_no_bwd(&grad_res.contiguous()?, &LifBackward { forward: *self })?;
         Ok(Some(grad))
     }
 }
@@ -321,31 +410,26 @@ impl CustomOp2 for LifBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (_, steps, batch, n) = l1.shape().dims4()?;
-        if l1.shape() != l2.shape() {
+        let f = &self.forward;
+        let plane = f.steps * f.width(l1.shape().elem_count());
+        let expected = if f.with_membrane { 2 * plane } else { plane };
+        if l2.shape().elem_count() != expected {
             candle_core::bail!(
-                "LIF backward: result {:?} vs gradient {:?}",
-                l1.shape(),
-                l2.shape()
+                "LIF backward: gradient {:?} does not match currents {:?}",
+                l2.shape(),
+                l1.shape()
             );
         }
-        let shape = Shape::from((steps, batch, n));
         let out = match (s1, s2) {
-            (CpuStorage::F32(r), CpuStorage::F32(g)) => CpuStorage::F32(backward_kernel(
-                contiguous(r, l1)?,
-                contiguous(g, l2)?,
-                steps,
-                &self.cfg,
-            )),
-            (CpuStorage::F64(r), CpuStorage::F64(g)) => CpuStorage::F64(backward_kernel(
-                contiguous(r, l1)?,
-                contiguous(g, l2)?,
-                steps,
-                &self.cfg,
-            )),
+            (CpuStorage::F32(c), CpuStorage::F32(g)) => {
+                CpuStorage::F32(f.backward_kernel(contiguous(c, l1)?, contiguous(g, l2)?))
+            }
+            (CpuStorage::F64(c), CpuStorage::F64(g)) => {
+                CpuStorage::F64(f.backward_kernel(contiguous(c, l1)?, contiguous(g, l2)?))
+            }
             _ => candle_core::bail!("LIF backward supports matching f32 or f64 tensors"),
         };
-        Ok((out, shape))
+        Ok((out, l1.shape().clone()))
     }
 }
 
@@ -375,12 +459,14 @@ mod tests {
             .unwrap();
         let expect_mem = [0.6, 1.17, 0.3115, 1.795925, 0.70612875];
         let expect_spk = [0.0, 1.0, 0.0, 1.0, 0.0];
+        let c = LifConfig::default();
         for out in [
-            lif_fused(&currents, &LifConfig::default()).unwrap(),
-            lif_reference(&currents, &LifConfig::default()).unwrap(),
+            lif_fused(&currents, &c, true).unwrap(),
+            lif_reference(&currents, &c, true).unwrap(),
         ] {
             let mem = out
                 .membrane
+                .unwrap()
                 .flatten_all()
                 .unwrap()
                 .to_vec1::<f64>()
@@ -426,48 +512,69 @@ mod tests {
         assert_eq!(arctan.derivative(0.0), 1.0);
     }
 
-    fn compare(dtype: DType, surrogate: Surrogate, steps: usize, batch: usize, n: usize) {
-        let dev = Device::Cpu;
-        let currents = Tensor::randn(0.3f64, 0.8, (steps, batch, n), &dev)
-            .unwrap()
-            .to_dtype(dtype)
-            .unwrap();
-        let probe_s = Tensor::randn(0f64, 1.0, (steps, batch, n), &dev)
-            .unwrap()
-            .to_dtype(dtype)
-            .unwrap();
-        let probe_m = Tensor::randn(0f64, 1.0, (steps, batch, n), &dev)
-            .unwrap()
-            .to_dtype(dtype)
-            .unwrap();
-        let c = cfg(surrogate);
-        let run = |f: fn(&Tensor, &LifConfig) -> Result<LifOutput>| {
-            let var = Var::from_tensor(&currents).unwrap();
-            let out = f(var.as_tensor(), &c).unwrap();
-            let loss = (out.spikes.mul(&probe_s).unwrap().sum_all().unwrap()
-                + out.membrane.mul(&probe_m).unwrap().sum_all().unwrap())
-            .unwrap();
-            let grads = loss.backward().unwrap();
-            let g = grads
-                .get(var.as_tensor())
+    type Lif = fn(&Tensor, &LifConfig, bool) -> Result<LifOutput>;
+
+    /// Spikes, membranes and the gradient of a random linear probe of both, flattened.
+    fn probe(
+        f: Lif,
+        currents: &Tensor,
+        c: &LifConfig,
+        with_membrane: bool,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let flat = |t: &Tensor| {
+            t.to_dtype(DType::F64)
                 .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap();
-            let flat = |t: &Tensor| {
-                t.to_dtype(DType::F64)
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .to_vec1::<f64>()
-                    .unwrap()
-            };
-            (flat(&out.spikes), flat(&out.membrane), flat(&g))
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()
         };
-        let (s1, m1, g1) = run(lif_fused);
-        let (s2, m2, g2) = run(lif_reference);
+        let var = Var::from_tensor(currents).unwrap();
+        let out = f(var.as_tensor(), c, with_membrane).unwrap();
+        let weights = |t: &Tensor| {
+            // Deterministic pseudo-random probe weights, the same for both implementations.
+            let n = t.elem_count();
+            let w: Vec<f64> = (0..n)
+                .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
+                .collect();
+            Tensor::from_vec(w, t.shape(), t.device())
+                .unwrap()
+                .to_dtype(t.dtype())
+                .unwrap()
+        };
+        let mut loss = out
+            .spikes
+            .mul(&weights(&out.spikes))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let mut membrane = vec![];
+        if let Some(m) = &out.membrane {
+            loss = (loss + m.mul(&weights(m)).unwrap().sum_all().unwrap()).unwrap();
+            membrane = flat(m);
+        }
+        let grads = loss.backward().unwrap();
+        (
+            flat(&out.spikes),
+            membrane,
+            flat(grads.get(var.as_tensor()).unwrap()),
+        )
+    }
+
+    fn compare(dtype: DType, c: LifConfig, currents_shape: &[usize], with_membrane: bool) {
+        let currents = Tensor::randn(0.3f64, 0.8, currents_shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let (s1, m1, g1) = probe(lif_fused, &currents, &c, with_membrane);
+        let (s2, m2, g2) = probe(lif_reference, &currents, &c, with_membrane);
         assert_eq!(s1, s2, "{dtype:?}: spikes differ");
-        assert!(s1.iter().any(|&s| s == 1.0) && s1.iter().any(|&s| s == 0.0));
+        assert!(
+            s1.contains(&1.0) && s1.contains(&0.0),
+            "degenerate test input"
+        );
         assert_eq!(m1, m2, "{dtype:?}: membranes differ");
+        assert_eq!(g1.len(), currents.elem_count());
         // Relative to the gradient's scale: the f32 reference accumulates through time in
         // f32 while the kernel carries in f64, so tiny entries that are differences of O(1)
         // terms carry f32 rounding noise. In f64 both agree element by element.
@@ -479,40 +586,75 @@ mod tests {
             };
             assert!(
                 (a - b).abs() <= tolerance,
-                "{dtype:?} {surrogate:?}: gradient {i}: fused {a} vs reference {b}"
+                "{dtype:?} {:?}: gradient {i}: fused {a} vs reference {b}",
+                c.surrogate
             );
         }
     }
 
     #[test]
-    fn fused_and_reference_agree_in_f32_and_f64() {
+    fn fused_and_reference_agree_on_sequences() {
         // Wider than one neuron chunk, so the parallel split is exercised too.
-        compare(DType::F32, Surrogate::default(), 25, 3, 700);
-        compare(DType::F64, Surrogate::default(), 7, 2, 9);
-        compare(
-            DType::F32,
-            Surrogate::FastSigmoid { slope: 25.0 },
-            10,
-            4,
-            300,
-        );
+        compare(DType::F32, LifConfig::default(), &[25, 3, 700], true);
+        compare(DType::F32, LifConfig::default(), &[25, 3, 700], false);
+        compare(DType::F64, LifConfig::default(), &[7, 2, 9], true);
+        let fast = cfg(Surrogate::FastSigmoid { slope: 25.0 });
+        compare(DType::F32, fast, &[10, 4, 300], true);
+    }
+
+    #[test]
+    fn fused_and_reference_agree_on_constant_input() {
+        let c = LifConfig {
+            time_steps: 12,
+            ..LifConfig::default()
+        };
+        compare(DType::F32, c, &[5, 600], false);
+        compare(DType::F32, c, &[5, 600], true);
+        compare(DType::F64, c, &[3, 4], true);
+    }
+
+    #[test]
+    fn constant_input_equals_the_repeated_sequence() {
+        let c = LifConfig {
+            time_steps: 9,
+            ..LifConfig::default()
+        };
+        let current = Tensor::randn(0.2f32, 0.9, (4, 50), &Device::Cpu).unwrap();
+        let repeated = current
+            .unsqueeze(0)
+            .unwrap()
+            .broadcast_as((9, 4, 50))
+            .unwrap()
+            .contiguous()
+            .unwrap();
+        for f in [lif_fused as Lif, lif_reference as Lif] {
+            let (s1, m1, g1) = probe(f, &current, &c, true);
+            let (s2, m2, g2) = probe(f, &repeated, &c, true);
+            assert_eq!(s1, s2);
+            assert_eq!(m1, m2);
+            // The constant form's gradient is the repeated form's summed over time.
+            let summed: Vec<f64> = (0..200)
+                .map(|k| (0..9).map(|t| g2[t * 200 + k]).sum())
+                .collect();
+            for (a, b) in g1.iter().zip(&summed) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]
     fn configuration_is_validated() {
         assert!(LifConfig::default().validate().is_ok());
-        assert!(LifConfig {
+        let bad_beta = LifConfig {
             beta: 1.5,
             ..LifConfig::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LifConfig {
+        };
+        assert!(bad_beta.validate().is_err());
+        let no_steps = LifConfig {
             time_steps: 0,
             ..LifConfig::default()
-        }
-        .validate()
-        .is_err());
+        };
+        assert!(no_steps.validate().is_err());
         assert!(cfg(Surrogate::Arctan { alpha: -1.0 }).validate().is_err());
     }
 }

@@ -1,14 +1,16 @@
 //! A network is a stack of synapses with neuron dynamics in between.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, Linear, VarBuilder, VarMap};
 
 use crate::config::{AxisMode, Config};
 use crate::geometry::LayerSeparation;
 use crate::init::SeededVarMap;
+use crate::lif::lif;
 use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
 
-/// Embedded or baseline MLP, selected by [`Config::kind`].
+/// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
+/// ReLU (MLP) or LIF neurons over time (SNN) as dynamics.
 ///
 /// Variable names (also the checkpoint's tensor names), for layer `l` of `L`:
 /// embedded: `layers.{l}.coords` `[n_l, d−1]`, `layers.{l}.inhibition` `[n_l]` (l < L−1),
@@ -83,18 +85,114 @@ impl Network {
     }
 }
 
-impl Module for Network {
-    /// `[B, n_input]` → logits `[B, n_output]`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let last = self.synapses.len() - 1;
-        let mut h = x.clone();
-        for (c, syn) in self.synapses.iter().enumerate() {
-            h = syn.forward(&h)?;
-            if c < last {
-                h = self.config.activation.apply(&h)?;
+/// What a forward pass produces.
+#[derive(Debug, Clone)]
+pub enum NetworkOutput {
+    /// MLP kinds: `[B, classes]`.
+    Logits(Tensor),
+    /// Spiking kinds: output-layer spikes and membranes, `[T, B, classes]` each.
+    Spiking { spikes: Tensor, membrane: Tensor },
+}
+
+impl Network {
+    /// Runs the network on a batch `[B, n_input]`.
+    pub fn run(&self, x: &Tensor) -> Result<NetworkOutput> {
+        match &self.config.lif {
+            None => {
+                let last = self.synapses.len() - 1;
+                let mut h = x.clone();
+                for (c, syn) in self.synapses.iter().enumerate() {
+                    h = syn.forward(&h)?;
+                    if c < last {
+                        h = self.config.activation.apply(&h)?;
+                    }
+                }
+                Ok(NetworkOutput::Logits(h))
+            }
+            Some(lif_cfg) => {
+                let steps = lif_cfg.time_steps;
+                let batch = x.dim(0)?;
+                let last = self.synapses.len() - 1;
+                // The image is the same current at every step: the first layer's current is
+                // computed once and the LIF op takes it as a constant input (identical to
+                // recomputing and repeating it T times, without the T copies).
+                let mut out = lif(&self.synapses[0].forward(x)?, lif_cfg, last == 0)?;
+                for (c, syn) in self.synapses.iter().enumerate().skip(1) {
+                    let n = out.spikes.dim(2)?;
+                    let flat = out.spikes.reshape((steps * batch, n))?;
+                    let next = syn.forward(&flat)?;
+                    let current = next.reshape((steps, batch, next.dim(1)?))?;
+                    out = lif(&current, lif_cfg, c == last)?;
+                }
+                let membrane = out.membrane.ok_or_else(|| {
+                    candle_core::Error::Msg("the output LIF layer lost its membranes".into())
+                })?;
+                Ok(NetworkOutput::Spiking {
+                    spikes: out.spikes,
+                    membrane,
+                })
             }
         }
-        Ok(h)
+    }
+
+    /// Training loss: cross-entropy of the logits (MLP), or the cross-entropy of the output
+    /// membrane at every step summed over the steps (SNN, the snnTorch tutorial convention).
+    pub fn loss(&self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        match self.run(x)? {
+            NetworkOutput::Logits(logits) => candle_nn::loss::cross_entropy(&logits, labels),
+            NetworkOutput::Spiking { membrane, .. } => {
+                let (steps, batch, classes) = membrane.dims3()?;
+                let targets = labels
+                    .unsqueeze(0)?
+                    .broadcast_as((steps, batch))?
+                    .flatten_all()?;
+                let mean = candle_nn::loss::cross_entropy(
+                    &membrane.reshape((steps * batch, classes))?,
+                    &targets,
+                )?;
+                mean.affine(steps as f64, 0.0)
+            }
+        }
+    }
+
+    /// Predicted class per sample: the largest logit (MLP), or the most output spikes with
+    /// ties broken by the larger summed membrane potential (SNN).
+    pub fn predict(&self, x: &Tensor) -> Result<Vec<u32>> {
+        match self.run(x)? {
+            NetworkOutput::Logits(logits) => logits.detach().argmax(D::Minus1)?.to_vec1::<u32>(),
+            NetworkOutput::Spiking { spikes, membrane } => {
+                let counts = spikes
+                    .detach()
+                    .sum(0)?
+                    .to_dtype(DType::F32)?
+                    .to_vec2::<f32>()?;
+                let potential = membrane
+                    .detach()
+                    .sum(0)?
+                    .to_dtype(DType::F32)?
+                    .to_vec2::<f32>()?;
+                Ok(counts
+                    .iter()
+                    .zip(&potential)
+                    .map(|(c, p)| {
+                        (0..c.len())
+                            .max_by(|&a, &b| c[a].total_cmp(&c[b]).then(p[a].total_cmp(&p[b])))
+                            .unwrap_or(0) as u32
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+impl Module for Network {
+    /// Class scores `[B, classes]`: logits (MLP) or output spike counts (SNN; see
+    /// [`Network::predict`] for the tie-break).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self.run(x)? {
+            NetworkOutput::Logits(logits) => Ok(logits),
+            NetworkOutput::Spiking { spikes, .. } => spikes.sum(0),
+        }
     }
 }
 

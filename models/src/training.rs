@@ -1,6 +1,6 @@
 //! The training step (cross-entropy, Adam) and test accuracy, shared by the CLI and tests.
 
-use candle_core::{DType, Module, Tensor, D};
+use candle_core::{DType, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -62,8 +62,7 @@ pub fn train_epoch(
         let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
         let x = images.index_select(&idx, 0)?;
         let y = labels.index_select(&idx, 0)?;
-        let logits = network.forward(&x)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+        let loss = network.loss(&x, &y)?;
         optimizer.backward_step(&loss)?;
         let value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         if !value.is_finite() {
@@ -83,15 +82,14 @@ pub fn train_epoch(
     Ok(report)
 }
 
-/// Predicted class per sample: argmax of the logits, evaluated in chunks.
+/// Predicted class per sample ([`Network::predict`]), evaluated in chunks.
 pub fn predict(network: &Network, images: &Tensor, chunk: usize) -> Result<Vec<u32>> {
     let n = images.dim(0)?;
     let mut out = Vec::with_capacity(n);
     let mut start = 0;
     while start < n {
         let len = chunk.max(1).min(n - start);
-        let logits = network.forward(&images.narrow(0, start, len)?)?.detach();
-        out.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
+        out.extend(network.predict(&images.narrow(0, start, len)?)?);
         start += len;
     }
     Ok(out)
@@ -99,7 +97,13 @@ pub fn predict(network: &Network, images: &Tensor, chunk: usize) -> Result<Vec<u
 
 /// Fraction of samples whose argmax logit equals the label.
 pub fn accuracy(network: &Network, images: &Tensor, labels: &Tensor) -> Result<f64> {
-    let predicted = predict(network, images, 2000)?;
+    // Spiking networks hold T copies of every activation: smaller chunks bound the memory.
+    let chunk = if network.config().lif.is_some() {
+        500
+    } else {
+        2000
+    };
+    let predicted = predict(network, images, chunk)?;
     let truth = labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
     if truth.len() != predicted.len() {
         return Err(Error::Config(format!(

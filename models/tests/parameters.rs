@@ -19,6 +19,11 @@ fn paper_table_parameter_counts() {
         (ModelKind::Mlp, vec![14], 11_140),
         (ModelKind::Mlp, vec![17], 13_525),
         (ModelKind::Mlp, vec![2048], 1_628_170),
+        (ModelKind::Snn3d, vec![2048], 10_574),
+        (ModelKind::Snn3dGaps, vec![2048], 10_576),
+        (ModelKind::Snn3dRelaxed, vec![2048], 13_416),
+        (ModelKind::Snn, vec![14], 11_140),
+        (ModelKind::Snn, vec![2048], 1_628_170),
     ];
     for (kind, hidden, expected) in cases {
         let cfg = Config::mnist(kind, &hidden, 3);
