@@ -1,58 +1,74 @@
 //! Positions → weights: the only place the distance math lives.
 //!
-//! Every consumer that needs an embedded weight (training forward pass, pruning, evaluation,
-//! export, plots) goes through [`synthesize_weights`] via the synapses, so they can never
-//! disagree about what a position means.
+//! A neuron's position is its `d − 1` free coordinates followed by its place on the layer
+//! axis ([`positions`]). Every consumer that needs an embedded weight (training forward pass,
+//! pruning, evaluation, export, plots) goes through [`synthesize_weights`] via the synapses,
+//! so they can never disagree about what a position means.
+//!
+//! [`synthesize_weights`] runs a fused `CustomOp` on the CPU — one multi-threaded pass over
+//! the `n_in × n_out` matrix forward and one backward — and plain Candle ops
+//! ([`synthesize_weights_reference`]) on every other backend.
 
-use candle_core::{Result, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
+};
+use rayon::prelude::*;
 
-/// How far apart two consecutive layers are along the layer axis.
+/// Where a layer's neurons sit on the layer axis.
 #[derive(Debug, Clone)]
-pub enum LayerSeparation {
-    /// A fixed gap (1.0 in the paper's fixed mode).
-    Constant(f64),
-    /// One learned gap shared by every pair of neurons, shape `[1]`.
-    Learned(Tensor),
-    /// A learned z per neuron: `pre` is `[n_in]`, `post` is `[n_out]`.
-    PerNeuron { pre: Tensor, post: Tensor },
+pub enum LayerAxis {
+    /// Every neuron at this fixed z (the paper's fixed mode: z = l).
+    Fixed(f64),
+    /// Layer `layer` at the sum of the first `layer` learned gaps (`gaps` is `[L − 1]`).
+    Gaps { gaps: Tensor, layer: usize },
+    /// A learned z per neuron, `[n]`.
+    PerNeuron(Tensor),
 }
 
-/// Synthesises the weight matrix between two layers, laid out `[n_in, n_out]` (pre × post), so
-/// the forward pass is a plain `x · W` with a contiguous right-hand side and the gradient
-/// arrives in the same layout as the synthesis (no transposed element-wise passes).
+/// Full positions `[n, d]`: the free coordinates `[n, d − 1]`, then z.
+pub fn positions(coords: &Tensor, axis: &LayerAxis) -> Result<Tensor> {
+    let n = coords.dim(0)?;
+    let z = match axis {
+        LayerAxis::Fixed(z) => {
+            Tensor::full(*z, (n, 1), coords.device())?.to_dtype(coords.dtype())?
+        }
+        LayerAxis::Gaps { gaps, layer } => {
+            if *layer == 0 {
+                Tensor::zeros((n, 1), coords.dtype(), coords.device())?
+            } else {
+                gaps.narrow(0, 0, *layer)?
+                    .sum_keepdim(0)?
+                    .reshape((1, 1))?
+                    .broadcast_as((n, 1))?
+            }
+        }
+        LayerAxis::PerNeuron(z) => z.reshape((n, 1))?,
+    };
+    Tensor::cat(&[coords, &z], 1)
+}
+
+/// Synthesises the weight matrix between two layers from full positions `pre` `[n_in, d]` and
+/// `post` `[n_out, d]`:
 ///
-/// `W[i, j] = 1 / sqrt(max(‖x_j − x_i‖² + (z_j − z_i)², eps))` where `pre` is `[n_in, d−1]` and
-/// `post` is `[n_out, d−1]`. The floor `eps` keeps coincident neurons finite (weight
-/// `1/sqrt(eps)`), and the result is differentiable in every coordinate, z and gap.
-pub fn synthesize_weights(
-    pre: &Tensor,
-    post: &Tensor,
-    separation: &LayerSeparation,
-    eps: f64,
-) -> Result<Tensor> {
-    squared_distances(pre, post, separation)?
-        .maximum(eps)?
-        .sqrt()?
-        .recip()
+/// `W[i, j] = 1 / sqrt(max(‖p_j − p_i‖², eps))`, laid out `[n_in, n_out]` (pre × post), so the
+/// forward pass is a plain `x · W` with a contiguous right-hand side. The floor `eps` keeps
+/// coincident neurons finite (weight `1/sqrt(eps)`); the result is differentiable in every
+/// coordinate, z and gap.
+pub fn synthesize_weights(pre: &Tensor, post: &Tensor, eps: f64) -> Result<Tensor> {
+    if pre.device().is_cpu() && matches!(pre.dtype(), DType::F32 | DType::F64) {
+        synthesize_weights_fused(pre, post, eps)
+    } else {
+        synthesize_weights_reference(pre, post, eps)
+    }
 }
 
-/// `‖p_j − p_i‖²` for every (pre i, post j) pair, `[n_in, n_out]`.
-pub fn squared_distances(
-    pre: &Tensor,
-    post: &Tensor,
-    separation: &LayerSeparation,
-) -> Result<Tensor> {
-    let (n_in, free_in) = pre.dims2()?;
-    let (n_out, free_out) = post.dims2()?;
-    if free_in != free_out {
-        candle_core::bail!(
-            "pre and post layers have different numbers of free coordinates ({free_in} vs {free_out})"
-        );
-    }
+/// The same as [`synthesize_weights`] in plain Candle ops, for every backend.
+pub fn synthesize_weights_reference(pre: &Tensor, post: &Tensor, eps: f64) -> Result<Tensor> {
+    let (_, d) = check_positions(pre, post)?;
     // One coordinate at a time keeps the working set at one [n_in, n_out] matrix whatever d
-    // is; a broadcast over a [n_in, n_out, d−1] tensor would need d−1 times the memory.
+    // is; a broadcast over a [n_in, n_out, d] tensor would need d times the memory.
     let mut sum: Option<Tensor> = None;
-    for c in 0..free_in {
+    for c in 0..d {
         let a = pre.narrow(1, c, 1)?; // [n_in, 1]
         let b = post.narrow(1, c, 1)?.t()?; // [1, n_out]
         let sq = a.broadcast_sub(&b)?.sqr()?;
@@ -61,31 +77,235 @@ pub fn squared_distances(
             Some(s) => (s + sq)?,
         });
     }
-    let axial = match separation {
-        LayerSeparation::Constant(gap) => return add_scalar(sum, gap * gap, n_in, n_out, pre),
-        LayerSeparation::Learned(gap) => gap.sqr()?.reshape((1, 1))?,
-        LayerSeparation::PerNeuron { pre: zi, post: zj } => {
-            let zi = zi.reshape((n_in, 1))?;
-            let zj = zj.reshape((1, n_out))?;
-            zi.broadcast_sub(&zj)?.sqr()?
-        }
-    };
-    match sum {
-        Some(s) => s.broadcast_add(&axial),
-        None => axial.broadcast_as((n_in, n_out))?.contiguous(),
+    let sum = sum.ok_or_else(|| candle_core::Error::Msg("positions need a coordinate".into()))?;
+    sum.maximum(eps)?.sqrt()?.recip()
+}
+
+/// The fused CPU kernel (plain ops off the CPU).
+pub fn synthesize_weights_fused(pre: &Tensor, post: &Tensor, eps: f64) -> Result<Tensor> {
+    if !pre.device().is_cpu() {
+        return synthesize_weights_reference(pre, post, eps);
+    }
+    check_positions(pre, post)?;
+    pre.contiguous()?
+        .apply_op2(&post.contiguous()?, InverseDistance { eps })
+}
+
+fn check_positions(pre: &Tensor, post: &Tensor) -> Result<(usize, usize)> {
+    let (_, d_in) = pre.dims2()?;
+    let (_, d_out) = post.dims2()?;
+    if d_in != d_out {
+        candle_core::bail!("pre and post positions have {d_in} and {d_out} coordinates");
+    }
+    Ok((d_in, d_in))
+}
+
+/// `(pre [n_in, d], post [n_out, d])` → `W [n_in, n_out]`.
+#[derive(Clone, Copy)]
+struct InverseDistance {
+    eps: f64,
+}
+
+/// `(pre, post, dW)` → `[n_in + n_out, d]`: the gradients of pre, then of post, stacked.
+struct InverseDistanceBackward {
+    eps: f64,
+}
+
+/// Rows of W per parallel task.
+const ROW_CHUNK: usize = 32;
+
+fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
+    match layout.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("weight synthesis expects contiguous positions"),
     }
 }
 
-fn add_scalar(
-    sum: Option<Tensor>,
-    value: f64,
-    n_in: usize,
-    n_out: usize,
-    like: &Tensor,
-) -> Result<Tensor> {
-    match sum {
-        Some(s) => s.affine(1.0, value),
-        None => Tensor::full(value, (n_in, n_out), like.device())?.to_dtype(like.dtype()),
+/// Post positions coordinate-major (`[d][n_out]`), so the inner loop over j is contiguous.
+fn coordinate_major<F: WithDType>(post: &[F], n_out: usize, d: usize) -> Vec<Vec<F>> {
+    (0..d)
+        .map(|c| (0..n_out).map(|j| post[j * d + c]).collect())
+        .collect()
+}
+
+fn forward_kernel<F: WithDType>(pre: &[F], post: &[F], d: usize, eps: f64) -> Vec<F> {
+    let n_in = pre.len() / d;
+    let n_out = post.len() / d;
+    let columns = coordinate_major(post, n_out, d);
+    let eps = F::from_f64(eps);
+    let mut out = vec![F::zero(); n_in * n_out];
+    out.par_chunks_mut(n_out * ROW_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, rows)| {
+            for (r, row) in rows.chunks_mut(n_out).enumerate() {
+                let i = chunk * ROW_CHUNK + r;
+                // Same summation order as the reference: coordinate 0 first.
+                for (c, column) in columns.iter().enumerate() {
+                    let p = pre[i * d + c];
+                    for (acc, &q) in row.iter_mut().zip(column) {
+                        let diff = p - q;
+                        *acc += diff * diff;
+                    }
+                }
+                for w in row.iter_mut() {
+                    let d2 = if *w > eps { *w } else { eps };
+                    *w = F::one() / F::from_f64(d2.to_f64().sqrt());
+                }
+            }
+        });
+    out
+}
+
+/// Gradient of one squared distance's floor: 1 above eps, ½ at it (Candle's `maximum`
+/// convention for ties), 0 below.
+fn floor_gate(d2: f64, eps: f64) -> f64 {
+    if d2 > eps {
+        1.0
+    } else if d2 == eps {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+fn backward_kernel<F: WithDType>(pre: &[F], post: &[F], grad: &[F], d: usize, eps: f64) -> Vec<F> {
+    let n_in = pre.len() / d;
+    let n_out = post.len() / d;
+    let columns = coordinate_major(post, n_out, d);
+    let chunks = n_in.div_ceil(ROW_CHUNK);
+    // Each task returns its rows' pre-gradients and a partial post-gradient; the partials
+    // are summed after.
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let start = chunk * ROW_CHUNK;
+            let end = (start + ROW_CHUNK).min(n_in);
+            let mut d_pre = vec![0f64; (end - start) * d];
+            let mut d_post = vec![0f64; n_out * d];
+            let mut g = vec![0f64; n_out];
+            let mut d2 = vec![0f64; n_out];
+            for i in start..end {
+                d2.iter_mut().for_each(|v| *v = 0.0);
+                for (c, column) in columns.iter().enumerate() {
+                    let p = pre[i * d + c].to_f64();
+                    for (acc, &q) in d2.iter_mut().zip(column) {
+                        let diff = p - q.to_f64();
+                        *acc += diff * diff;
+                    }
+                }
+                // dW/d(d2) = −½·w³, and d(d2)/dp = 2·(p − q): the factors 2 and ½ cancel.
+                for j in 0..n_out {
+                    let clamped = d2[j].max(eps);
+                    let w = 1.0 / clamped.sqrt();
+                    g[j] = -grad[i * n_out + j].to_f64() * w * w * w * floor_gate(d2[j], eps);
+                }
+                for (c, column) in columns.iter().enumerate() {
+                    let p = pre[i * d + c].to_f64();
+                    let mut acc = 0.0;
+                    for (j, &q) in column.iter().enumerate() {
+                        let t = g[j] * (p - q.to_f64());
+                        acc += t;
+                        d_post[j * d + c] -= t;
+                    }
+                    d_pre[(i - start) * d + c] = acc;
+                }
+            }
+            (d_pre, d_post)
+        })
+        .collect();
+    let mut out = Vec::with_capacity((n_in + n_out) * d);
+    for (d_pre, _) in &parts {
+        out.extend(d_pre.iter().map(|&v| F::from_f64(v)));
+    }
+    let mut d_post = vec![0f64; n_out * d];
+    for (_, part) in &parts {
+        for (acc, v) in d_post.iter_mut().zip(part) {
+            *acc += v;
+        }
+    }
+    out.extend(d_post.into_iter().map(F::from_f64));
+    out
+}
+
+impl CustomOp2 for InverseDistance {
+    fn name(&self) -> &'static str {
+        "inverse-distance"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n_in, d) = l1.shape().dims2()?;
+        let (n_out, _) = l2.shape().dims2()?;
+        let out = match (s1, s2) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+                CpuStorage::F32(forward_kernel(slice(a, l1)?, slice(b, l2)?, d, self.eps))
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+                CpuStorage::F64(forward_kernel(slice(a, l1)?, slice(b, l2)?, d, self.eps))
+            }
+            _ => candle_core::bail!("weight synthesis supports matching f32 or f64 positions"),
+        };
+        Ok((out, Shape::from((n_in, n_out))))
+    }
+
+    fn bwd(
+        &self,
+        pre: &Tensor,
+        post: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let n_in = pre.dim(0)?;
+        let n_out = post.dim(0)?;
+        let both = pre.contiguous()?.apply_op3_no_bwd(
+            &post.contiguous()?,
+            &grad_res.contiguous()?,
+            &InverseDistanceBackward { eps: self.eps },
+        )?;
+        Ok((
+            Some(both.narrow(0, 0, n_in)?),
+            Some(both.narrow(0, n_in, n_out)?),
+        ))
+    }
+}
+
+impl CustomOp3 for InverseDistanceBackward {
+    fn name(&self) -> &'static str {
+        "inverse-distance-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n_in, d) = l1.shape().dims2()?;
+        let (n_out, _) = l2.shape().dims2()?;
+        if l3.shape().dims() != [n_in, n_out] {
+            candle_core::bail!(
+                "weight gradient {:?}, expected [{n_in}, {n_out}]",
+                l3.shape()
+            );
+        }
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(g)) => CpuStorage::F32(
+                backward_kernel(slice(a, l1)?, slice(b, l2)?, slice(g, l3)?, d, self.eps),
+            ),
+            (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(g)) => CpuStorage::F64(
+                backward_kernel(slice(a, l1)?, slice(b, l2)?, slice(g, l3)?, d, self.eps),
+            ),
+            _ => candle_core::bail!("weight synthesis supports matching f32 or f64 tensors"),
+        };
+        Ok((out, Shape::from((n_in + n_out, d))))
     }
 }
 
@@ -107,88 +327,193 @@ mod tests {
         Tensor::from_vec(flat, (n, d), &Device::Cpu).unwrap()
     }
 
+    fn both(pre: &Tensor, post: &Tensor, eps: f64) -> [Vec<Vec<f64>>; 2] {
+        [
+            synthesize_weights_fused(pre, post, eps).unwrap(),
+            synthesize_weights_reference(pre, post, eps).unwrap(),
+        ]
+        .map(|w| w.to_dtype(DType::F64).unwrap().to_vec2::<f64>().unwrap())
+    }
+
     #[test]
     fn weights_are_inverse_distances_for_hand_placed_neurons() {
-        let pre = t2(&[&[0.0, 0.0], &[3.0, 0.0], &[1.0, 1.0]]);
-        let post = t2(&[&[0.0, 4.0], &[1.0, 1.0]]);
-        let w = synthesize_weights(&pre, &post, &LayerSeparation::Constant(1.0), 1e-6)
-            .unwrap()
-            .to_vec2::<f64>()
-            .unwrap();
+        let pre = positions(
+            &t2(&[&[0.0, 0.0], &[3.0, 0.0], &[1.0, 1.0]]),
+            &LayerAxis::Fixed(0.0),
+        )
+        .unwrap();
+        let post = positions(&t2(&[&[0.0, 4.0], &[1.0, 1.0]]), &LayerAxis::Fixed(1.0)).unwrap();
         // pre (0,0) to post (0,4): sqrt(16 + 1); pre (3,0) to post (1,1): sqrt(4 + 1 + 1).
         let expect = [
             [1.0 / 17f64.sqrt(), 1.0 / 3f64.sqrt()],
             [1.0 / 26f64.sqrt(), 1.0 / 6f64.sqrt()],
             [1.0 / 11f64.sqrt(), 1.0],
         ];
-        for i in 0..3 {
-            for j in 0..2 {
-                assert!(
-                    (w[i][j] - expect[i][j]).abs() < 1e-12,
-                    "W[{i},{j}] = {}",
-                    w[i][j]
-                );
+        for w in both(&pre, &post, 1e-6) {
+            for i in 0..3 {
+                for j in 0..2 {
+                    assert!(
+                        (w[i][j] - expect[i][j]).abs() < 1e-12,
+                        "W[{i},{j}] = {}",
+                        w[i][j]
+                    );
+                }
             }
         }
     }
 
     #[test]
-    fn learned_gap_and_per_neuron_z_enter_the_distance() {
-        let pre = t2(&[&[0.0], &[2.0]]);
-        let post = t2(&[&[0.0]]);
-        let gap = Tensor::new(&[2.0f64], &Device::Cpu).unwrap();
-        let w = synthesize_weights(&pre, &post, &LayerSeparation::Learned(gap), 1e-6)
+    fn learned_gaps_and_per_neuron_z_enter_the_distance() {
+        let gaps = Tensor::new(&[2.0f64, 0.5], &Device::Cpu).unwrap();
+        let coords = t2(&[&[0.0], &[2.0]]);
+        let layer = |l| {
+            positions(
+                &coords,
+                &LayerAxis::Gaps {
+                    gaps: gaps.clone(),
+                    layer: l,
+                },
+            )
             .unwrap()
-            .to_vec2::<f64>()
-            .unwrap();
-        assert!((w[0][0] - 0.5).abs() < 1e-12);
-        assert!((w[1][0] - 1.0 / 8f64.sqrt()).abs() < 1e-12);
+        };
+        let z: Vec<Vec<f64>> = (0..3)
+            .map(|l| {
+                layer(l)
+                    .narrow(1, 1, 1)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(z, vec![vec![0.0, 0.0], vec![2.0, 2.0], vec![2.5, 2.5]]);
+        for w in both(&layer(0), &layer(1), 1e-6) {
+            assert!((w[0][0] - 0.5).abs() < 1e-12);
+            assert!((w[1][0] - 1.0 / 8f64.sqrt()).abs() < 1e-12);
+        }
 
-        let zi = Tensor::new(&[0.25f64, 0.5], &Device::Cpu).unwrap();
-        let zj = Tensor::new(&[1.75f64], &Device::Cpu).unwrap();
-        let sep = LayerSeparation::PerNeuron { pre: zi, post: zj };
-        let w = synthesize_weights(&pre, &post, &sep, 1e-6)
-            .unwrap()
-            .to_vec2::<f64>()
-            .unwrap();
-        assert!((w[0][0] - 1.0 / 1.5).abs() < 1e-12);
-        assert!((w[1][0] - 1.0 / (4.0f64 + 1.25 * 1.25).sqrt()).abs() < 1e-12);
+        let pre = positions(
+            &coords,
+            &LayerAxis::PerNeuron(Tensor::new(&[0.25f64, 0.5], &Device::Cpu).unwrap()),
+        )
+        .unwrap();
+        let post = positions(
+            &t2(&[&[0.0]]),
+            &LayerAxis::PerNeuron(Tensor::new(&[1.75f64], &Device::Cpu).unwrap()),
+        )
+        .unwrap();
+        for w in both(&pre, &post, 1e-6) {
+            assert!((w[0][0] - 1.0 / 1.5).abs() < 1e-12);
+            assert!((w[1][0] - 1.0 / (4.0f64 + 1.25 * 1.25).sqrt()).abs() < 1e-12);
+        }
     }
 
     #[test]
     fn coincident_neurons_stay_finite_with_finite_gradients() {
-        let pre = Var::from_tensor(&t2(&[&[0.5, -0.5]])).unwrap();
-        let post = Var::from_tensor(&t2(&[&[0.5, -0.5]])).unwrap();
-        let z = Var::new(&[1.0f64], &Device::Cpu).unwrap();
-        let sep = LayerSeparation::PerNeuron {
-            pre: z.as_tensor().clone(),
-            post: z.as_tensor().clone(),
-        };
         let eps = 1e-6;
-        let w = synthesize_weights(&pre, &post, &sep, eps).unwrap();
-        let v = w.to_vec2::<f64>().unwrap()[0][0];
-        assert!((v - 1.0 / eps.sqrt()).abs() < 1e-6, "weight {v}");
-        let grads = w.sum_all().unwrap().backward().unwrap();
-        for var in [pre.as_tensor(), post.as_tensor(), z.as_tensor()] {
-            let g = grads
-                .get(var)
+        for fused in [true, false] {
+            let pre = Var::from_tensor(&t2(&[&[0.5, -0.5, 1.0]])).unwrap();
+            let post = Var::from_tensor(&t2(&[&[0.5, -0.5, 1.0]])).unwrap();
+            let synth = if fused {
+                synthesize_weights_fused
+            } else {
+                synthesize_weights_reference
+            };
+            let w = synth(pre.as_tensor(), post.as_tensor(), eps).unwrap();
+            let v = w.to_vec2::<f64>().unwrap()[0][0];
+            assert!((v - 1.0 / eps.sqrt()).abs() < 1e-6, "weight {v}");
+            let grads = w.sum_all().unwrap().backward().unwrap();
+            for var in [pre.as_tensor(), post.as_tensor()] {
+                let g = grads
+                    .get(var)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap();
+                assert!(g.iter().all(|x| x.is_finite()), "gradient {g:?}");
+            }
+            // f32 too: the default training dtype.
+            let p32 = pre.to_dtype(DType::F32).unwrap();
+            let w32 = synth(&p32, &p32, eps).unwrap();
+            let v = w32.to_vec2::<f32>().unwrap()[0][0];
+            assert!(v.is_finite() && (v - 1000.0).abs() < 1e-2, "f32 weight {v}");
+        }
+    }
+
+    /// Values and gradients (w.r.t. both position sets) of a random probe of W.
+    fn probe(fused: bool, pre: &Tensor, post: &Tensor, eps: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let flat = |t: &Tensor| {
+            t.to_dtype(DType::F64)
                 .unwrap()
                 .flatten_all()
                 .unwrap()
                 .to_vec1::<f64>()
-                .unwrap();
-            assert!(g.iter().all(|x| x.is_finite()), "gradient {g:?}");
-        }
-        // f32 too: the default training dtype.
-        let w32 = synthesize_weights(
-            &pre.to_dtype(candle_core::DType::F32).unwrap(),
-            &post.to_dtype(candle_core::DType::F32).unwrap(),
-            &LayerSeparation::Constant(0.0),
-            eps,
+                .unwrap()
+        };
+        let (a, b) = (
+            Var::from_tensor(pre).unwrap(),
+            Var::from_tensor(post).unwrap(),
+        );
+        let synth = if fused {
+            synthesize_weights_fused
+        } else {
+            synthesize_weights_reference
+        };
+        let w = synth(a.as_tensor(), b.as_tensor(), eps).unwrap();
+        let n = w.elem_count();
+        let weights: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
+            .collect();
+        let weights = Tensor::from_vec(weights, w.shape(), w.device())
+            .unwrap()
+            .to_dtype(w.dtype())
+            .unwrap();
+        let grads = w
+            .mul(&weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        (
+            flat(&w),
+            flat(grads.get(a.as_tensor()).unwrap()),
+            flat(grads.get(b.as_tensor()).unwrap()),
         )
-        .unwrap();
-        let v = w32.to_vec2::<f32>().unwrap()[0][0];
-        assert!(v.is_finite() && (v - 1000.0).abs() < 1e-2, "f32 weight {v}");
+    }
+
+    #[test]
+    fn fused_and_reference_agree_in_values_and_gradients() {
+        for (dtype, n_in, n_out, d, spread) in [
+            (DType::F64, 37, 70, 3, 3.0),
+            (DType::F64, 5, 9, 6, 1.0),
+            (DType::F32, 200, 150, 3, 20.0),
+            (DType::F32, 90, 300, 16, 2.0),
+        ] {
+            let pre = Tensor::randn(0f64, spread, (n_in, d), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let post = Tensor::randn(0f64, spread, (n_out, d), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let (w1, gp1, gq1) = probe(true, &pre, &post, 1e-6);
+            let (w2, gp2, gq2) = probe(false, &pre, &post, 1e-6);
+            assert_eq!(w1, w2, "{dtype:?}: weights differ");
+            let tol = if dtype == DType::F64 { 1e-10 } else { 1e-4 };
+            for (name, a, b) in [("pre", gp1, gp2), ("post", gq1, gq2)] {
+                let scale = b.iter().fold(0f64, |m, v| m.max(v.abs()));
+                for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert!(
+                        (x - y).abs() <= tol * scale,
+                        "{dtype:?} d={d}: d{name}[{i}]: fused {x} vs reference {y}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

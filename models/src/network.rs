@@ -4,7 +4,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, Linear, VarBuilder, VarMap};
 
 use crate::config::{AxisMode, Config};
-use crate::geometry::LayerSeparation;
+use crate::geometry::LayerAxis;
 use crate::init::SeededVarMap;
 use crate::lif::lif;
 use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
@@ -231,29 +231,26 @@ fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec
         _ => None,
     };
 
-    (0..depth - 1)
+    let axis_of = |l: usize| match axis {
+        AxisMode::Fixed => LayerAxis::Fixed(l as f64),
+        AxisMode::Gaps => LayerAxis::Gaps {
+            gaps: gaps.clone().expect("gaps are created in gaps mode"),
+            layer: l,
+        },
+        AxisMode::Relaxed => LayerAxis::PerNeuron(zs[l].clone()),
+    };
+    Ok((0..depth - 1)
         .map(|c| {
-            let separation = match axis {
-                AxisMode::Fixed => LayerSeparation::Constant(1.0),
-                AxisMode::Gaps => LayerSeparation::Learned(
-                    gaps.as_ref().expect("gaps created above").narrow(0, c, 1)?,
-                ),
-                AxisMode::Relaxed => LayerSeparation::PerNeuron {
-                    pre: zs[c].clone(),
-                    post: zs[c + 1].clone(),
-                },
-            };
-            Ok(Synapses::Embedded(EmbeddedSynapses::new(
-                coords[c].clone(),
-                coords[c + 1].clone(),
-                separation,
+            Synapses::Embedded(EmbeddedSynapses::new(
+                (coords[c].clone(), axis_of(c)),
+                (coords[c + 1].clone(), axis_of(c + 1)),
                 inhibition[c].clone(),
                 bias[c].clone(),
                 cfg.steepness,
                 cfg.distance_epsilon,
-            )))
+            ))
         })
-        .collect()
+        .collect())
 }
 
 /// `candle_nn::Linear` layers with PyTorch's default initialisation: weights and biases

@@ -7,16 +7,17 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
-use crate::geometry::{inhibition_mask, synthesize_weights, LayerSeparation};
+use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
 
 /// Synapses between neurons placed in space.
 #[derive(Debug, Clone)]
 pub struct EmbeddedSynapses {
     /// `[n_in, d−1]` free coordinates of the presynaptic layer.
     pub pre_coords: Tensor,
+    pub pre_axis: LayerAxis,
     /// `[n_out, d−1]` free coordinates of the postsynaptic layer.
     pub post_coords: Tensor,
-    pub separation: LayerSeparation,
+    pub post_axis: LayerAxis,
     /// `[n_in]` raw inhibition values of the presynaptic neurons.
     pub inhibition: Tensor,
     /// `[n_out]`.
@@ -43,9 +44,8 @@ pub enum Synapses {
 
 impl EmbeddedSynapses {
     pub fn new(
-        pre_coords: Tensor,
-        post_coords: Tensor,
-        separation: LayerSeparation,
+        (pre_coords, pre_axis): (Tensor, LayerAxis),
+        (post_coords, post_axis): (Tensor, LayerAxis),
         inhibition: Tensor,
         bias: Tensor,
         steepness: f64,
@@ -53,8 +53,9 @@ impl EmbeddedSynapses {
     ) -> Self {
         EmbeddedSynapses {
             pre_coords,
+            pre_axis,
             post_coords,
-            separation,
+            post_axis,
             inhibition,
             bias,
             steepness,
@@ -66,9 +67,8 @@ impl EmbeddedSynapses {
     /// `[n_in, n_out]` weights `1/distance`, with pruned connections zeroed.
     fn weights_pre_major(&self) -> Result<Tensor> {
         let w = synthesize_weights(
-            &self.pre_coords,
-            &self.post_coords,
-            &self.separation,
+            &positions(&self.pre_coords, &self.pre_axis)?,
+            &positions(&self.post_coords, &self.post_axis)?,
             self.distance_epsilon,
         )?;
         match &self.keep {
