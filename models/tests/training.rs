@@ -47,7 +47,7 @@ fn train_slice(kind: ModelKind, hidden: usize, epochs: usize) -> (f64, f64) {
 
 #[test]
 fn embedded_mlp_learns_on_a_slice() {
-    let (before, after) = train_slice(ModelKind::Mlp3d, 256, 3);
+    let (before, after) = train_slice(ModelKind::Mlp3d, 256, 5);
     assert!(
         after > 0.5 && after > before + 0.3,
         "mlp3d: {before} → {after}"
@@ -57,7 +57,7 @@ fn embedded_mlp_learns_on_a_slice() {
 #[test]
 fn relaxed_and_gap_models_learn_on_a_slice() {
     for kind in [ModelKind::Mlp3dGaps, ModelKind::Mlp3dRelaxed] {
-        let (before, after) = train_slice(kind, 256, 3);
+        let (before, after) = train_slice(kind, 256, 5);
         assert!(
             after > 0.5 && after > before + 0.3,
             "{kind}: {before} → {after}"
@@ -73,7 +73,7 @@ fn baseline_mlp_learns_on_a_slice() {
 
 #[test]
 fn spiking_networks_learn_on_a_slice() {
-    let (before, after) = train_slice(ModelKind::Snn3d, 256, 2);
+    let (before, after) = train_slice(ModelKind::Snn3d, 256, 4);
     assert!(
         after > 0.4 && after > before + 0.2,
         "snn3d: {before} → {after}"
