@@ -14,6 +14,7 @@ pub mod error;
 pub mod geometry;
 pub mod init;
 pub mod lif;
+pub mod lif_projection;
 pub mod network;
 pub mod prune;
 pub mod synapses;

@@ -50,6 +50,22 @@ impl Surrogate {
         }
     }
 
+    /// `dS/dU` evaluated in the kernel's own float type (f32 kernels stay vectorisable).
+    #[inline(always)]
+    pub(crate) fn derivative_in<F: WithDType>(self, u: F) -> F {
+        match self {
+            Surrogate::Arctan { alpha } => {
+                let x = F::from_f64(std::f64::consts::FRAC_PI_2 * alpha) * u;
+                F::from_f64(alpha / 2.0) / (F::one() + x * x)
+            }
+            Surrogate::FastSigmoid { slope } => {
+                let magnitude = if u < F::zero() { F::zero() - u } else { u };
+                let d = F::one() + F::from_f64(slope) * magnitude;
+                F::one() / (d * d)
+            }
+        }
+    }
+
     /// The same derivative as tensor ops, for backends without the fused kernel.
     pub fn derivative_tensor(self, u: &Tensor) -> Result<Tensor> {
         match self {
@@ -139,7 +155,7 @@ pub fn lif(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<Li
 }
 
 /// `(steps, constant)` for a `[T, B, N]` or `[B, N]` input.
-fn sequence_shape(currents: &Tensor, cfg: &LifConfig) -> Result<(usize, bool)> {
+pub(crate) fn sequence_shape(currents: &Tensor, cfg: &LifConfig) -> Result<(usize, bool)> {
     match currents.rank() {
         3 => Ok((currents.dim(0)?, false)),
         2 => Ok((cfg.time_steps, true)),
@@ -251,6 +267,22 @@ impl<F> SharedMut<F> {
     }
 }
 
+/// One LIF update: `(membrane, spike)` after a step from the previous ones. Same operation
+/// order as [`lif_reference`], so every kernel's spikes agree exactly with it.
+#[inline(always)]
+pub(crate) fn lif_step<F: WithDType>(
+    mem: F,
+    spiked: F,
+    current: F,
+    beta: F,
+    thr: F,
+    minus_thr: F,
+) -> (F, F) {
+    let m = mem * beta + F::zero() + current - spiked * thr;
+    let u = m * F::one() + minus_thr;
+    (m, if u > F::zero() { F::one() } else { F::zero() })
+}
+
 impl LifForward {
     /// Simulates neurons `start..end` of a `width`-wide layer, calling `emit(t, k, spike, mem)`
     /// for every step and neuron in time order.
@@ -269,10 +301,7 @@ impl LifForward {
         for t in 0..self.steps {
             let row = if self.constant { 0 } else { t * width };
             for (j, k) in (start..end).enumerate() {
-                // Same operation order as `lif_reference`, so spikes agree exactly.
-                let m = mem[j] * beta + F::zero() + currents[row + k] - spiked[j] * thr;
-                let u = m * F::one() + minus_thr;
-                let s = if u > F::zero() { F::one() } else { F::zero() };
+                let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr, minus_thr);
                 mem[j] = m;
                 spiked[j] = s;
                 emit(t, k, s, m);
@@ -360,7 +389,7 @@ impl LifForward {
     }
 }
 
-fn contiguous<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
+pub(crate) fn contiguous<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
     match layout.contiguous_offsets() {
         Some((a, b)) => Ok(&s[a..b]),
         None => candle_core::bail!("LIF kernel expects contiguous input"),

@@ -7,6 +7,7 @@ use crate::config::{AxisMode, Config};
 use crate::geometry::LayerAxis;
 use crate::init::SeededVarMap;
 use crate::lif::lif;
+use crate::lif_projection::lif_project;
 use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
@@ -110,20 +111,19 @@ impl Network {
                 Ok(NetworkOutput::Logits(h))
             }
             Some(lif_cfg) => {
-                let steps = lif_cfg.time_steps;
-                let batch = x.dim(0)?;
-                let last = self.synapses.len() - 1;
                 // The image is the same current at every step: the first layer's current is
-                // computed once and the LIF op takes it as a constant input (identical to
-                // recomputing and repeating it T times, without the T copies).
-                let mut out = lif(&self.synapses[0].forward(x)?, lif_cfg, last == 0)?;
-                for (c, syn) in self.synapses.iter().enumerate().skip(1) {
-                    let n = out.spikes.dim(2)?;
-                    let flat = out.spikes.reshape((steps * batch, n))?;
-                    let next = syn.forward(&flat)?;
-                    let current = next.reshape((steps, batch, next.dim(1)?))?;
-                    out = lif(&current, lif_cfg, c == last)?;
+                // computed once and the LIF ops take it as a constant input (identical to
+                // recomputing and repeating it T times, without the T copies). Every hidden
+                // LIF layer feeds the next synapses through the fused, event-driven
+                // projection, so no [T, B, N] spike tensor is materialised on the CPU.
+                let mut current = self.synapses[0].forward(x)?;
+                for syn in &self.synapses[1..] {
+                    current = lif_project(&current, &syn.projection()?, lif_cfg)?;
+                    if let Some(bias) = syn.bias() {
+                        current = current.broadcast_add(bias)?;
+                    }
                 }
+                let out = lif(&current, lif_cfg, true)?;
                 let membrane = out.membrane.ok_or_else(|| {
                     candle_core::Error::Msg("the output LIF layer lost its membranes".into())
                 })?;

@@ -82,17 +82,24 @@ impl EmbeddedSynapses {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let w = self.weights_pre_major()?;
-        let m = self.mask()?;
         let (batch, n_in) = x.dims2()?;
-        let n_out = w.dim(1)?;
+        let n_out = self.post_coords.dim(0)?;
         // (x ⊙ m) W = x (diag(m) W): scale whichever operand is smaller.
         let current = if batch <= n_out {
-            x.broadcast_mul(&m.reshape((1, n_in))?)?.matmul(&w)?
+            let m = self.mask()?;
+            x.broadcast_mul(&m.reshape((1, n_in))?)?
+                .matmul(&self.weights_pre_major()?)?
         } else {
-            x.matmul(&w.broadcast_mul(&m.reshape((n_in, 1))?)?)?
+            x.matmul(&self.projection()?)?
         };
         current.broadcast_add(&self.bias)
+    }
+
+    /// `diag(m) W`, `[n_in, n_out]`: the matrix that maps presynaptic activity to current.
+    fn projection(&self) -> Result<Tensor> {
+        let n_in = self.pre_coords.dim(0)?;
+        self.weights_pre_major()?
+            .broadcast_mul(&self.mask()?.reshape((n_in, 1))?)
     }
 }
 
@@ -139,6 +146,23 @@ impl Synapses {
         match self {
             Synapses::Embedded(s) => s.mask().map(Some),
             Synapses::Dense(_) => Ok(None),
+        }
+    }
+
+    /// The matrix `P` `[n_in, n_out]` with `current = x P + b`: the inhibition mask and any
+    /// pruning folded into the weights. Fused spiking kernels consume it directly.
+    pub fn projection(&self) -> Result<Tensor> {
+        match self {
+            Synapses::Embedded(s) => s.projection(),
+            Synapses::Dense(_) => self.weights()?.t(),
+        }
+    }
+
+    /// Biases `[n_out]`.
+    pub fn bias(&self) -> Option<&Tensor> {
+        match self {
+            Synapses::Embedded(s) => Some(&s.bias),
+            Synapses::Dense(s) => s.linear.bias(),
         }
     }
 

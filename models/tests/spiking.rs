@@ -2,7 +2,8 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use neuropos_models::lif::{lif_reference, LifConfig};
+use neuropos_models::lif::{lif, LifConfig};
+use neuropos_models::lif_projection::lif_project;
 use neuropos_models::network::NetworkOutput;
 use neuropos_models::{Config, ModelKind, Network};
 
@@ -17,24 +18,20 @@ fn flat(t: &Tensor) -> Vec<f32> {
     t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
 }
 
-/// Recomputes the first layer's current at every step and runs plain-op LIF layers: the
-/// straightforward simulation the network's shortcut must reproduce exactly.
+/// Recomputes the first layer's current at every step and feeds the `[T, B, N]` sequence
+/// through the same LIF ops: the straightforward simulation the network's constant-input
+/// shortcut must reproduce exactly.
 fn naive(net: &Network, x: &Tensor) -> (Tensor, Tensor) {
-    let lif = net.config().lif.unwrap();
-    let steps = lif.time_steps;
-    let batch = x.dim(0).unwrap();
-    let per_step: Vec<Tensor> = (0..steps)
+    let lif_cfg = net.config().lif.unwrap();
+    let per_step: Vec<Tensor> = (0..lif_cfg.time_steps)
         .map(|_| net.synapses()[0].forward(x).unwrap())
         .collect();
-    let mut out = lif_reference(&Tensor::stack(&per_step, 0).unwrap(), &lif, true).unwrap();
+    let mut current = Tensor::stack(&per_step, 0).unwrap();
     for syn in &net.synapses()[1..] {
-        let n = out.spikes.dim(2).unwrap();
-        let next = syn
-            .forward(&out.spikes.reshape((steps * batch, n)).unwrap())
-            .unwrap();
-        let current = next.reshape((steps, batch, next.dim(1).unwrap())).unwrap();
-        out = lif_reference(&current, &lif, true).unwrap();
+        current = lif_project(&current, &syn.projection().unwrap(), &lif_cfg).unwrap();
+        current = current.broadcast_add(syn.bias().unwrap()).unwrap();
     }
+    let out = lif(&current, &lif_cfg, true).unwrap();
     (out.spikes, out.membrane.unwrap())
 }
 
