@@ -38,10 +38,14 @@ fn failure(args: &[&str]) -> String {
 }
 
 fn train_tiny(out: &Path, seed: &str) {
+    train_tiny_kind(out, seed, "mlp3d");
+}
+
+fn train_tiny_kind(out: &Path, seed: &str, kind: &str) {
     ok(&[
         "train",
         "--model",
-        "mlp3d",
+        kind,
         "--hidden",
         "48",
         "--epochs",
@@ -195,6 +199,14 @@ fn same_seed_gives_a_bit_identical_checkpoint() {
     assert_eq!(
         std::fs::read(a.join("config.json")).unwrap(),
         std::fs::read(b.join("config.json")).unwrap()
+    );
+    // The spiking kernels split their work deterministically too.
+    let (d, e) = (dir.path().join("d"), dir.path().join("e"));
+    train_tiny_kind(&d, "5", "snn3d-relaxed");
+    train_tiny_kind(&e, "5", "snn3d-relaxed");
+    assert!(
+        read(&d) == read(&e),
+        "snn3d-relaxed: same seed, different checkpoints"
     );
 }
 

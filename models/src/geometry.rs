@@ -318,6 +318,7 @@ pub fn inhibition_mask(raw: &Tensor, steepness: f64) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{flat, probe_loss};
     use candle_core::{Device, Var};
 
     fn t2(rows: &[&[f64]]) -> Tensor {
@@ -444,14 +445,6 @@ mod tests {
 
     /// Values and gradients (w.r.t. both position sets) of a random probe of W.
     fn probe(fused: bool, pre: &Tensor, post: &Tensor, eps: f64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let flat = |t: &Tensor| {
-            t.to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        };
         let (a, b) = (
             Var::from_tensor(pre).unwrap(),
             Var::from_tensor(post).unwrap(),
@@ -462,21 +455,7 @@ mod tests {
             synthesize_weights_reference
         };
         let w = synth(a.as_tensor(), b.as_tensor(), eps).unwrap();
-        let n = w.elem_count();
-        let weights: Vec<f64> = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
-            .collect();
-        let weights = Tensor::from_vec(weights, w.shape(), w.device())
-            .unwrap()
-            .to_dtype(w.dtype())
-            .unwrap();
-        let grads = w
-            .mul(&weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let grads = probe_loss(&w).backward().unwrap();
         (
             flat(&w),
             flat(grads.get(a.as_tensor()).unwrap()),

@@ -20,6 +20,9 @@ pub mod prune;
 pub mod synapses;
 pub mod training;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::{Activation, AxisMode, Config, ModelKind};
 pub use error::{Error, Result};
 pub use network::Network;

@@ -465,6 +465,7 @@ impl CustomOp2 for LifBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{flat, probe_loss};
     use candle_core::{Device, Var};
 
     fn cfg(surrogate: Surrogate) -> LifConfig {
@@ -550,36 +551,12 @@ mod tests {
         c: &LifConfig,
         with_membrane: bool,
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let flat = |t: &Tensor| {
-            t.to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        };
         let var = Var::from_tensor(currents).unwrap();
         let out = f(var.as_tensor(), c, with_membrane).unwrap();
-        let weights = |t: &Tensor| {
-            // Deterministic pseudo-random probe weights, the same for both implementations.
-            let n = t.elem_count();
-            let w: Vec<f64> = (0..n)
-                .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
-                .collect();
-            Tensor::from_vec(w, t.shape(), t.device())
-                .unwrap()
-                .to_dtype(t.dtype())
-                .unwrap()
-        };
-        let mut loss = out
-            .spikes
-            .mul(&weights(&out.spikes))
-            .unwrap()
-            .sum_all()
-            .unwrap();
+        let mut loss = probe_loss(&out.spikes);
         let mut membrane = vec![];
         if let Some(m) = &out.membrane {
-            loss = (loss + m.mul(&weights(m)).unwrap().sum_all().unwrap()).unwrap();
+            loss = (loss + probe_loss(m)).unwrap();
             membrane = flat(m);
         }
         let grads = loss.backward().unwrap();

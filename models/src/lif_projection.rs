@@ -338,39 +338,18 @@ impl CustomOp3 for LifProjectBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{flat, probe_loss};
     use candle_core::{Device, Var};
 
     type Project = fn(&Tensor, &Tensor, &LifConfig) -> Result<Tensor>;
 
     fn probe(f: Project, currents: &Tensor, weights: &Tensor, c: &LifConfig) -> [Vec<f64>; 3] {
-        let flat = |t: &Tensor| {
-            t.to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        };
         let (cv, wv) = (
             Var::from_tensor(currents).unwrap(),
             Var::from_tensor(weights).unwrap(),
         );
         let out = f(cv.as_tensor(), wv.as_tensor(), c).unwrap();
-        let n = out.elem_count();
-        let probe: Vec<f64> = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
-            .collect();
-        let probe = Tensor::from_vec(probe, out.shape(), out.device())
-            .unwrap()
-            .to_dtype(out.dtype())
-            .unwrap();
-        let grads = out
-            .mul(&probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let grads = probe_loss(&out).backward().unwrap();
         [
             flat(&out),
             flat(grads.get(cv.as_tensor()).unwrap()),

@@ -1,0 +1,31 @@
+//! Helpers shared by the kernels' unit tests.
+
+use candle_core::{DType, Tensor};
+
+/// A tensor's values as f64, flattened.
+pub fn flat(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
+}
+
+/// Fixed pseudo-random weights in [−1, 1) shaped like `like`, so that `sum(like ⊙ probe)` is a
+/// scalar whose gradient exercises every element, identically for every implementation.
+pub fn probe_weights(like: &Tensor) -> Tensor {
+    let n = like.elem_count();
+    let w: Vec<f64> = (0..n)
+        .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
+        .collect();
+    Tensor::from_vec(w, like.shape(), like.device())
+        .unwrap()
+        .to_dtype(like.dtype())
+        .unwrap()
+}
+
+/// `sum(t ⊙ probe_weights(t))`.
+pub fn probe_loss(t: &Tensor) -> Tensor {
+    t.mul(&probe_weights(t)).unwrap().sum_all().unwrap()
+}
