@@ -1,5 +1,6 @@
 //! `neuropos`: train and evaluate spatially embedded networks.
 
+mod bench;
 mod common;
 mod eval;
 mod train;
@@ -23,6 +24,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Score checkpoints on the MNIST test set, optionally across pruning levels.
     Eval(eval::EvalArgs),
+    /// Time training steps (or inference) on real MNIST batches; prints one JSON line.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -381,3 +381,43 @@ fn spiking_models_train_and_prune_through_the_cli() {
     assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), expected);
     assert_eq!(rows[0]["model"], "snn3d 784-32-10 d=3 T=5");
 }
+
+#[test]
+fn bench_prints_one_json_line() {
+    let out = ok(&[
+        "bench",
+        "--model",
+        "snn3d",
+        "--hidden",
+        "64",
+        "--time-steps",
+        "5",
+        "--steps",
+        "2",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        line["params"],
+        (3 - 1) * (784 + 64 + 10) + (64 + 10) + (784 + 64)
+    );
+    assert_eq!(line["threads"], 1);
+    assert!(line["ms_per_step"].as_f64().unwrap() > 0.0);
+    assert!(line["samples_per_s"].as_f64().unwrap() > 0.0);
+    let out = ok(&[
+        "bench",
+        "--model",
+        "mlp",
+        "--hidden",
+        "14",
+        "--inference",
+        "--device",
+        "cpu",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["weight_bytes"], 4 * (784 * 14 + 14 * 10));
+    assert!(line["ms_per_10k_images"].as_f64().unwrap() > 0.0);
+}

@@ -1,0 +1,144 @@
+//! `neuropos bench`: training-step or inference throughput on real MNIST batches, one JSON line.
+
+use anyhow::bail;
+use candle_core::{DType, Device};
+use candle_nn::VarMap;
+use clap::Args;
+use neuropos_models::lif::LifConfig;
+use neuropos_models::training::{adam, train_epoch};
+use neuropos_models::{Config, ModelKind, Network};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::time::Instant;
+
+use crate::common::{DataArgs, DeviceArgs, Sizes};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long)]
+    model: ModelKind,
+    #[arg(long, default_value = "2048")]
+    hidden: Sizes,
+    #[arg(long, default_value_t = 3)]
+    dim: usize,
+    /// SNN simulation steps.
+    #[arg(long, default_value_t = LifConfig::default().time_steps)]
+    time_steps: usize,
+    /// Timed training steps (after 2 warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 600)]
+    batch_size: usize,
+    /// CPU threads (Candle's matmuls and neuropos' kernels) [default: all cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Time inference over the 10,000 test images instead of training steps.
+    #[arg(long)]
+    inference: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.threads {
+        if n == 0 {
+            bail!("--threads must be positive");
+        }
+        // Candle sizes its matmul parallelism from RAYON_NUM_THREADS; the kernels use the
+        // global rayon pool. Both are set before any tensor work.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
+    }
+    if args.steps == 0 || args.batch_size == 0 {
+        bail!("--steps and --batch-size must be positive");
+    }
+    let mut config = Config::mnist(args.model, &args.hidden.0, args.dim);
+    if let Some(lif) = config.lif.as_mut() {
+        lif.time_steps = args.time_steps;
+    }
+    config.validate()?;
+    let device = args.device.device()?;
+    let (mnist, _) = args.data.load()?;
+    let vars = VarMap::new();
+    let network = Network::seeded(&config, &vars, 0, DType::F32, &device)?;
+    let params = config.parameter_count();
+    let threads = candle_core::utils::get_num_threads();
+
+    let line = if args.inference {
+        let images = mnist.test_images.to_device(&device)?;
+        let labels = mnist.test_labels.to_device(&device)?;
+        neuropos_models::training::accuracy(
+            &network,
+            &images.narrow(0, 0, 1000)?,
+            &labels.narrow(0, 0, 1000)?,
+        )?;
+        synchronize(&device)?;
+        let started = Instant::now();
+        let accuracy = neuropos_models::training::accuracy(&network, &images, &labels)?;
+        synchronize(&device)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let n = images.dim(0)?;
+        // The dense path holds every synthesised weight matrix while it runs.
+        let weight_bytes = 4 * config.weight_count();
+        serde_json::json!({
+            "model": config.describe(), "params": params, "threads": threads,
+            "ms_per_10k_images": 1000.0 * seconds * 10_000.0 / n as f64,
+            "samples_per_s": n as f64 / seconds,
+            "weight_bytes": weight_bytes,
+            "accuracy_untrained": accuracy,
+        })
+    } else {
+        let needed = (args.steps + 2) * args.batch_size;
+        let train = mnist.limit_train(needed)?;
+        if train.train_images.dim(0)? < needed {
+            bail!(
+                "{needed} training images needed for {} steps",
+                args.steps + 2
+            );
+        }
+        let images = train.train_images.to_device(&device)?;
+        let labels = train.train_labels.to_device(&device)?;
+        let mut optimizer = adam(&vars, args.model.paper_learning_rate())?;
+        let mut rng = StdRng::seed_from_u64(0);
+        let warm = 2 * args.batch_size;
+        train_epoch(
+            &network,
+            &mut optimizer,
+            &images.narrow(0, 0, warm)?,
+            &labels.narrow(0, 0, warm)?,
+            args.batch_size,
+            &mut rng,
+            |_, _| true,
+        )?;
+        synchronize(&device)?;
+        let started = Instant::now();
+        let timed = args.steps * args.batch_size;
+        train_epoch(
+            &network,
+            &mut optimizer,
+            &images.narrow(0, warm, timed)?,
+            &labels.narrow(0, warm, timed)?,
+            args.batch_size,
+            &mut rng,
+            |_, _| true,
+        )?;
+        synchronize(&device)?;
+        let seconds = started.elapsed().as_secs_f64();
+        serde_json::json!({
+            "model": config.describe(), "params": params, "threads": threads,
+            "batch_size": args.batch_size, "steps": args.steps,
+            "ms_per_step": 1000.0 * seconds / args.steps as f64,
+            "samples_per_s": timed as f64 / seconds,
+        })
+    };
+    println!("{line}");
+    Ok(())
+}
+
+fn synchronize(device: &Device) -> anyhow::Result<()> {
+    Ok(device.synchronize()?)
+}
