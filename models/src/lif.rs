@@ -50,22 +50,6 @@ impl Surrogate {
         }
     }
 
-    /// `dS/dU` evaluated in the kernel's own float type (f32 kernels stay vectorisable).
-    #[inline(always)]
-    pub(crate) fn derivative_in<F: WithDType>(self, u: F) -> F {
-        match self {
-            Surrogate::Arctan { alpha } => {
-                let x = F::from_f64(std::f64::consts::FRAC_PI_2 * alpha) * u;
-                F::from_f64(alpha / 2.0) / (F::one() + x * x)
-            }
-            Surrogate::FastSigmoid { slope } => {
-                let magnitude = if u < F::zero() { F::zero() - u } else { u };
-                let d = F::one() + F::from_f64(slope) * magnitude;
-                F::one() / (d * d)
-            }
-        }
-    }
-
     /// The same derivative as tensor ops, for backends without the fused kernel.
     pub fn derivative_tensor(self, u: &Tensor) -> Result<Tensor> {
         match self {

@@ -13,7 +13,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig};
+use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -134,22 +134,7 @@ impl LifProject {
         // One task per sample: it owns rows [t, b, :] of the output, so no reduction.
         let per_sample: Vec<Vec<F>> = (0..d.batch)
             .into_par_iter()
-            .map(|b| {
-                let (_, spikes) = self.simulate(currents, d, b);
-                let mut rows = vec![F::zero(); self.steps * d.k];
-                for t in 0..self.steps {
-                    let row = &mut rows[t * d.k..][..d.k];
-                    for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
-                        // Event-driven: only neurons that fired contribute.
-                        if s != F::zero() {
-                            for (o, &w) in row.iter_mut().zip(&weights[j * d.k..][..d.k]) {
-                                *o += w;
-                            }
-                        }
-                    }
-                }
-                rows
-            })
+            .map(|b| self.forward_sample(currents, weights, d, b))
             .collect();
         let mut out = vec![F::zero(); self.steps * d.batch * d.k];
         for (b, rows) in per_sample.iter().enumerate() {
@@ -160,6 +145,31 @@ impl LifProject {
         out
     }
 
+    /// Next-layer currents `[T][K]` of sample `b`.
+    #[inline(never)]
+    fn forward_sample<F: WithDType>(
+        &self,
+        currents: &[F],
+        weights: &[F],
+        d: Dims,
+        b: usize,
+    ) -> Vec<F> {
+        let (_, spikes) = self.simulate(currents, d, b);
+        let mut rows = vec![F::zero(); self.steps * d.k];
+        for t in 0..self.steps {
+            let row = &mut rows[t * d.k..][..d.k];
+            for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
+                // Event-driven: only neurons that fired contribute.
+                if s != F::zero() {
+                    for (o, &w) in row.iter_mut().zip(&weights[j * d.k..][..d.k]) {
+                        *o += w;
+                    }
+                }
+            }
+        }
+        rows
+    }
+
     fn backward_kernel<F: WithDType>(
         &self,
         currents: &[F],
@@ -167,8 +177,6 @@ impl LifProject {
         grad: &[F],
         d: Dims,
     ) -> Vec<F> {
-        let surrogate = self.cfg.surrogate;
-        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
         // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
         let weights_t: Vec<F> = (0..d.k)
             .flat_map(|kk| (0..d.n).map(move |n| weights[n * d.k + kk]))
@@ -180,50 +188,7 @@ impl LifProject {
             .into_par_iter()
             .map(|task| {
                 let samples = task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
-                let mut d_w = vec![0f64; d.n * d.k];
-                let mut d_currents = Vec::with_capacity(samples.len());
-                let mut carry = vec![F::zero(); d.n];
-                let mut d_spike = vec![F::zero(); d.n];
-                for b in samples {
-                    let (membranes, spikes) = self.simulate(currents, d, b);
-                    carry.iter_mut().for_each(|v| *v = F::zero());
-                    let mut d_current =
-                        vec![F::zero(); if self.constant { d.n } else { self.steps * d.n }];
-                    for t in (0..self.steps).rev() {
-                        let g = &grad[(t * d.batch + b) * d.k..][..d.k];
-                        d_spike.iter_mut().for_each(|v| *v = F::zero());
-                        for (kk, &gk) in g.iter().enumerate() {
-                            for (ds, &w) in d_spike.iter_mut().zip(&weights_t[kk * d.n..][..d.n]) {
-                                *ds += gk * w;
-                            }
-                        }
-                        let mem_t = &membranes[t * d.n..][..d.n];
-                        let d_row = if self.constant {
-                            &mut d_current[..]
-                        } else {
-                            &mut d_current[t * d.n..][..d.n]
-                        };
-                        for j in 0..d.n {
-                            let dm =
-                                d_spike[j] * surrogate.derivative_in(mem_t[j] - thr) + carry[j];
-                            carry[j] = beta * dm;
-                            if self.constant {
-                                d_row[j] += dm;
-                            } else {
-                                d_row[j] = dm;
-                            }
-                        }
-                        for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
-                            if s != F::zero() {
-                                for (acc, gk) in d_w[j * d.k..][..d.k].iter_mut().zip(g) {
-                                    *acc += gk.to_f64();
-                                }
-                            }
-                        }
-                    }
-                    d_currents.push(d_current);
-                }
-                (d_currents, d_w)
+                self.backward_samples(currents, &weights_t, grad, d, samples)
             })
             .collect();
         let grad_len = currents.len();
@@ -243,6 +208,94 @@ impl LifProject {
             *o = F::from_f64(v);
         }
         out
+    }
+
+    /// Backward pass for a fixed run of samples: their current gradients and their partial
+    /// weight gradient.
+    #[inline(never)]
+    fn backward_samples<F: WithDType>(
+        &self,
+        currents: &[F],
+        weights_t: &[F],
+        grad: &[F],
+        d: Dims,
+        samples: std::ops::Range<usize>,
+    ) -> (Vec<Vec<F>>, Vec<f64>) {
+        let surrogate = self.cfg.surrogate;
+        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
+        let mut d_w = vec![0f64; d.n * d.k];
+        let mut d_currents = Vec::with_capacity(samples.len());
+        let mut carry = vec![F::zero(); d.n];
+        let mut d_spike = vec![F::zero(); d.n];
+        for b in samples {
+            let (membranes, spikes) = self.simulate(currents, d, b);
+            carry.iter_mut().for_each(|v| *v = F::zero());
+            let mut d_current = vec![F::zero(); if self.constant { d.n } else { self.steps * d.n }];
+            for t in (0..self.steps).rev() {
+                let g = &grad[(t * d.batch + b) * d.k..][..d.k];
+                d_spike.iter_mut().for_each(|v| *v = F::zero());
+                for (kk, &gk) in g.iter().enumerate() {
+                    for (ds, &w) in d_spike.iter_mut().zip(&weights_t[kk * d.n..][..d.n]) {
+                        *ds += gk * w;
+                    }
+                }
+                let mem_t = &membranes[t * d.n..][..d.n];
+                let d_row = if self.constant {
+                    &mut d_current[..]
+                } else {
+                    &mut d_current[t * d.n..][..d.n]
+                };
+                // Branch-free inner loops, one per surrogate and input kind, so they vectorise.
+                match surrogate {
+                    Surrogate::Arctan { alpha } => {
+                        let (scale, peak) = (
+                            F::from_f64(std::f64::consts::FRAC_PI_2 * alpha),
+                            F::from_f64(alpha / 2.0),
+                        );
+                        let slope = |m: F| {
+                            let x = scale * (m - thr);
+                            peak / (F::one() + x * x)
+                        };
+                        through_time(
+                            mem_t,
+                            &d_spike,
+                            &mut carry,
+                            d_row,
+                            beta,
+                            self.constant,
+                            slope,
+                        );
+                    }
+                    Surrogate::FastSigmoid { slope } => {
+                        let k = F::from_f64(slope);
+                        let slope = |m: F| {
+                            let u = m - thr;
+                            let magnitude = if u < F::zero() { F::zero() - u } else { u };
+                            let q = F::one() + k * magnitude;
+                            F::one() / (q * q)
+                        };
+                        through_time(
+                            mem_t,
+                            &d_spike,
+                            &mut carry,
+                            d_row,
+                            beta,
+                            self.constant,
+                            slope,
+                        );
+                    }
+                }
+                for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
+                    if s != F::zero() {
+                        for (acc, gk) in d_w[j * d.k..][..d.k].iter_mut().zip(g) {
+                            *acc += gk.to_f64();
+                        }
+                    }
+                }
+            }
+            d_currents.push(d_current);
+        }
+        (d_currents, d_w)
     }
 }
 
@@ -332,6 +385,39 @@ impl CustomOp3 for LifProjectBackward {
         };
         let len = l1.shape().elem_count() + d.n * d.k;
         Ok((out, Shape::from(len)))
+    }
+}
+
+/// One step of backpropagation through time for a row of neurons:
+/// `dmem = dspike · slope(mem) + carry`, `carry ← β · dmem`, and `dmem` stored (sequence
+/// input) or summed over steps (constant input) into `out`.
+#[inline(always)]
+fn through_time<F: WithDType>(
+    mem: &[F],
+    d_spike: &[F],
+    carry: &mut [F],
+    out: &mut [F],
+    beta: F,
+    accumulate: bool,
+    slope: impl Fn(F) -> F,
+) {
+    let rows = mem
+        .iter()
+        .zip(d_spike)
+        .zip(carry.iter_mut())
+        .zip(out.iter_mut());
+    if accumulate {
+        for (((&m, &ds), c), o) in rows {
+            let dm = ds * slope(m) + *c;
+            *c = beta * dm;
+            *o += dm;
+        }
+    } else {
+        for (((&m, &ds), c), o) in rows {
+            let dm = ds * slope(m) + *c;
+            *c = beta * dm;
+            *o = dm;
+        }
     }
 }
 
