@@ -1,10 +1,14 @@
 //! Spatially embedded neural networks in Candle.
 //!
 //! A network is *synapses × neuron dynamics*: synapses turn presynaptic activity into
-//! postsynaptic current, `current = (x ⊙ m) Wᵀ + b`, and the dynamics (ReLU for MLPs) turn
-//! current into activity. Embedded synapses synthesise `W` from neuron positions
-//! ([`geometry::synthesize_weights`], the one place that math lives); dense synapses are a plain
-//! `candle_nn::Linear`.
+//! postsynaptic current, `current = (x ⊙ m) W + b`, and the dynamics — ReLU for MLPs, leaky
+//! integrate-and-fire neurons over time for SNNs ([`lif`]) — turn current into activity.
+//! Embedded synapses synthesise `W` from neuron positions ([`geometry::synthesize_weights`], the
+//! one place that math lives); dense synapses are a plain `candle_nn::Linear`.
+//!
+//! Hot ops have a fused CPU kernel (a Candle `CustomOp`) and a plain-ops fallback that every
+//! other backend runs: the weight synthesis, the LIF recurrence ([`lif::lif`]) and a hidden LIF
+//! layer feeding the next synapses ([`lif_projection::lif_project`]).
 
 pub mod checkpoint;
 pub mod config;
