@@ -204,17 +204,34 @@ fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec
     let b = cfg.init.inhibition_half_width;
     let layers = vb.pp("layers");
 
+    // Gaps are constants at init, so creating them first leaves the random stream (and so
+    // every seeded initialisation) as it is.
+    let gaps = match axis {
+        AxisMode::Gaps => Some(vb.get_with_hints(depth - 1, "gaps", Init::Const(1.0))?),
+        _ => None,
+    };
     let mut coords = Vec::with_capacity(depth);
-    let mut zs = Vec::new();
+    let mut axes = Vec::with_capacity(depth);
     let mut inhibition = Vec::with_capacity(depth - 1);
     let mut bias = Vec::with_capacity(depth - 1);
     for (l, &size) in n.iter().enumerate() {
         let lv = layers.pp(l);
         coords.push(lv.get_with_hints((size, free), "coords", Init::Uniform { lo: -a, up: a })?);
-        if axis == AxisMode::Relaxed {
-            let lo = l as f64;
-            zs.push(lv.get_with_hints(size, "z", Init::Uniform { lo, up: lo + 1.0 })?);
-        }
+        axes.push(match (axis, &gaps) {
+            (AxisMode::Gaps, Some(gaps)) => LayerAxis::Gaps {
+                gaps: gaps.clone(),
+                layer: l,
+            },
+            (AxisMode::Relaxed, _) => {
+                let lo = l as f64;
+                LayerAxis::PerNeuron(lv.get_with_hints(
+                    size,
+                    "z",
+                    Init::Uniform { lo, up: lo + 1.0 },
+                )?)
+            }
+            _ => LayerAxis::Fixed(l as f64),
+        });
         if l + 1 < depth {
             inhibition.push(lv.get_with_hints(
                 size,
@@ -226,24 +243,11 @@ fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec
             bias.push(lv.get_with_hints(size, "bias", Init::Const(0.0))?);
         }
     }
-    let gaps = match axis {
-        AxisMode::Gaps => Some(vb.get_with_hints(depth - 1, "gaps", Init::Const(1.0))?),
-        _ => None,
-    };
-
-    let axis_of = |l: usize| match axis {
-        AxisMode::Fixed => LayerAxis::Fixed(l as f64),
-        AxisMode::Gaps => LayerAxis::Gaps {
-            gaps: gaps.clone().expect("gaps are created in gaps mode"),
-            layer: l,
-        },
-        AxisMode::Relaxed => LayerAxis::PerNeuron(zs[l].clone()),
-    };
     Ok((0..depth - 1)
         .map(|c| {
             Synapses::Embedded(EmbeddedSynapses::new(
-                (coords[c].clone(), axis_of(c)),
-                (coords[c + 1].clone(), axis_of(c + 1)),
+                (coords[c].clone(), axes[c].clone()),
+                (coords[c + 1].clone(), axes[c + 1].clone()),
                 inhibition[c].clone(),
                 bias[c].clone(),
                 cfg.steepness,
