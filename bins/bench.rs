@@ -6,21 +6,17 @@ use candle_nn::VarMap;
 use clap::Args;
 use neuropos_models::lif::LifConfig;
 use neuropos_models::training::{adam, train_epoch};
-use neuropos_models::{Config, ModelKind, Network};
+use neuropos_models::Network;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, Sizes};
+use crate::common::{DataArgs, DeviceArgs, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    #[arg(long)]
-    model: ModelKind,
-    #[arg(long, default_value = "2048")]
-    hidden: Sizes,
-    #[arg(long, default_value_t = 3)]
-    dim: usize,
+    #[command(flatten)]
+    architecture: ModelArgs,
     /// SNN simulation steps.
     #[arg(long, default_value_t = LifConfig::default().time_steps)]
     time_steps: usize,
@@ -56,7 +52,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.steps == 0 || args.batch_size == 0 {
         bail!("--steps and --batch-size must be positive");
     }
-    let mut config = Config::mnist(args.model, &args.hidden.0, args.dim);
+    let mut config = args.architecture.config();
     if let Some(lif) = config.lif.as_mut() {
         lif.time_steps = args.time_steps;
     }
@@ -102,7 +98,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let images = train.train_images.to_device(&device)?;
         let labels = train.train_labels.to_device(&device)?;
-        let mut optimizer = adam(&vars, args.model.paper_learning_rate())?;
+        let mut optimizer = adam(&vars, args.architecture.model.paper_learning_rate())?;
         let mut rng = StdRng::seed_from_u64(0);
         let warm = 2 * args.batch_size;
         train_epoch(

@@ -5,6 +5,7 @@ use candle_core::Device;
 use clap::Args;
 use neuropos_models::data::{self, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
+use neuropos_models::{Config, ModelKind};
 use std::path::PathBuf;
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
@@ -16,6 +17,28 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// The architecture flags shared by `train` and `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// mlp3d, mlp3d-gaps, mlp3d-relaxed, snn3d, snn3d-gaps, snn3d-relaxed (embedded) or
+    /// mlp, snn (baselines).
+    #[arg(long)]
+    pub model: ModelKind,
+    /// Hidden layer sizes, comma-separated (784-…-10 around them).
+    #[arg(long, default_value = "2048")]
+    pub hidden: Sizes,
+    /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis.
+    #[arg(long, default_value_t = 3)]
+    pub dim: usize,
+}
+
+impl ModelArgs {
+    /// The MNIST-shaped configuration with neuropos' defaults.
+    pub fn config(&self) -> Config {
+        Config::mnist(self.model, &self.hidden.0, self.dim)
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,7 +9,7 @@ use neuropos_models::checkpoint::{self, CheckpointInfo, Provenance};
 use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
 use neuropos_models::lif::{LifConfig, Surrogate};
 use neuropos_models::training::{self, adam};
-use neuropos_models::{Config, ModelKind, Network};
+use neuropos_models::Network;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::io::{IsTerminal, Write};
@@ -18,22 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, Sizes};
+use crate::common::{DataArgs, DeviceArgs, ModelArgs};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// mlp3d, mlp3d-gaps, mlp3d-relaxed, snn3d, snn3d-gaps, snn3d-relaxed (embedded) or
-    /// mlp, snn (baselines).
-    #[arg(long)]
-    model: ModelKind,
-    /// Hidden layer sizes, comma-separated (784-…-10 around them).
-    #[arg(long, default_value = "2048")]
-    hidden: Sizes,
-    /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis.
-    #[arg(long, default_value_t = 3)]
-    dim: usize,
+    #[command(flatten)]
+    architecture: ModelArgs,
     /// Training epochs [default: 300 for MLPs, 200 for SNNs, as in the paper].
     #[arg(long)]
     epochs: Option<usize>,
@@ -93,14 +85,16 @@ fn parse_activation(s: &str) -> Result<Activation, String> {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let lr = args.lr.unwrap_or(args.model.paper_learning_rate());
+    let lr = args
+        .lr
+        .unwrap_or(args.architecture.model.paper_learning_rate());
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
     if args.batch_size == 0 {
         bail!("--batch-size must be positive");
     }
-    let mut config = Config::mnist(args.model, &args.hidden.0, args.dim);
+    let mut config = args.architecture.config();
     config.steepness = args.steepness;
     config.activation = args.activation;
     config.init = EmbeddedInit {
@@ -124,7 +118,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         });
     }
     config.validate()?;
-    let epochs = args.epochs.unwrap_or(args.model.paper_epochs());
+    let epochs = args
+        .epochs
+        .unwrap_or(args.architecture.model.paper_epochs());
 
     let device = args.device.device()?;
     let (mut mnist, origin) = args.data.load()?;
