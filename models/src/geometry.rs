@@ -14,6 +14,8 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
+use crate::simd::{vectorized, Real};
+
 /// Where a layer's neurons sit on the layer axis.
 #[derive(Debug, Clone)]
 pub enum LayerAxis {
@@ -114,7 +116,7 @@ struct InverseDistanceBackward {
 /// Rows of W per parallel task.
 const ROW_CHUNK: usize = 32;
 
-fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
+pub(crate) fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
     match layout.contiguous_offsets() {
         Some((a, b)) => Ok(&s[a..b]),
         None => candle_core::bail!("weight synthesis expects contiguous positions"),
@@ -122,38 +124,70 @@ fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
 }
 
 /// Post positions coordinate-major (`[d][n_out]`), so the inner loop over j is contiguous.
-fn coordinate_major<F: WithDType>(post: &[F], n_out: usize, d: usize) -> Vec<Vec<F>> {
+pub(crate) fn coordinate_major<F: WithDType>(post: &[F], n_out: usize, d: usize) -> Vec<Vec<F>> {
     (0..d)
         .map(|c| (0..n_out).map(|j| post[j * d + c]).collect())
         .collect()
 }
 
-fn forward_kernel<F: WithDType>(pre: &[F], post: &[F], d: usize, eps: f64) -> Vec<F> {
+/// `W` (or `diag(row_scale) W`), `[n_in, n_out]`, from row-major positions.
+pub(crate) fn forward_kernel<F: Real>(
+    pre: &[F],
+    post: &[F],
+    d: usize,
+    eps: f64,
+    row_scale: Option<&[F]>,
+) -> Vec<F> {
     let n_in = pre.len() / d;
     let n_out = post.len() / d;
     let columns = coordinate_major(post, n_out, d);
-    let eps = F::from_f64(eps);
+    let columns: Vec<&[F]> = columns.iter().map(Vec::as_slice).collect();
     let mut out = vec![F::zero(); n_in * n_out];
     out.par_chunks_mut(n_out * ROW_CHUNK)
         .enumerate()
         .for_each(|(chunk, rows)| {
-            for (r, row) in rows.chunks_mut(n_out).enumerate() {
-                let i = chunk * ROW_CHUNK + r;
-                // Same summation order as the reference: coordinate 0 first.
-                for (c, column) in columns.iter().enumerate() {
-                    let p = pre[i * d + c];
-                    for (acc, &q) in row.iter_mut().zip(column) {
-                        let diff = p - q;
-                        *acc += diff * diff;
-                    }
-                }
-                for w in row.iter_mut() {
-                    let d2 = if *w > eps { *w } else { eps };
-                    *w = F::one() / F::from_f64(d2.to_f64().sqrt());
-                }
-            }
+            synthesize_rows(pre, &columns, eps, row_scale, chunk * ROW_CHUNK, rows)
         });
     out
+}
+
+vectorized! {
+    /// Rows `first..` of `W` (times the row scale) into `rows`, `[rows, n_out]`, for the post
+    /// neurons whose coordinate-major positions are `columns` (`[d][n_out]`: all of a
+    /// layer, or a tile of it).
+    pub(crate) fn synthesize_rows<F: Real>(
+        pre: &[F],
+        columns: &[&[F]],
+        eps: f64,
+        row_scale: Option<&[F]>,
+        first: usize,
+        rows: &mut [F],
+    ) {
+        let d = columns.len();
+        let n_out = columns.first().map_or(0, |c| c.len());
+        let eps = F::from_f64(eps);
+        for (r, row) in rows.chunks_mut(n_out).enumerate() {
+            let i = first + r;
+            row.iter_mut().for_each(|w| *w = F::zero());
+            // Same summation order as the reference: coordinate 0 first.
+            for (c, column) in columns.iter().enumerate() {
+                let p = pre[i * d + c];
+                for (acc, &q) in row.iter_mut().zip(column.iter()) {
+                    let diff = p - q;
+                    *acc += diff * diff;
+                }
+            }
+            // max, sqrt and recip each in F, as the reference's ops round them.
+            for w in row.iter_mut() {
+                let d2 = if *w > eps { *w } else { eps };
+                *w = d2.sqrt().recip();
+            }
+            if let Some(scale) = row_scale {
+                let s = scale[i];
+                row.iter_mut().for_each(|w| *w *= s);
+            }
+        }
+    }
 }
 
 /// Gradient of one squared distance's floor: 1 above eps, ½ at it (Candle's `maximum`
@@ -168,10 +202,147 @@ fn floor_gate(d2: f64, eps: f64) -> f64 {
     }
 }
 
-fn backward_kernel<F: WithDType>(pre: &[F], post: &[F], grad: &[F], d: usize, eps: f64) -> Vec<F> {
+/// Where the gradients of one block of rows `start..` of `diag(s) W` go.
+pub(crate) struct RowBlockGradients<'a> {
+    /// `[rows, d]`, overwritten.
+    pub d_pre: &'a mut [f64],
+    /// Coordinate-major `[d, n_out]` (contiguous over neurons), accumulated.
+    pub d_post: &'a mut [f64],
+    /// `[rows]`, overwritten; only with a row scale.
+    pub d_scale: Option<&'a mut [f64]>,
+}
+
+/// Lanes of the explicit partial sums below: the summation order is written out, so every
+/// vector width gives the same result.
+const LANES: usize = 8;
+
+/// `Σ_j a[j]·b[j]` in [`LANES`] interleaved partial sums, added up in order.
+#[inline(always)]
+fn lane_dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0f64; LANES];
+    let mut a_chunks = a.chunks_exact(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
+        for k in 0..LANES {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    for (k, (x, y)) in a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .enumerate()
+    {
+        lanes[k] += x * y;
+    }
+    lanes.iter().sum()
+}
+
+/// `Σ_j a[j]` in [`LANES`] interleaved partial sums, added up in order.
+#[inline(always)]
+fn lane_sum(a: &[f64]) -> f64 {
+    let mut lanes = [0f64; LANES];
+    let mut chunks = a.chunks_exact(LANES);
+    for x in &mut chunks {
+        for k in 0..LANES {
+            lanes[k] += x[k];
+        }
+    }
+    for (k, x) in chunks.remainder().iter().enumerate() {
+        lanes[k] += x;
+    }
+    lanes.iter().sum()
+}
+
+vectorized! {
+    /// Back-propagates the gradient `grad` of rows `start..start + rows` of `diag(s) W`
+    /// (`[rows, n_out]`, any source: a slice of a full gradient or rows computed on the fly)
+    /// to the positions, and to the row scale `s` when there is one. `columns` is
+    /// [`coordinate_major`] of the post positions.
+    pub(crate) fn row_block_backward<F: Real>(
+        pre: &[F],
+        columns: &[&[F]],
+        eps: f64,
+        start: usize,
+        grad: &[F],
+        row_scale: Option<&[F]>,
+        out: RowBlockGradients<'_>,
+    ) {
+        let d = columns.len();
+        let n_out = columns.first().map_or(0, |c| c.len());
+        let rows = grad.len() / n_out.max(1);
+        let columns: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|c| c.iter().map(|&q| WithDType::to_f64(q)).collect())
+            .collect();
+        let mut g = vec![0f64; n_out];
+        let mut w = vec![0f64; n_out];
+        let mut gw = vec![0f64; n_out];
+        let mut d2 = vec![0f64; n_out];
+        let mut d_scale = out.d_scale;
+        for r in 0..rows {
+            let i = start + r;
+            d2.iter_mut().for_each(|v| *v = 0.0);
+            for (c, column) in columns.iter().enumerate() {
+                let p = WithDType::to_f64(pre[i * d + c]);
+                for (acc, &q) in d2.iter_mut().zip(column) {
+                    let diff = p - q;
+                    *acc += diff * diff;
+                }
+            }
+            let scale = row_scale.map_or(1.0, |s| WithDType::to_f64(s[i]));
+            for (gwj, &grad) in gw.iter_mut().zip(&grad[r * n_out..][..n_out]) {
+                *gwj = WithDType::to_f64(grad);
+            }
+            // dW/d(d2) = −½·w³, and d(d2)/dp = 2·(p − q): the factors 2 and ½ cancel.
+            for j in 0..n_out {
+                let wj = 1.0 / d2[j].max(eps).sqrt();
+                w[j] = wj;
+                g[j] = -gw[j] * scale * wj * wj * wj * floor_gate(d2[j], eps);
+            }
+            if let Some(ds) = d_scale.as_deref_mut() {
+                ds[r] = lane_dot(&gw, &w);
+            }
+            // Σ_j g_j (p − q_j) = p Σ_j g_j − Σ_j g_j q_j.
+            let g_sum = lane_sum(&g);
+            for (c, column) in columns.iter().enumerate() {
+                let p = WithDType::to_f64(pre[i * d + c]);
+                out.d_pre[r * d + c] = p * g_sum - lane_dot(&g, column);
+                let d_post = &mut out.d_post[c * n_out..][..n_out];
+                for ((acc, &gj), &q) in d_post.iter_mut().zip(&g).zip(column) {
+                    *acc -= gj * (p - q);
+                }
+            }
+        }
+    }
+}
+
+/// Sums per-task partial post gradients (coordinate-major) in task order (deterministic) and
+/// appends them, row-major and as `F`, after the pre gradients.
+fn stack_position_gradients<F: WithDType>(
+    d_pre: impl Iterator<Item = f64>,
+    d_post_parts: &[Vec<f64>],
+    n_out: usize,
+    capacity: usize,
+) -> Vec<F> {
+    let mut out = Vec::with_capacity(capacity);
+    out.extend(d_pre.map(F::from_f64));
+    let mut d_post = vec![0f64; d_post_parts.first().map_or(0, Vec::len)];
+    for part in d_post_parts {
+        for (acc, v) in d_post.iter_mut().zip(part) {
+            *acc += v;
+        }
+    }
+    let d = d_post.len() / n_out.max(1);
+    out.extend((0..n_out * d).map(|k| F::from_f64(d_post[(k % d) * n_out + k / d])));
+    out
+}
+
+fn backward_kernel<F: Real>(pre: &[F], post: &[F], grad: &[F], d: usize, eps: f64) -> Vec<F> {
     let n_in = pre.len() / d;
     let n_out = post.len() / d;
     let columns = coordinate_major(post, n_out, d);
+    let columns: Vec<&[F]> = columns.iter().map(Vec::as_slice).collect();
     let chunks = n_in.div_ceil(ROW_CHUNK);
     // Each task returns its rows' pre-gradients and a partial post-gradient; the partials
     // are summed after.
@@ -182,49 +353,29 @@ fn backward_kernel<F: WithDType>(pre: &[F], post: &[F], grad: &[F], d: usize, ep
             let end = (start + ROW_CHUNK).min(n_in);
             let mut d_pre = vec![0f64; (end - start) * d];
             let mut d_post = vec![0f64; n_out * d];
-            let mut g = vec![0f64; n_out];
-            let mut d2 = vec![0f64; n_out];
-            for i in start..end {
-                d2.iter_mut().for_each(|v| *v = 0.0);
-                for (c, column) in columns.iter().enumerate() {
-                    let p = pre[i * d + c].to_f64();
-                    for (acc, &q) in d2.iter_mut().zip(column) {
-                        let diff = p - q.to_f64();
-                        *acc += diff * diff;
-                    }
-                }
-                // dW/d(d2) = −½·w³, and d(d2)/dp = 2·(p − q): the factors 2 and ½ cancel.
-                for j in 0..n_out {
-                    let clamped = d2[j].max(eps);
-                    let w = 1.0 / clamped.sqrt();
-                    g[j] = -grad[i * n_out + j].to_f64() * w * w * w * floor_gate(d2[j], eps);
-                }
-                for (c, column) in columns.iter().enumerate() {
-                    let p = pre[i * d + c].to_f64();
-                    let mut acc = 0.0;
-                    for (j, &q) in column.iter().enumerate() {
-                        let t = g[j] * (p - q.to_f64());
-                        acc += t;
-                        d_post[j * d + c] -= t;
-                    }
-                    d_pre[(i - start) * d + c] = acc;
-                }
-            }
+            row_block_backward(
+                pre,
+                &columns,
+                eps,
+                start,
+                &grad[start * n_out..end * n_out],
+                None,
+                RowBlockGradients {
+                    d_pre: &mut d_pre,
+                    d_post: &mut d_post,
+                    d_scale: None,
+                },
+            );
             (d_pre, d_post)
         })
         .collect();
-    let mut out = Vec::with_capacity((n_in + n_out) * d);
-    for (d_pre, _) in &parts {
-        out.extend(d_pre.iter().map(|&v| F::from_f64(v)));
-    }
-    let mut d_post = vec![0f64; n_out * d];
-    for (_, part) in &parts {
-        for (acc, v) in d_post.iter_mut().zip(part) {
-            *acc += v;
-        }
-    }
-    out.extend(d_post.into_iter().map(F::from_f64));
-    out
+    let (d_pre, d_post): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    stack_position_gradients(
+        d_pre.into_iter().flatten(),
+        &d_post,
+        n_out,
+        (n_in + n_out) * d,
+    )
 }
 
 impl CustomOp2 for InverseDistance {
@@ -242,12 +393,20 @@ impl CustomOp2 for InverseDistance {
         let (n_in, d) = l1.shape().dims2()?;
         let (n_out, _) = l2.shape().dims2()?;
         let out = match (s1, s2) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-                CpuStorage::F32(forward_kernel(slice(a, l1)?, slice(b, l2)?, d, self.eps))
-            }
-            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
-                CpuStorage::F64(forward_kernel(slice(a, l1)?, slice(b, l2)?, d, self.eps))
-            }
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(forward_kernel(
+                slice(a, l1)?,
+                slice(b, l2)?,
+                d,
+                self.eps,
+                None,
+            )),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(forward_kernel(
+                slice(a, l1)?,
+                slice(b, l2)?,
+                d,
+                self.eps,
+                None,
+            )),
             _ => candle_core::bail!("weight synthesis supports matching f32 or f64 positions"),
         };
         Ok((out, Shape::from((n_in, n_out))))

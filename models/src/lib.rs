@@ -7,7 +7,8 @@
 //! one place that math lives); dense synapses are a plain `candle_nn::Linear`.
 //!
 //! Hot ops have a fused CPU kernel (a Candle `CustomOp`) and a plain-ops fallback that every
-//! other backend runs: the weight synthesis, the LIF recurrence ([`lif::lif`]) and a hidden LIF
+//! other backend runs: the weight synthesis, the embedded synapses' current on sparse input
+//! ([`sparse_synapses::embedded_current`]), the LIF recurrence ([`lif::lif`]) and a hidden LIF
 //! layer feeding the next synapses ([`lif_projection::lif_project`]).
 
 pub mod checkpoint;
@@ -21,6 +22,8 @@ pub mod lif;
 pub mod lif_projection;
 pub mod network;
 pub mod prune;
+pub mod simd;
+pub mod sparse_synapses;
 pub mod synapses;
 pub mod training;
 

@@ -8,6 +8,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
 use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
+use crate::sparse_synapses::embedded_current;
 
 /// Synapses between neurons placed in space.
 #[derive(Debug, Clone)]
@@ -82,15 +83,16 @@ impl EmbeddedSynapses {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (batch, n_in) = x.dims2()?;
-        let n_out = self.post_coords.dim(0)?;
-        // (x ⊙ m) W = x (diag(m) W): scale whichever operand is smaller.
-        let current = if batch <= n_out {
-            let m = self.mask()?;
-            x.broadcast_mul(&m.reshape((1, n_in))?)?
-                .matmul(&self.weights_pre_major()?)?
-        } else {
-            x.matmul(&self.projection()?)?
+        let current = match &self.keep {
+            // Fused and event-driven on the CPU, plain ops elsewhere.
+            None => embedded_current(
+                x,
+                &positions(&self.pre_coords, &self.pre_axis)?,
+                &positions(&self.post_coords, &self.post_axis)?,
+                &self.mask()?,
+                self.distance_epsilon,
+            )?,
+            Some(_) => x.matmul(&self.projection()?)?,
         };
         current.broadcast_add(&self.bias)
     }

@@ -1,0 +1,85 @@
+//! Runtime selection of the widest vector instructions the CPU has, for the fused kernels.
+//!
+//! The crate is built for baseline x86-64 (SSE2) so the binary runs anywhere, which leaves the
+//! kernels' loops four f32 lanes wide. [`vectorized!`] compiles a kernel three times — for
+//! AVX-512, for AVX2 and as built — and picks one per call from what the CPU reports. The
+//! kernels contain no floating-point reductions across lanes (LLVM vectorises only
+//! element-wise loops without fast-math), so every version returns bit-identical results.
+
+/// Defines `fn $name` whose body is compiled for AVX-512 and AVX2 besides the baseline, and
+/// dispatched at run time. Use it on the per-task bodies of the parallel kernels: rayon's
+/// closures do not inherit target features, so the dispatch has to sit inside the task.
+macro_rules! vectorized {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident<$F:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        $body:block
+    ) => {
+        $(#[$meta])*
+        #[inline(never)]
+        $vis fn $name<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn portable<$F: $bound>($($arg: $ty),*) $(-> $ret)? $body
+
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn avx512<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
+                    portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
+                    portable($($arg),*)
+                }
+                if $crate::simd::has_avx512() {
+                    // SAFETY: the CPU reports AVX-512F and AVX-512VL (and so AVX2 and FMA).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::simd::has_avx2() {
+                    // SAFETY: the CPU reports AVX2 and FMA.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
+pub(crate) use vectorized;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::WithDType;
+
+/// The float types the fused kernels run on (f32, f64): Candle's dtype plus the math
+/// (`sqrt`, `recip`) that must stay in the type's own precision to match the plain ops.
+pub trait Real: WithDType + num_traits::Float {}
+
+impl<T: WithDType + num_traits::Float> Real for T {}
+
+static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Restricts the kernels to their baseline build (`true`) or lets them use the widest
+/// instructions the CPU has (`false`, the default): for comparing the two, in speed or in
+/// results.
+pub fn force_portable(portable: bool) {
+    PORTABLE_ONLY.store(portable, Ordering::Relaxed);
+}
+
+/// Whether the AVX-512 versions may run (cached by the standard library).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx512() -> bool {
+    !PORTABLE_ONLY.load(Ordering::Relaxed)
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Whether the AVX2 versions may run.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx2() -> bool {
+    !PORTABLE_ONLY.load(Ordering::Relaxed)
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+}
