@@ -14,7 +14,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::simd::{vectorized, Real};
+use crate::simd::{lane_dot, lane_sum, vectorized, Real};
 
 /// Where a layer's neurons sit on the layer axis.
 #[derive(Debug, Clone)]
@@ -210,48 +210,6 @@ pub(crate) struct RowBlockGradients<'a> {
     pub d_post: &'a mut [f64],
     /// `[rows]`, overwritten; only with a row scale.
     pub d_scale: Option<&'a mut [f64]>,
-}
-
-/// Lanes of the explicit partial sums below: the summation order is written out, so every
-/// vector width gives the same result.
-const LANES: usize = 8;
-
-/// `Σ_j a[j]·b[j]` in [`LANES`] interleaved partial sums, added up in order.
-#[inline(always)]
-fn lane_dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut lanes = [0f64; LANES];
-    let mut a_chunks = a.chunks_exact(LANES);
-    let mut b_chunks = b.chunks_exact(LANES);
-    for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
-        for k in 0..LANES {
-            lanes[k] += x[k] * y[k];
-        }
-    }
-    for (k, (x, y)) in a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .enumerate()
-    {
-        lanes[k] += x * y;
-    }
-    lanes.iter().sum()
-}
-
-/// `Σ_j a[j]` in [`LANES`] interleaved partial sums, added up in order.
-#[inline(always)]
-fn lane_sum(a: &[f64]) -> f64 {
-    let mut lanes = [0f64; LANES];
-    let mut chunks = a.chunks_exact(LANES);
-    for x in &mut chunks {
-        for k in 0..LANES {
-            lanes[k] += x[k];
-        }
-    }
-    for (k, x) in chunks.remainder().iter().enumerate() {
-        lanes[k] += x;
-    }
-    lanes.iter().sum()
 }
 
 vectorized! {

@@ -14,6 +14,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
+use crate::simd::{lane_dot, vectorized};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -73,6 +74,13 @@ struct LifProjectBackward {
     forward: LifProject,
 }
 
+/// `[rows, cols]` → `[cols, rows]`.
+fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols)
+        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
+        .collect()
+}
+
 /// Samples per backward task. Tasks are fixed (not chosen by the scheduler) and their partial
 /// weight gradients are summed in order, so results are bit-identical from run to run.
 const SAMPLES_PER_TASK: usize = 8;
@@ -106,6 +114,7 @@ impl LifProject {
     }
 
     /// Membranes and spikes of every neuron of sample `b`, `[T][N]`.
+    #[inline(always)]
     fn simulate<F: WithDType>(&self, currents: &[F], d: Dims, b: usize) -> (Vec<F>, Vec<F>) {
         let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
         let minus_thr = F::from_f64(-self.cfg.threshold);
@@ -131,10 +140,11 @@ impl LifProject {
     }
 
     fn forward_kernel<F: WithDType>(&self, currents: &[F], weights: &[F], d: Dims) -> Vec<F> {
+        let weights_t = transpose(weights, d.n, d.k);
         // One task per sample: it owns rows [t, b, :] of the output, so no reduction.
         let per_sample: Vec<Vec<F>> = (0..d.batch)
             .into_par_iter()
-            .map(|b| self.forward_sample(currents, weights, d, b))
+            .map(|b| forward_sample_task(self, currents, &weights_t, d, b))
             .collect();
         let mut out = vec![F::zero(); self.steps * d.batch * d.k];
         for (b, rows) in per_sample.iter().enumerate() {
@@ -145,26 +155,24 @@ impl LifProject {
         out
     }
 
-    /// Next-layer currents `[T][K]` of sample `b`.
-    #[inline(never)]
+    /// Next-layer currents `[T][K]` of sample `b`, from the transposed weights `[K][N]`.
+    ///
+    /// A dot product per output neuron and step, over all N neurons: branch-free and
+    /// vectorised, it beats scanning N neurons for the few that fired (a branch each).
+    #[inline(always)]
     fn forward_sample<F: WithDType>(
         &self,
         currents: &[F],
-        weights: &[F],
+        weights_t: &[F],
         d: Dims,
         b: usize,
     ) -> Vec<F> {
         let (_, spikes) = self.simulate(currents, d, b);
         let mut rows = vec![F::zero(); self.steps * d.k];
         for t in 0..self.steps {
-            let row = &mut rows[t * d.k..][..d.k];
-            for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
-                // Event-driven: only neurons that fired contribute.
-                if s != F::zero() {
-                    for (o, &w) in row.iter_mut().zip(&weights[j * d.k..][..d.k]) {
-                        *o += w;
-                    }
-                }
+            let spikes_t = &spikes[t * d.n..][..d.n];
+            for (kk, o) in rows[t * d.k..][..d.k].iter_mut().enumerate() {
+                *o = lane_dot(spikes_t, &weights_t[kk * d.n..][..d.n]);
             }
         }
         rows
@@ -178,9 +186,7 @@ impl LifProject {
         d: Dims,
     ) -> Vec<F> {
         // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
-        let weights_t: Vec<F> = (0..d.k)
-            .flat_map(|kk| (0..d.n).map(move |n| weights[n * d.k + kk]))
-            .collect();
+        let weights_t = transpose(weights, d.n, d.k);
         let tasks = d.batch.div_ceil(SAMPLES_PER_TASK);
         // Per-sample work stays in the kernel's float type so the inner loops vectorise; the
         // weight gradient, a sum over the whole batch, accumulates in f64.
@@ -188,7 +194,7 @@ impl LifProject {
             .into_par_iter()
             .map(|task| {
                 let samples = task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
-                self.backward_samples(currents, &weights_t, grad, d, samples)
+                backward_samples_task(self, currents, &weights_t, grad, d, samples)
             })
             .collect();
         let grad_len = currents.len();
@@ -212,7 +218,7 @@ impl LifProject {
 
     /// Backward pass for a fixed run of samples: their current gradients and their partial
     /// weight gradient.
-    #[inline(never)]
+    #[inline(always)]
     fn backward_samples<F: WithDType>(
         &self,
         currents: &[F],
@@ -223,7 +229,9 @@ impl LifProject {
     ) -> (Vec<Vec<F>>, Vec<f64>) {
         let surrogate = self.cfg.surrogate;
         let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
-        let mut d_w = vec![0f64; d.n * d.k];
+        // The weight gradient `[K][N]`: one sample's steps summed in F, the samples in f64.
+        let mut d_w = vec![0f64; d.k * d.n];
+        let mut d_w_sample = vec![F::zero(); d.k * d.n];
         let mut d_currents = Vec::with_capacity(samples.len());
         let mut carry = vec![F::zero(); d.n];
         let mut d_spike = vec![F::zero(); d.n];
@@ -285,17 +293,48 @@ impl LifProject {
                         );
                     }
                 }
-                for (j, &s) in spikes[t * d.n..][..d.n].iter().enumerate() {
-                    if s != F::zero() {
-                        for (acc, gk) in d_w[j * d.k..][..d.k].iter_mut().zip(g) {
-                            *acc += gk.to_f64();
-                        }
+                // dW[:, k] += g_k · spikes: dense and branch-free, like the forward pass.
+                let spikes_t = &spikes[t * d.n..][..d.n];
+                for (kk, &gk) in g.iter().enumerate() {
+                    for (acc, &s) in d_w_sample[kk * d.n..][..d.n].iter_mut().zip(spikes_t) {
+                        *acc += gk * s;
                     }
                 }
             }
+            for (acc, v) in d_w.iter_mut().zip(d_w_sample.iter_mut()) {
+                *acc += v.to_f64();
+                *v = F::zero();
+            }
             d_currents.push(d_current);
         }
-        (d_currents, d_w)
+        (d_currents, transpose(&d_w, d.k, d.n))
+    }
+}
+
+vectorized! {
+    /// [`LifProject::forward_sample`], compiled for the CPU's widest vectors.
+    fn forward_sample_task<F: WithDType>(
+        op: &LifProject,
+        currents: &[F],
+        weights_t: &[F],
+        d: Dims,
+        b: usize,
+    ) -> Vec<F> {
+        op.forward_sample(currents, weights_t, d, b)
+    }
+}
+
+vectorized! {
+    /// [`LifProject::backward_samples`], compiled for the CPU's widest vectors.
+    fn backward_samples_task<F: WithDType>(
+        op: &LifProject,
+        currents: &[F],
+        weights_t: &[F],
+        grad: &[F],
+        d: Dims,
+        samples: std::ops::Range<usize>,
+    ) -> (Vec<Vec<F>>, Vec<f64>) {
+        op.backward_samples(currents, weights_t, grad, d, samples)
     }
 }
 
@@ -388,35 +427,36 @@ impl CustomOp3 for LifProjectBackward {
     }
 }
 
-/// One step of backpropagation through time for a row of neurons:
-/// `dmem = dspike · slope(mem) + carry`, `carry ← β · dmem`, and `dmem` stored (sequence
-/// input) or summed over steps (constant input) into `out`.
-#[inline(always)]
-fn through_time<F: WithDType>(
-    mem: &[F],
-    d_spike: &[F],
-    carry: &mut [F],
-    out: &mut [F],
-    beta: F,
-    accumulate: bool,
-    slope: impl Fn(F) -> F,
-) {
-    let rows = mem
-        .iter()
-        .zip(d_spike)
-        .zip(carry.iter_mut())
-        .zip(out.iter_mut());
-    if accumulate {
-        for (((&m, &ds), c), o) in rows {
-            let dm = ds * slope(m) + *c;
-            *c = beta * dm;
-            *o += dm;
-        }
-    } else {
-        for (((&m, &ds), c), o) in rows {
-            let dm = ds * slope(m) + *c;
-            *c = beta * dm;
-            *o = dm;
+vectorized! {
+    /// One step of backpropagation through time for a row of neurons:
+    /// `dmem = dspike · slope(mem) + carry`, `carry ← β · dmem`, and `dmem` stored (sequence
+    /// input) or summed over steps (constant input) into `out`.
+    fn through_time<F: WithDType>(
+        mem: &[F],
+        d_spike: &[F],
+        carry: &mut [F],
+        out: &mut [F],
+        beta: F,
+        accumulate: bool,
+        slope: impl Fn(F) -> F,
+    ) {
+        let rows = mem
+            .iter()
+            .zip(d_spike)
+            .zip(carry.iter_mut())
+            .zip(out.iter_mut());
+        if accumulate {
+            for (((&m, &ds), c), o) in rows {
+                let dm = ds * slope(m) + *c;
+                *c = beta * dm;
+                *o += dm;
+            }
+        } else {
+            for (((&m, &ds), c), o) in rows {
+                let dm = ds * slope(m) + *c;
+                *c = beta * dm;
+                *o = dm;
+            }
         }
     }
 }

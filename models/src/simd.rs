@@ -83,3 +83,45 @@ pub(crate) fn has_avx2() -> bool {
         && std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma")
 }
+
+/// Lanes of the explicit partial sums of [`lane_dot`] and [`lane_sum`]: the summation order
+/// is written out, so every vector width gives the same result.
+pub(crate) const LANES: usize = 16;
+
+/// `Σ_j a[j]·b[j]` in [`LANES`] interleaved partial sums, added up in order.
+#[inline(always)]
+pub(crate) fn lane_dot<F: WithDType>(a: &[F], b: &[F]) -> F {
+    let mut lanes = [F::zero(); LANES];
+    let mut a_chunks = a.chunks_exact(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
+        for k in 0..LANES {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    for (k, (&x, &y)) in a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .enumerate()
+    {
+        lanes[k] += x * y;
+    }
+    lanes.iter().fold(F::zero(), |acc, &v| acc + v)
+}
+
+/// `Σ_j a[j]` in [`LANES`] interleaved partial sums, added up in order.
+#[inline(always)]
+pub(crate) fn lane_sum<F: WithDType>(a: &[F]) -> F {
+    let mut lanes = [F::zero(); LANES];
+    let mut chunks = a.chunks_exact(LANES);
+    for x in &mut chunks {
+        for k in 0..LANES {
+            lanes[k] += x[k];
+        }
+    }
+    for (k, &x) in chunks.remainder().iter().enumerate() {
+        lanes[k] += x;
+    }
+    lanes.iter().fold(F::zero(), |acc, &v| acc + v)
+}
