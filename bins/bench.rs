@@ -3,8 +3,9 @@
 use anyhow::bail;
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use neuropos_models::lif::LifConfig;
+use neuropos_models::sparse_synapses::{CurrentOptions, ProductPath, DEFAULT_TILE};
 use neuropos_models::training::{adam, train_epoch};
 use neuropos_models::Network;
 use rand::rngs::StdRng;
@@ -12,6 +13,13 @@ use rand::SeedableRng;
 use std::time::Instant;
 
 use crate::common::{DataArgs, DeviceArgs, ModelArgs};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Product {
+    Auto,
+    Sparse,
+    Dense,
+}
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -31,6 +39,14 @@ pub struct BenchArgs {
     /// Time inference over the 10,000 test images instead of training steps.
     #[arg(long)]
     inference: bool,
+    /// How embedded layers form their current on the CPU: `auto` (event-driven for sparse
+    /// input, dense otherwise), `sparse` (event-driven, weights synthesised tile by tile:
+    /// the O(n)-memory path) or `dense` (whole weight matrix, then a GEMM).
+    #[arg(long, value_enum, default_value_t = Product::Auto)]
+    product: Product,
+    /// Postsynaptic neurons per weight tile on the event-driven path.
+    #[arg(long, default_value_t = DEFAULT_TILE)]
+    tile: usize,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -49,9 +65,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .num_threads(n)
             .build_global()?;
     }
-    if args.steps == 0 || args.batch_size == 0 {
-        bail!("--steps and --batch-size must be positive");
+    if args.steps == 0 || args.batch_size == 0 || args.tile == 0 {
+        bail!("--steps, --batch-size and --tile must be positive");
     }
+    let current = CurrentOptions {
+        path: match args.product {
+            Product::Auto => ProductPath::Auto,
+            Product::Sparse => ProductPath::Sparse,
+            Product::Dense => ProductPath::Dense,
+        },
+        tile: args.tile,
+    };
     let mut config = args.architecture.config();
     if let Some(lif) = config.lif.as_mut() {
         lif.time_steps = args.time_steps;
@@ -60,7 +84,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let device = args.device.device()?;
     let (mnist, _) = args.data.load()?;
     let vars = VarMap::new();
-    let network = Network::seeded(&config, &vars, 0, DType::F32, &device)?;
+    let mut network = Network::seeded(&config, &vars, 0, DType::F32, &device)?;
+    network.set_current_options(current);
     let params = config.parameter_count();
     let threads = candle_core::utils::get_num_threads();
 
@@ -78,13 +103,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         synchronize(&device)?;
         let seconds = started.elapsed().as_secs_f64();
         let n = images.dim(0)?;
-        // The dense path holds every synthesised weight matrix while it runs.
-        let weight_bytes = 4 * config.weight_count();
         serde_json::json!({
             "model": config.describe(), "params": params, "threads": threads,
+            "product": format!("{:?}", args.product).to_lowercase(), "tile": args.tile,
             "ms_per_10k_images": 1000.0 * seconds * 10_000.0 / n as f64,
             "samples_per_s": n as f64 / seconds,
-            "weight_bytes": weight_bytes,
+            "weight_bytes": network.weight_working_set_bytes(current, threads),
             "accuracy_untrained": accuracy,
         })
     } else {
@@ -126,6 +150,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         serde_json::json!({
             "model": config.describe(), "params": params, "threads": threads,
+            "product": format!("{:?}", args.product).to_lowercase(),
             "batch_size": args.batch_size, "steps": args.steps,
             "ms_per_step": 1000.0 * seconds / args.steps as f64,
             "samples_per_s": timed as f64 / seconds,

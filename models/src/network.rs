@@ -8,6 +8,7 @@ use crate::geometry::LayerAxis;
 use crate::init::SeededVarMap;
 use crate::lif::lif;
 use crate::lif_projection::lif_project;
+use crate::sparse_synapses::{CurrentOptions, ProductPath};
 use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
@@ -58,6 +59,47 @@ impl Network {
     /// Effective weights of every synapse layer, `[n_out, n_in]` each.
     pub fn weights(&self) -> Result<Vec<Tensor>> {
         self.synapses.iter().map(Synapses::weights).collect()
+    }
+
+    /// Sets how every embedded layer forms its current on the CPU
+    /// ([`Synapses::set_current_options`]).
+    pub fn set_current_options(&mut self, options: CurrentOptions) {
+        for s in &mut self.synapses {
+            s.set_current_options(options);
+        }
+    }
+
+    /// Bytes of synthesised weights held at once by a forward pass with `options` on
+    /// `threads` threads: every matrix whole on the dense path; on the event-driven path,
+    /// one `[n_in, tile]` tile per concurrently running task, for the hungriest layer. (Spiking
+    /// layers after the first feed the fused LIF projection, which takes its matrix whole.)
+    /// `None` for [`ProductPath::Auto`] on embedded models, where the path follows the input.
+    pub fn weight_working_set_bytes(
+        &self,
+        options: CurrentOptions,
+        threads: usize,
+    ) -> Option<usize> {
+        let bytes = self
+            .synapses
+            .iter()
+            .find_map(|s| s.bias())
+            .map_or(4, |b| b.dtype().size_in_bytes());
+        let spiking = self.config.lif.is_some();
+        let layers = self.config.layers.windows(2).enumerate();
+        match (self.config.kind.axis(), options.path) {
+            (Some(_), ProductPath::Auto) => None,
+            (Some(_), ProductPath::Sparse) => layers
+                .map(|(c, w)| {
+                    let (n_in, n_out) = (w[0], w[1]);
+                    if spiking && c > 0 {
+                        return n_in * n_out * bytes;
+                    }
+                    let tile = options.tile.min(n_out);
+                    n_out.div_ceil(tile).min(threads.max(1)) * n_in * tile * bytes
+                })
+                .max(),
+            _ => Some(self.config.weight_count() * bytes),
+        }
     }
 
     /// Installs pruning keep-masks, one `[n_out, n_in]` 0/1 tensor per synapse layer, or

@@ -341,6 +341,9 @@ fn accumulate_events<F: Real>(
     match out.len() {
         256 => accumulate_fixed::<F, 256>(events, rows, stride, offset, out),
         128 => accumulate_fixed::<F, 128>(events, rows, stride, offset, out),
+        64 => accumulate_fixed::<F, 64>(events, rows, stride, offset, out),
+        32 => accumulate_fixed::<F, 32>(events, rows, stride, offset, out),
+        16 => accumulate_fixed::<F, 16>(events, rows, stride, offset, out),
         width => {
             out.iter_mut().for_each(|a| *a = F::zero());
             for &(r, v) in events {

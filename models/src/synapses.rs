@@ -8,7 +8,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
 use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
-use crate::sparse_synapses::embedded_current;
+use crate::sparse_synapses::{embedded_current_with, CurrentOptions};
 
 /// Synapses between neurons placed in space.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct EmbeddedSynapses {
     pub distance_epsilon: f64,
     /// Optional `[n_in, n_out]` 0/1 keep-mask from pruning.
     keep: Option<Tensor>,
+    /// How the CPU op forms the current (event-driven or dense, weight tile).
+    current: CurrentOptions,
 }
 
 /// Synapses with a free weight matrix, the baseline.
@@ -62,6 +64,7 @@ impl EmbeddedSynapses {
             steepness,
             distance_epsilon,
             keep: None,
+            current: CurrentOptions::default(),
         }
     }
 
@@ -85,12 +88,13 @@ impl EmbeddedSynapses {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let current = match &self.keep {
             // Fused and event-driven on the CPU, plain ops elsewhere.
-            None => embedded_current(
+            None => embedded_current_with(
                 x,
                 &positions(&self.pre_coords, &self.pre_axis)?,
                 &positions(&self.post_coords, &self.post_axis)?,
                 &self.mask()?,
                 self.distance_epsilon,
+                self.current,
             )?,
             Some(_) => x.matmul(&self.projection()?)?,
         };
@@ -176,6 +180,15 @@ impl Synapses {
                 let (o, i) = s.linear.weight().dims2()?;
                 Ok((i, o))
             }
+        }
+    }
+
+    /// Chooses how embedded synapses form their current on the CPU (no effect on dense
+    /// synapses, on pruned ones, or off the CPU). [`crate::sparse_synapses::ProductPath::Sparse`]
+    /// with a small tile is the O(n)-memory inference path.
+    pub fn set_current_options(&mut self, options: CurrentOptions) {
+        if let Synapses::Embedded(s) = self {
+            s.current = options;
         }
     }
 
