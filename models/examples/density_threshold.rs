@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use neuropos_models::sparse_synapses::{embedded_current_with, CurrentOptions, ProductPath};
+use neuropos_models::sparse_synapses::{
+    embedded_current_with, CurrentOptions, EmbeddedLayer, ProductPath,
+};
 
 fn main() -> anyhow::Result<()> {
     if let Some(threads) = std::env::args().nth(1) {
@@ -20,6 +22,15 @@ fn main() -> anyhow::Result<()> {
     let pre = Var::from_tensor(&Tensor::rand(-10f32, 10.0, (n_in, d), &dev)?)?;
     let post = Var::from_tensor(&Tensor::rand(-10f32, 10.0, (n_out, d), &dev)?)?;
     let mask = Var::from_tensor(&Tensor::rand(-1f32, 1.0, n_in, &dev)?)?;
+    let bias = Var::from_tensor(&Tensor::zeros(n_out, DType::F32, &dev)?)?;
+    let layer = EmbeddedLayer {
+        pre: pre.as_tensor(),
+        post: post.as_tensor(),
+        mask: mask.as_tensor(),
+        bias: bias.as_tensor(),
+        relu: true,
+        eps: 1e-6,
+    };
     println!("density  sparse_ms  dense_ms   (forward + backward, median of 7)");
     for density in [0.05, 0.1, 0.15, 0.19, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7, 1.0] {
         let values = Tensor::rand(0f32, 1.0, (batch, n_in), &dev)?;
@@ -32,17 +43,11 @@ fn main() -> anyhow::Result<()> {
             let mut runs = Vec::new();
             for _ in 0..7 {
                 let start = Instant::now();
-                let y = embedded_current_with(
-                    &x,
-                    pre.as_tensor(),
-                    post.as_tensor(),
-                    mask.as_tensor(),
-                    1e-6,
-                    CurrentOptions {
-                        path,
-                        ..CurrentOptions::default()
-                    },
-                )?;
+                let options = CurrentOptions {
+                    path,
+                    ..CurrentOptions::default()
+                };
+                let y = embedded_current_with(&x, &layer, options)?;
                 let grads = y.sum_all()?.backward()?;
                 std::hint::black_box(grads);
                 runs.push(start.elapsed().as_secs_f64() * 1e3);

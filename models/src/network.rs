@@ -145,10 +145,8 @@ impl Network {
                 let last = self.synapses.len() - 1;
                 let mut h = x.clone();
                 for (c, syn) in self.synapses.iter().enumerate() {
-                    h = syn.forward(&h)?;
-                    if c < last {
-                        h = self.config.activation.apply(&h)?;
-                    }
+                    let activation = (c < last).then_some(self.config.activation);
+                    h = syn.forward_activated(&h, activation)?;
                 }
                 Ok(NetworkOutput::Logits(h))
             }

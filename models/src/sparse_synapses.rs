@@ -1,16 +1,17 @@
-//! The embedded synapses' current `(x ⊙ m) W` as one CPU op, event-driven where the input is
-//! sparse.
+//! The embedded synapses' forward pass `act((x ⊙ m) W + b)` as one CPU op, event-driven where
+//! the input is sparse.
 //!
 //! MNIST pixels are ~81 % zeros. A dense `x · P` spends four fifths of its multiply-adds on
-//! them, and so does the weight gradient `dP = xᵀ · dy`; autograd's matmul also forms the input
-//! gradient `dy · Pᵀ`, a third GEMM nobody reads when `x` is data. Here, with `P = diag(m) W`:
-//! - forward: `P` is synthesised from the positions ([`crate::geometry`]'s kernel), then each
-//!   sample adds `x[b, i] · P[i, :]` for its non-zero inputs only (dense GEMM above
-//!   [`SPARSE_DENSITY_THRESHOLD`]);
-//! - backward: the rows of `dP` are formed block by block from the non-zeros of each input
-//!   column and turned into position and mask gradients straight away, so neither `dP` nor
-//!   `dW` is ever a full `[n_in, n_out]` tensor; `dx` is formed only when `x` tracks a
-//!   gradient.
+//! them, and so does the weight gradient `dP = xᵀ · dz`; autograd's matmul also forms the input
+//! gradient `dz · Pᵀ`, a third GEMM nobody reads when `x` is data. Here, with `P = diag(m) W`:
+//! - forward: each task synthesises the weights to one tile of postsynaptic neurons
+//!   ([`crate::geometry`]'s kernel) and adds `x[b, i] · P[i, tile]` for the non-zero inputs of
+//!   every sample; the bias and a ReLU are applied in the same pass. Dense inputs go to a GEMM
+//!   on the whole `P`, layers with few outputs to per-output dot products.
+//! - backward: each task forms its tile of `dP` from the non-zeros of each input column and
+//!   turns it into position and mask gradients straight away, so neither `dP` nor `dW` is
+//!   ever a full `[n_in, n_out]` tensor; the ReLU's and the bias's gradients come from the
+//!   same pass, and `dx` is formed only when `x` tracks a gradient.
 //!
 //! [`embedded_current_reference`] is the plain-ops version every other backend runs.
 
@@ -23,7 +24,7 @@ use crate::geometry::{
     coordinate_major, forward_kernel, row_block_backward, slice, synthesize_rows,
     synthesize_weights, RowBlockGradients,
 };
-use crate::simd::{vectorized, Real};
+use crate::simd::{lane_dot, vectorized, Real};
 
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
@@ -31,16 +32,17 @@ use crate::simd::{vectorized, Real};
 /// 784 → 2048, forward + backward): see the README's Performance section.
 pub const SPARSE_DENSITY_THRESHOLD: f64 = 0.35;
 
-/// Fewest postsynaptic neurons for the event-driven path: each event streams a row segment
-/// of `n_out` weights, and below one register block (128 f64, 256 f32) the per-event overhead
-/// dominates while the dense GEMM is tiny anyway (784-2048-10's second layer: 2048 × 10).
+/// Fewest postsynaptic neurons for the tiled paths: below one register block (128 f64,
+/// 256 f32) per-output dot products over the input beat both the event loop and a GEMM
+/// (784-2048-10's second layer: 2048 × 10).
 pub const MIN_SPARSE_OUTPUTS: usize = 128;
 
 /// How the op multiplies by the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductPath {
     /// Event-driven at or below [`SPARSE_DENSITY_THRESHOLD`] with at least
-    /// [`MIN_SPARSE_OUTPUTS`] outputs, dense otherwise.
+    /// [`MIN_SPARSE_OUTPUTS`] outputs; per-output dot products for fewer outputs; a GEMM
+    /// otherwise.
     Auto,
     /// Event-driven, weights synthesised tile by tile: the whole `[n_in, n_out]` matrix is
     /// never held.
@@ -71,53 +73,64 @@ impl Default for CurrentOptions {
 /// outputs or output gradients (600 KiB) fit a core's 2 MiB L2 together.
 pub const DEFAULT_TILE: usize = 256;
 
-/// `(x ⊙ m) W` for `x` `[B, n_in]`, full positions `pre` `[n_in, d]` and `post` `[n_out, d]`,
-/// and the presynaptic mask `m` `[n_in]`: `[B, n_out]`, bias excluded.
-pub fn embedded_current(
-    x: &Tensor,
-    pre: &Tensor,
-    post: &Tensor,
-    mask: &Tensor,
-    eps: f64,
-) -> Result<Tensor> {
-    embedded_current_with(x, pre, post, mask, eps, CurrentOptions::default())
+/// One embedded synapse layer's tensors.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedLayer<'a> {
+    /// Full positions of the presynaptic neurons `[n_in, d]`.
+    pub pre: &'a Tensor,
+    /// Full positions of the postsynaptic neurons `[n_out, d]`.
+    pub post: &'a Tensor,
+    /// Presynaptic inhibition mask `[n_in]`.
+    pub mask: &'a Tensor,
+    /// `[n_out]`.
+    pub bias: &'a Tensor,
+    /// Apply a ReLU to the result.
+    pub relu: bool,
+    /// Floor of the squared distance.
+    pub eps: f64,
+}
+
+/// `act((x ⊙ m) W + b)` for `x` `[B, n_in]`: `[B, n_out]`, with `act` a ReLU or nothing.
+pub fn embedded_current(x: &Tensor, layer: &EmbeddedLayer) -> Result<Tensor> {
+    embedded_current_with(x, layer, CurrentOptions::default())
 }
 
 /// [`embedded_current`] with the product path and tile chosen.
 pub fn embedded_current_with(
     x: &Tensor,
-    pre: &Tensor,
-    post: &Tensor,
-    mask: &Tensor,
-    eps: f64,
+    layer: &EmbeddedLayer,
     options: CurrentOptions,
 ) -> Result<Tensor> {
     if !(x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)) {
-        return embedded_current_reference(x, pre, post, mask, eps);
+        return embedded_current_reference(x, layer);
     }
     let (_, n_in) = x.dims2()?;
-    let (pre_n, d) = pre.dims2()?;
-    let (_, post_d) = post.dims2()?;
-    if pre_n != n_in || mask.dims() != [n_in] || post_d != d {
+    let (pre_n, d) = layer.pre.dims2()?;
+    let (n_out, post_d) = layer.post.dims2()?;
+    if pre_n != n_in || layer.mask.dims() != [n_in] || post_d != d || layer.bias.dims() != [n_out] {
         candle_core::bail!(
-            "embedded current: input {:?}, pre positions {:?}, post positions {:?}, mask {:?}",
+            "embedded current: input {:?}, pre positions {:?}, post positions {:?}, mask {:?}, \
+             bias {:?}",
             x.dims(),
-            pre.dims(),
-            post.dims(),
-            mask.dims()
+            layer.pre.dims(),
+            layer.post.dims(),
+            layer.mask.dims(),
+            layer.bias.dims()
         );
     }
     if options.tile == 0 {
         candle_core::bail!("embedded current: the weight tile needs at least one column");
     }
-    // The mask rides along as one more column of the pre positions: a CustomOp takes at most
-    // three tensors, and the concatenation's backward splits the gradient again.
-    let pre_and_mask = Tensor::cat(&[pre, &mask.reshape((n_in, 1))?], 1)?;
+    // The mask and the bias ride along as one more column of the positions: a CustomOp takes
+    // at most three tensors, and the concatenations' backward splits the gradients again.
+    let pre_and_mask = Tensor::cat(&[layer.pre, &layer.mask.reshape((n_in, 1))?], 1)?;
+    let post_and_bias = Tensor::cat(&[layer.post, &layer.bias.reshape((n_out, 1))?], 1)?;
     x.contiguous()?.apply_op3(
         &pre_and_mask,
-        &post.contiguous()?,
+        &post_and_bias,
         EmbeddedCurrent {
-            eps,
+            eps: layer.eps,
+            relu: layer.relu,
             options,
             input_grad: x.track_op(),
         },
@@ -125,21 +138,21 @@ pub fn embedded_current_with(
 }
 
 /// The same in plain Candle ops, for every backend.
-pub fn embedded_current_reference(
-    x: &Tensor,
-    pre: &Tensor,
-    post: &Tensor,
-    mask: &Tensor,
-    eps: f64,
-) -> Result<Tensor> {
-    let n_in = pre.dim(0)?;
-    let projection =
-        synthesize_weights(pre, post, eps)?.broadcast_mul(&mask.reshape((n_in, 1))?)?;
-    x.matmul(&projection)
+pub fn embedded_current_reference(x: &Tensor, layer: &EmbeddedLayer) -> Result<Tensor> {
+    let n_in = layer.pre.dim(0)?;
+    let projection = synthesize_weights(layer.pre, layer.post, layer.eps)?
+        .broadcast_mul(&layer.mask.reshape((n_in, 1))?)?;
+    let current = x.matmul(&projection)?.broadcast_add(layer.bias)?;
+    if layer.relu {
+        current.relu()
+    } else {
+        Ok(current)
+    }
 }
 
 struct EmbeddedCurrent {
     eps: f64,
+    relu: bool,
     options: CurrentOptions,
     /// Whether `x` needs a gradient (it does not when it is data).
     input_grad: bool,
@@ -153,35 +166,36 @@ struct Dims {
     d: usize,
 }
 
-fn dims(x: &Layout, pre_and_mask: &Layout, post: &Layout) -> Result<Dims> {
+fn dims(x: &Layout, pre_and_mask: &Layout, post_and_bias: &Layout) -> Result<Dims> {
     let (batch, n_in) = x.shape().dims2()?;
     let (pre_n, d_plus_mask) = pre_and_mask.shape().dims2()?;
-    let (n_out, d) = post.shape().dims2()?;
-    if pre_n != n_in || d_plus_mask != d + 1 {
+    let (n_out, d_plus_bias) = post_and_bias.shape().dims2()?;
+    if pre_n != n_in || d_plus_mask != d_plus_bias || d_plus_bias < 2 {
         candle_core::bail!(
-            "embedded current: input {:?}, pre positions with mask {:?}, post positions {:?}",
+            "embedded current: input {:?}, pre positions with mask {:?}, post positions with \
+             bias {:?}",
             x.shape(),
             pre_and_mask.shape(),
-            post.shape()
+            post_and_bias.shape()
         );
     }
     Ok(Dims {
         batch,
         n_in,
         n_out,
-        d,
+        d: d_plus_bias - 1,
     })
 }
 
-/// Splits `[n_in, d + 1]` into row-major positions `[n_in, d]` and the mask `[n_in]`.
-fn split_mask<F: WithDType>(pre_and_mask: &[F], d: usize) -> (Vec<F>, Vec<F>) {
-    let mut positions = Vec::with_capacity(pre_and_mask.len() / (d + 1) * d);
-    let mut mask = Vec::with_capacity(pre_and_mask.len() / (d + 1));
-    for row in pre_and_mask.chunks_exact(d + 1) {
+/// Splits `[n, d + 1]` into row-major positions `[n, d]` and the last column `[n]`.
+fn split_last_column<F: WithDType>(rows: &[F], d: usize) -> (Vec<F>, Vec<F>) {
+    let mut positions = Vec::with_capacity(rows.len() / (d + 1) * d);
+    let mut last = Vec::with_capacity(rows.len() / (d + 1));
+    for row in rows.chunks_exact(d + 1) {
         positions.extend_from_slice(&row[..d]);
-        mask.push(row[d]);
+        last.push(row[d]);
     }
-    (positions, mask)
+    (positions, last)
 }
 
 fn density<F: WithDType>(x: &[F]) -> f64 {
@@ -189,19 +203,29 @@ fn density<F: WithDType>(x: &[F]) -> f64 {
     x.iter().filter(|&&v| v != zero).count() as f64 / x.len().max(1) as f64
 }
 
+/// What one call computes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strategy {
+    /// Event-driven, tile by tile.
+    Events,
+    /// Per-output dot products over the input: few outputs.
+    Narrow,
+    /// Whole `P`, then Candle's GEMM.
+    Gemm,
+}
+
 impl ProductPath {
-    fn sparse<F: WithDType>(self, x: &[F], n_out: usize) -> bool {
+    fn strategy<F: WithDType>(self, x: &[F], n_out: usize) -> Strategy {
         match self {
-            ProductPath::Auto => {
-                n_out >= MIN_SPARSE_OUTPUTS && density(x) <= SPARSE_DENSITY_THRESHOLD
-            }
-            ProductPath::Sparse => true,
-            ProductPath::Dense => false,
+            ProductPath::Auto if n_out < MIN_SPARSE_OUTPUTS => Strategy::Narrow,
+            ProductPath::Auto if density(x) <= SPARSE_DENSITY_THRESHOLD => Strategy::Events,
+            ProductPath::Auto | ProductPath::Dense => Strategy::Gemm,
+            ProductPath::Sparse => Strategy::Events,
         }
     }
 }
 
-/// `x · p` through Candle's GEMM.
+/// `a · b` (or `aᵀ · b`) through Candle's GEMM.
 fn dense_product<F: WithDType>(
     a: &[F],
     a_shape: (usize, usize),
@@ -213,6 +237,30 @@ fn dense_product<F: WithDType>(
     let a = if transpose_a { a.t()? } else { a };
     let b = Tensor::from_slice(b, b_shape, &Device::Cpu)?;
     a.matmul(&b)?.flatten_all()?.to_vec1::<F>()
+}
+
+/// `[rows, cols]` → `[cols, rows]`.
+fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols)
+        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
+        .collect()
+}
+
+vectorized! {
+    /// Adds the bias to every row of `y` `[rows, width]` and applies the ReLU if asked.
+    ///
+    /// The ReLU writes −0.0 where the pre-activation was negative and +0.0 where it was
+    /// zero: equal as numbers (nothing downstream sees a difference), but the backward pass
+    /// can then follow Candle's convention ReLU′(0) = 1 exactly, from the output alone.
+    fn bias_and_activation<F: Real>(y: &mut [F], bias: &[F], relu: bool) {
+        let (zero, negative_zero) = (F::zero(), -F::zero());
+        for row in y.chunks_exact_mut(bias.len()) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                let z = *v + b;
+                *v = if relu && z < zero { negative_zero } else { z };
+            }
+        }
+    }
 }
 
 /// The non-zeros of a `[rows, cols]` matrix grouped by row or by column: the `(index,
@@ -275,14 +323,18 @@ impl<F: WithDType> Events<F> {
     }
 }
 
-/// `y = x · diag(m) W`, event-driven and tile by tile: each task synthesises the weights to
-/// `tile` postsynaptic neurons, `[n_in, tile]`, and adds `x[b, i] · W[i, tile]` for the
-/// non-zero inputs of every sample. No task ever holds more weights than one tile.
+/// `y = act(x · diag(m) W + b)`, event-driven and tile by tile: each task synthesises the
+/// weights to `tile` postsynaptic neurons, `[n_in, tile]`, adds `x[b, i] · W[i, tile]` for
+/// the non-zero inputs of every sample, then the bias and the activation. No task ever holds
+/// more weights than one tile.
+#[allow(clippy::too_many_arguments)]
 fn tiled_forward<F: Real>(
     x: &[F],
     pre: &[F],
     mask: &[F],
     post: &[F],
+    bias: &[F],
+    relu: bool,
     dims: Dims,
     eps: f64,
     tile: usize,
@@ -305,6 +357,7 @@ fn tiled_forward<F: Real>(
             synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
             let mut y = vec![F::zero(); batch * width];
             tile_product(&events, &weights, width, &mut y);
+            bias_and_activation(&mut y, &bias[start..start + width], relu);
             y
         })
         .collect();
@@ -317,6 +370,70 @@ fn tiled_forward<F: Real>(
         }
     }
     y
+}
+
+vectorized! {
+    /// `y[b, k] = x[b, :] · p_t[k, :]` for samples `x` `[rows, n_in]` and the transposed
+    /// weights `p_t` `[n_out, n_in]`.
+    fn narrow_product<F: Real>(x: &[F], p_t: &[F], n_in: usize, y: &mut [F]) {
+        let n_out = p_t.len() / n_in;
+        for (sample, out) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
+            for (o, weights) in out.iter_mut().zip(p_t.chunks_exact(n_in)) {
+                *o = lane_dot(sample, weights);
+            }
+        }
+    }
+}
+
+/// Samples per task of the narrow path (fixed: results do not depend on the thread count).
+const SAMPLES_PER_TASK: usize = 32;
+
+fn forward<F: Real>(
+    x: &[F],
+    pre_and_mask: &[F],
+    post_and_bias: &[F],
+    dims: Dims,
+    eps: f64,
+    relu: bool,
+    path: CurrentOptions,
+) -> Result<Vec<F>> {
+    let Dims {
+        batch,
+        n_in,
+        n_out,
+        d,
+    } = dims;
+    let (pre, mask) = split_last_column(pre_and_mask, d);
+    let (post, bias) = split_last_column(post_and_bias, d);
+    let mut y = match path.path.strategy(x, n_out) {
+        Strategy::Events => {
+            return Ok(tiled_forward(
+                x, &pre, &mask, &post, &bias, relu, dims, eps, path.tile,
+            ))
+        }
+        Strategy::Narrow => {
+            let p_t = transpose(
+                &forward_kernel(&pre, &post, d, eps, Some(&mask)),
+                n_in,
+                n_out,
+            );
+            let mut y = vec![F::zero(); batch * n_out];
+            y.par_chunks_mut(n_out * SAMPLES_PER_TASK)
+                .enumerate()
+                .for_each(|(task, out)| {
+                    let first = task * SAMPLES_PER_TASK;
+                    let rows = out.len() / n_out;
+                    narrow_product(&x[first * n_in..][..rows * n_in], &p_t, n_in, out)
+                });
+            y
+        }
+        Strategy::Gemm => {
+            let p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+            dense_product(x, (batch, n_in), false, &p, (n_in, n_out))?
+        }
+    };
+    bias_and_activation(&mut y, &bias, relu);
+    Ok(y)
 }
 
 /// Bytes of accumulators per register block of the event loops: 1 KiB is 16 AVX-512
@@ -402,39 +519,108 @@ vectorized! {
     }
 }
 
-/// Gradients of the pre positions with the mask column `[n_in, d + 1]`, then of the post
-/// positions `[n_out, d]`, flattened one after the other.
-///
+vectorized! {
+    /// `dz = dy ⊙ 1[z ≥ 0]` (ReLU; a negative pre-activation left −0.0 in `y`) or `dy`, and
+    /// the bias gradient `Σ_b dz[b, :]` (summed over samples in order, in f64).
+    fn pre_activation_grad<F: Real>(y: &[F], dy: &[F], relu: bool, n_out: usize) -> (Vec<F>, Vec<f64>) {
+        let zero = F::zero();
+        let mut dz = Vec::with_capacity(dy.len());
+        let mut d_bias = vec![0f64; n_out];
+        for (y_row, dy_row) in y.chunks_exact(n_out).zip(dy.chunks_exact(n_out)) {
+            let start = dz.len();
+            dz.extend(
+                y_row
+                    .iter()
+                    .zip(dy_row)
+                    .map(|(&v, &g)| if relu && v.is_sign_negative() { zero } else { g }),
+            );
+            for (acc, &g) in d_bias.iter_mut().zip(&dz[start..]) {
+                *acc += WithDType::to_f64(g);
+            }
+        }
+        (dz, d_bias)
+    }
+}
+
+vectorized! {
+    /// `dP_t[k, :] = Σ_b dz[b, k] · x[b, :]`, `[n_out, n_in]`, for the narrow path.
+    fn narrow_weight_grad<F: Real>(x: &[F], dz: &[F], n_in: usize, n_out: usize) -> Vec<F> {
+        let mut dp_t = vec![F::zero(); n_out * n_in];
+        for (sample, g) in x.chunks_exact(n_in).zip(dz.chunks_exact(n_out)) {
+            for (row, &gk) in dp_t.chunks_exact_mut(n_in).zip(g) {
+                for (acc, &v) in row.iter_mut().zip(sample) {
+                    *acc += gk * v;
+                }
+            }
+        }
+        dp_t
+    }
+}
+
+vectorized! {
+    /// `dx[b, :] = Σ_k dz[b, k] · p_t[k, :]` for the narrow path.
+    fn narrow_input_grad<F: Real>(dz: &[F], p_t: &[F], n_in: usize, dx: &mut [F]) {
+        let n_out = p_t.len() / n_in;
+        for (out, g) in dx.chunks_exact_mut(n_in).zip(dz.chunks_exact(n_out)) {
+            out.iter_mut().for_each(|v| *v = F::zero());
+            for (&gk, weights) in g.iter().zip(p_t.chunks_exact(n_in)) {
+                for (o, &w) in out.iter_mut().zip(weights) {
+                    *o += gk * w;
+                }
+            }
+        }
+    }
+}
+
+/// The gradients of one call: `[n_in, d + 1]` (positions, mask), `[n_out, d + 1]`
+/// (positions, bias), and the input's when asked.
+struct Gradients<F> {
+    pre_and_mask: Vec<F>,
+    post_and_bias: Vec<F>,
+    input: Option<Vec<F>>,
+}
+
 /// Tile by tile over the postsynaptic neurons, like the forward pass: each task forms
-/// `dP[:, tile]` (event-driven from the input's columns, or cut from the dense GEMM's result)
-/// and turns it into the gradients of its tile's post positions (which it alone owns) and a
-/// partial gradient of every pre position and mask value; the partials are summed in tile
-/// order, so results do not depend on the thread count. `sparse_tile` is the tile width of
-/// the event-driven path, `None` for the dense one.
+/// `dP[:, tile]` (event-driven from the input's columns, or cut from the GEMM's or the
+/// narrow path's result) and turns it into the gradients of its tile's post positions (which
+/// it alone owns) and a partial gradient of every pre position and mask value; the partials
+/// are summed in tile order, so results do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
 fn backward_kernel<F: Real>(
     x: &[F],
     pre_and_mask: &[F],
-    post: &[F],
+    post_and_bias: &[F],
+    y: &[F],
     dy: &[F],
     dims: Dims,
-    eps: f64,
-    sparse_tile: Option<usize>,
-) -> Result<Vec<F>> {
+    op: &EmbeddedCurrent,
+) -> Result<Gradients<F>> {
     let Dims {
         batch,
         n_in,
         n_out,
         d,
     } = dims;
-    let (pre, mask) = split_mask(pre_and_mask, d);
-    let columns = coordinate_major(post, n_out, d);
-    // The dense path's tiles only cut its GEMM result; any width does.
-    let tile = sparse_tile.unwrap_or(DEFAULT_TILE);
-    let (events, dense_grad) = if sparse_tile.is_some() {
-        (Some(Events::by_column(x, batch, n_in)), None)
-    } else {
-        let grad = dense_product(x, (batch, n_in), true, dy, (batch, n_out))?;
-        (None, Some(grad))
+    let eps = op.eps;
+    let (pre, mask) = split_last_column(pre_and_mask, d);
+    let (post, _) = split_last_column(post_and_bias, d);
+    let (dz, d_bias) = pre_activation_grad(y, dy, op.relu, n_out);
+    let columns = coordinate_major(post.as_slice(), n_out, d);
+    let strategy = op.options.path.strategy(x, n_out);
+    let tile = match strategy {
+        Strategy::Events => op.options.tile,
+        // The other paths' tiles only cut a finished gradient; any width does.
+        Strategy::Narrow | Strategy::Gemm => DEFAULT_TILE,
+    };
+    let events = (strategy == Strategy::Events).then(|| Events::by_column(x, batch, n_in));
+    let full_grad = match strategy {
+        Strategy::Events => None,
+        Strategy::Gemm => Some(dense_product(x, (batch, n_in), true, &dz, (batch, n_out))?),
+        Strategy::Narrow => Some(transpose(
+            &narrow_weight_grad(x, &dz, n_in, n_out),
+            n_out,
+            n_in,
+        )),
     };
     let parts: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = (0..n_out.div_ceil(tile))
         .into_par_iter()
@@ -442,15 +628,15 @@ fn backward_kernel<F: Real>(
             let start = t * tile;
             let width = tile.min(n_out - start);
             let mut grad = vec![F::zero(); n_in * width];
-            match (&events, &dense_grad) {
+            match (&events, &full_grad) {
                 (Some(events), _) => {
                     // The tile's gradient columns, packed: events then walk consecutive
                     // rows and pages instead of jumping the full output width each.
-                    let mut dy_tile = Vec::with_capacity(batch * width);
-                    for row in dy.chunks_exact(n_out) {
-                        dy_tile.extend_from_slice(&row[start..start + width]);
+                    let mut dz_tile = Vec::with_capacity(batch * width);
+                    for row in dz.chunks_exact(n_out) {
+                        dz_tile.extend_from_slice(&row[start..start + width]);
                     }
-                    weight_grad_tile(events, &dy_tile, &mut grad)
+                    weight_grad_tile(events, &dz_tile, &mut grad)
                 }
                 (None, Some(full)) => {
                     for (row, full_row) in
@@ -459,7 +645,7 @@ fn backward_kernel<F: Real>(
                         row.copy_from_slice(&full_row[start..start + width]);
                     }
                 }
-                (None, None) => unreachable!("one of the two products is always formed"),
+                (None, None) => unreachable!("one of the products is always formed"),
             }
             let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
             let mut d_pre = vec![0f64; n_in * d];
@@ -483,7 +669,7 @@ fn backward_kernel<F: Real>(
         .collect();
     let mut d_pre = vec![0f64; n_in * d];
     let mut d_mask = vec![0f64; n_in];
-    let mut d_post = vec![0f64; n_out * d];
+    let mut post_and_bias_grad = vec![F::zero(); n_out * (d + 1)];
     for (t, (pre_part, mask_part, post_part)) in parts.iter().enumerate() {
         d_pre.iter_mut().zip(pre_part).for_each(|(a, v)| *a += v);
         d_mask.iter_mut().zip(mask_part).for_each(|(a, v)| *a += v);
@@ -491,40 +677,49 @@ fn backward_kernel<F: Real>(
         let width = tile.min(n_out - start);
         for j in 0..width {
             for c in 0..d {
-                d_post[(start + j) * d + c] = post_part[c * width + j];
+                post_and_bias_grad[(start + j) * (d + 1) + c] =
+                    F::from_f64(post_part[c * width + j]);
             }
         }
     }
-    let mut out = Vec::with_capacity(n_in * (d + 1) + n_out * d);
-    for (position, m) in d_pre.chunks_exact(d).zip(&d_mask) {
-        out.extend(position.iter().map(|&v| F::from_f64(v)));
-        out.push(F::from_f64(*m));
+    for (j, &g) in d_bias.iter().enumerate() {
+        post_and_bias_grad[j * (d + 1) + d] = F::from_f64(g);
     }
-    out.extend(d_post.into_iter().map(F::from_f64));
-    Ok(out)
-}
-
-fn forward<F: Real>(
-    x: &[F],
-    pre_and_mask: &[F],
-    post: &[F],
-    dims: Dims,
-    eps: f64,
-    options: CurrentOptions,
-) -> Result<Vec<F>> {
-    let (pre, mask) = split_mask(pre_and_mask, dims.d);
-    if options.path.sparse(x, dims.n_out) {
-        Ok(tiled_forward(x, &pre, &mask, post, dims, eps, options.tile))
+    let mut pre_and_mask_grad = Vec::with_capacity(n_in * (d + 1));
+    for (position, &m) in d_pre.chunks_exact(d).zip(&d_mask) {
+        pre_and_mask_grad.extend(position.iter().map(|&v| F::from_f64(v)));
+        pre_and_mask_grad.push(F::from_f64(m));
+    }
+    let input = if !op.input_grad {
+        None
     } else {
-        let p = forward_kernel(&pre, post, dims.d, eps, Some(&mask));
-        dense_product(
-            x,
-            (dims.batch, dims.n_in),
-            false,
-            &p,
-            (dims.n_in, dims.n_out),
-        )
-    }
+        let p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+        Some(match strategy {
+            Strategy::Narrow => {
+                let p_t = transpose(&p, n_in, n_out);
+                let mut dx = vec![F::zero(); batch * n_in];
+                dx.par_chunks_mut(n_in * SAMPLES_PER_TASK)
+                    .enumerate()
+                    .for_each(|(task, out)| {
+                        let first = task * SAMPLES_PER_TASK;
+                        let rows = out.len() / n_in;
+                        narrow_input_grad(&dz[first * n_out..][..rows * n_out], &p_t, n_in, out)
+                    });
+                dx
+            }
+            // dz · Pᵀ through Candle's GEMM.
+            Strategy::Events | Strategy::Gemm => {
+                let dz = Tensor::from_slice(&dz, (batch, n_out), &Device::Cpu)?;
+                let p = Tensor::from_vec(p, (n_in, n_out), &Device::Cpu)?;
+                dz.matmul(&p.t()?)?.flatten_all()?.to_vec1::<F>()?
+            }
+        })
+    };
+    Ok(Gradients {
+        pre_and_mask: pre_and_mask_grad,
+        post_and_bias: post_and_bias_grad,
+        input,
+    })
 }
 
 /// A contiguous CPU tensor's values.
@@ -532,6 +727,33 @@ fn cpu_values<'a, F: WithDType>(storage: &'a Storage, layout: &Layout) -> Result
     match storage {
         Storage::Cpu(cpu) => slice(cpu.as_slice::<F>()?, layout),
         _ => candle_core::bail!("embedded current: the fused op runs on the CPU only"),
+    }
+}
+
+impl EmbeddedCurrent {
+    fn backward_typed<F: Real>(
+        &self,
+        tensors: [&Tensor; 5],
+        dims: Dims,
+    ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+        let guards = tensors.map(|t| t.storage_and_layout());
+        let values: Vec<&[F]> = guards
+            .iter()
+            .map(|(storage, layout)| cpu_values::<F>(storage, layout))
+            .collect::<Result<_>>()?;
+        let grads = backward_kernel(
+            values[0], values[1], values[2], values[3], values[4], dims, self,
+        )?;
+        let dev = Device::Cpu;
+        let d_x = grads
+            .input
+            .map(|v| Tensor::from_vec(v, (dims.batch, dims.n_in), &dev))
+            .transpose()?;
+        Ok((
+            d_x,
+            Tensor::from_vec(grads.pre_and_mask, (dims.n_in, dims.d + 1), &dev)?,
+            Tensor::from_vec(grads.post_and_bias, (dims.n_out, dims.d + 1), &dev)?,
+        ))
     }
 }
 
@@ -558,6 +780,7 @@ impl CustomOp3 for EmbeddedCurrent {
                     slice(b, l3)?,
                     dims,
                     self.eps,
+                    self.relu,
                     self.options,
                 )?)
             }
@@ -568,6 +791,7 @@ impl CustomOp3 for EmbeddedCurrent {
                     slice(b, l3)?,
                     dims,
                     self.eps,
+                    self.relu,
                     self.options,
                 )?)
             }
@@ -580,81 +804,28 @@ impl CustomOp3 for EmbeddedCurrent {
         &self,
         x: &Tensor,
         pre_and_mask: &Tensor,
-        post: &Tensor,
-        _res: &Tensor,
+        post_and_bias: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let (x_storage, x_layout) = x.storage_and_layout();
-        let (a_storage, a_layout) = pre_and_mask.storage_and_layout();
-        let (b_storage, b_layout) = post.storage_and_layout();
-        let (g_storage, g_layout) = grad.storage_and_layout();
-        let dims = dims(x_layout, a_layout, b_layout)?;
-        if g_layout.shape().dims() != [dims.batch, dims.n_out] {
+        let (grad, res) = (grad.contiguous()?, res.contiguous()?);
+        let dims = dims(x.layout(), pre_and_mask.layout(), post_and_bias.layout())?;
+        if grad.dims() != [dims.batch, dims.n_out] {
             candle_core::bail!(
                 "embedded current: gradient {:?}, expected [{}, {}]",
-                g_layout.shape(),
+                grad.dims(),
                 dims.batch,
                 dims.n_out
             );
         }
-        let both = match x.dtype() {
-            DType::F32 => {
-                let x = cpu_values::<f32>(&x_storage, x_layout)?;
-                let sparse = self.options.path.sparse(x, dims.n_out);
-                let values = backward_kernel(
-                    x,
-                    cpu_values::<f32>(&a_storage, a_layout)?,
-                    cpu_values::<f32>(&b_storage, b_layout)?,
-                    cpu_values::<f32>(&g_storage, g_layout)?,
-                    dims,
-                    self.eps,
-                    sparse.then_some(self.options.tile),
-                )?;
-                Tensor::from_vec(values, values_len(dims), &Device::Cpu)?
-            }
-            DType::F64 => {
-                let x = cpu_values::<f64>(&x_storage, x_layout)?;
-                let sparse = self.options.path.sparse(x, dims.n_out);
-                let values = backward_kernel(
-                    x,
-                    cpu_values::<f64>(&a_storage, a_layout)?,
-                    cpu_values::<f64>(&b_storage, b_layout)?,
-                    cpu_values::<f64>(&g_storage, g_layout)?,
-                    dims,
-                    self.eps,
-                    sparse.then_some(self.options.tile),
-                )?;
-                Tensor::from_vec(values, values_len(dims), &Device::Cpu)?
-            }
+        let tensors = [x, pre_and_mask, post_and_bias, &res, &grad];
+        let (d_x, d_pre, d_post) = match x.dtype() {
+            DType::F32 => self.backward_typed::<f32>(tensors, dims)?,
+            DType::F64 => self.backward_typed::<f64>(tensors, dims)?,
             other => candle_core::bail!("embedded current does not support {other:?}"),
-        };
-        drop((x_storage, a_storage, b_storage, g_storage));
-        let pre_len = dims.n_in * (dims.d + 1);
-        let d_pre = both
-            .narrow(0, 0, pre_len)?
-            .reshape((dims.n_in, dims.d + 1))?;
-        let d_post = both
-            .narrow(0, pre_len, dims.n_out * dims.d)?
-            .reshape((dims.n_out, dims.d))?;
-        let d_x = if self.input_grad {
-            // Only when x is itself computed: dy · Pᵀ, through Candle's GEMM.
-            let n_in = dims.n_in;
-            let pre = pre_and_mask.narrow(1, 0, dims.d)?.detach();
-            let mask = pre_and_mask.narrow(1, dims.d, 1)?.detach();
-            let projection =
-                synthesize_weights(&pre, &post.detach(), self.eps)?.broadcast_mul(&mask)?;
-            debug_assert_eq!(projection.dim(0)?, n_in);
-            Some(grad.matmul(&projection.t()?)?)
-        } else {
-            None
         };
         Ok((d_x, Some(d_pre), Some(d_post)))
     }
-}
-
-fn values_len(dims: Dims) -> usize {
-    dims.n_in * (dims.d + 1) + dims.n_out * dims.d
 }
 
 #[cfg(test)]
@@ -675,142 +846,187 @@ mod tests {
         values.mul(&keep).unwrap().to_dtype(dtype).unwrap()
     }
 
-    /// Output and the gradients of a probe loss w.r.t. x, pre, post and mask.
-    fn run(
-        path: Option<(ProductPath, usize)>,
-        x: &Tensor,
+    /// The tensors of one layer.
+    struct Case {
+        x: Tensor,
         track_x: bool,
-        pre: &Tensor,
-        post: &Tensor,
-        mask: &Tensor,
-    ) -> Vec<Vec<f64>> {
-        let vars = [x, pre, post, mask].map(|t| Var::from_tensor(t).unwrap());
-        let input = if track_x {
-            vars[0].as_tensor().clone()
-        } else {
-            x.clone()
-        };
-        let (p, q, m) = (
-            vars[1].as_tensor(),
-            vars[2].as_tensor(),
-            vars[3].as_tensor(),
-        );
-        let y = match path {
-            Some(path) => {
-                let (path, tile) = path;
-                embedded_current_with(&input, p, q, m, 1e-6, CurrentOptions { path, tile })
+        pre: Tensor,
+        post: Tensor,
+        mask: Tensor,
+        bias: Tensor,
+        relu: bool,
+    }
+
+    impl Case {
+        fn random(
+            dtype: DType,
+            (batch, n_in, n_out, d): (usize, usize, usize, usize),
+            density: f64,
+            track_x: bool,
+            relu: bool,
+        ) -> Case {
+            let randn = |shape: (usize, usize), std: f64| {
+                Tensor::randn(0f64, std, shape, &Device::Cpu)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap()
+            };
+            Case {
+                x: sparse_input(batch, n_in, density, dtype),
+                track_x,
+                pre: randn((n_in, d), 3.0),
+                post: randn((n_out, d), 3.0),
+                mask: randn((n_in, 1), 0.6).flatten_all().unwrap(),
+                // Biases around the currents' scale, so the ReLU cuts a fair share.
+                bias: randn((n_out, 1), 0.3).flatten_all().unwrap(),
+                relu,
             }
-            None => embedded_current_reference(&input, p, q, m, 1e-6),
         }
-        .unwrap();
-        let grads = probe_loss(&y).backward().unwrap();
-        let mut out = vec![flat(&y)];
-        for (k, var) in vars.iter().enumerate() {
-            match grads.get(var.as_tensor()) {
-                Some(g) => out.push(flat(g)),
-                None => {
-                    assert!(k == 0 && !track_x, "no gradient for input {k}");
-                    out.push(Vec::new());
+
+        /// Output, then the gradients of a probe loss w.r.t. x, pre, post, mask and bias.
+        fn run(&self, options: Option<CurrentOptions>) -> Vec<Vec<f64>> {
+            let vars = [&self.x, &self.pre, &self.post, &self.mask, &self.bias]
+                .map(|t| Var::from_tensor(t).unwrap());
+            let input = if self.track_x {
+                vars[0].as_tensor().clone()
+            } else {
+                self.x.clone()
+            };
+            let layer = EmbeddedLayer {
+                pre: vars[1].as_tensor(),
+                post: vars[2].as_tensor(),
+                mask: vars[3].as_tensor(),
+                bias: vars[4].as_tensor(),
+                relu: self.relu,
+                eps: 1e-6,
+            };
+            let y = match options {
+                Some(options) => embedded_current_with(&input, &layer, options),
+                None => embedded_current_reference(&input, &layer),
+            }
+            .unwrap();
+            let grads = probe_loss(&y).backward().unwrap();
+            let mut out = vec![flat(&y)];
+            for (k, var) in vars.iter().enumerate() {
+                match grads.get(var.as_tensor()) {
+                    Some(g) => out.push(flat(g)),
+                    None => {
+                        assert!(k == 0 && !self.track_x, "no gradient for input {k}");
+                        out.push(Vec::new());
+                    }
                 }
             }
+            out
         }
-        out
     }
 
     #[test]
-    fn sparse_dense_and_reference_agree_in_values_and_gradients() {
-        let names = ["current", "dx", "dpre", "dpost", "dmask"];
+    fn every_path_agrees_with_the_reference_in_values_and_gradients() {
+        let names = ["output", "dx", "dpre", "dpost", "dmask", "dbias"];
+        let (mut cut, mut kept) = (0, 0);
         // Tiles of 256 (f32) and 128 (f64) columns take the register-block loops, the others
-        // and the remainders the general ones.
-        for (dtype, batch, n_in, n_out, d, density, track_x, tile) in [
-            (DType::F32, 37, 60, 300, 3, 0.19, false, 256),
-            (DType::F32, 20, 33, 517, 5, 0.5, true, 48),
-            (DType::F64, 9, 40, 300, 3, 0.1, true, 128),
-            (DType::F64, 5, 12, 6, 2, 0.0, false, 4),
+        // and the remainders the general ones; fewer than 128 outputs take the narrow path
+        // under Auto.
+        for (dtype, shape, density, track_x, relu, tile) in [
+            (DType::F32, (37, 60, 300, 3), 0.19, false, true, 256),
+            (DType::F32, (20, 33, 517, 5), 0.5, true, false, 48),
+            (DType::F32, (45, 70, 10, 3), 0.3, true, false, 256),
+            (DType::F64, (9, 40, 300, 3), 0.1, true, true, 128),
+            (DType::F64, (5, 12, 6, 2), 0.0, false, true, 4),
+            (DType::F64, (40, 50, 20, 4), 0.9, true, true, 7),
         ] {
-            let x = sparse_input(batch, n_in, density, dtype);
-            let pre = Tensor::randn(0f64, 3.0, (n_in, d), &Device::Cpu)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap();
-            let post = Tensor::randn(0f64, 3.0, (n_out, d), &Device::Cpu)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap();
-            let mask = Tensor::rand(-1f64, 1.0, n_in, &Device::Cpu)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap();
-            let reference = run(None, &x, track_x, &pre, &post, &mask);
+            let case = Case::random(dtype, shape, density, track_x, relu);
+            let reference = case.run(None);
+            if relu {
+                cut += reference[0].iter().filter(|&&v| v == 0.0).count();
+                kept += reference[0].iter().filter(|&&v| v != 0.0).count();
+            }
             let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
             for path in [ProductPath::Sparse, ProductPath::Dense, ProductPath::Auto] {
-                let got = run(Some((path, tile)), &x, track_x, &pre, &post, &mask);
+                let got = case.run(Some(CurrentOptions { path, tile }));
                 for (k, (a, b)) in got.iter().zip(&reference).enumerate() {
                     assert_eq!(a.len(), b.len(), "{path:?} {}", names[k]);
                     let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
                     for (i, (u, v)) in a.iter().zip(b).enumerate() {
                         assert!(
                             (u - v).abs() <= tol * scale,
-                            "{dtype:?} {path:?} density {density}: {}[{i}] {u} vs {v}",
+                            "{dtype:?} {shape:?} {path:?} density {density}: {}[{i}] {u} vs {v}",
                             names[k]
                         );
                     }
                 }
             }
         }
+        assert!(cut > 100 && kept > 100, "ReLU cut {cut}, kept {kept}");
     }
 
     #[test]
-    fn zero_input_gives_zero_current_and_zero_position_gradients() {
-        let x = Tensor::zeros((4, 10), DType::F32, &Device::Cpu).unwrap();
-        let pre = Tensor::randn(0f32, 1.0, (10, 3), &Device::Cpu).unwrap();
-        let post = Tensor::randn(0f32, 1.0, (7, 3), &Device::Cpu).unwrap();
-        let mask = Tensor::ones(10, DType::F32, &Device::Cpu).unwrap();
-        let got = run(
-            Some((ProductPath::Sparse, 4)),
-            &x,
-            false,
-            &pre,
-            &post,
-            &mask,
-        );
-        for values in [&got[0], &got[2], &got[3], &got[4]] {
+    fn zero_input_gives_the_bias_and_zero_position_gradients() {
+        let mut case = Case::random(DType::F32, (4, 10, 7, 3), 0.0, false, false);
+        case.x = Tensor::zeros((4, 10), DType::F32, &Device::Cpu).unwrap();
+        let sparse = CurrentOptions {
+            path: ProductPath::Sparse,
+            tile: 4,
+        };
+        let got = case.run(Some(sparse));
+        let bias = flat(&case.bias);
+        for (i, v) in got[0].iter().enumerate() {
+            assert_eq!(*v, bias[i % 7]);
+        }
+        for values in [&got[2], &got[3], &got[4]] {
             assert!(values.iter().all(|&v| v == 0.0));
         }
     }
 
     #[test]
+    fn relu_at_exactly_zero_passes_the_gradient_like_candle() {
+        // Zero input and zero bias: every pre-activation is exactly 0.
+        let mut case = Case::random(DType::F64, (3, 8, 5, 3), 0.0, true, true);
+        case.bias = Tensor::zeros(5, DType::F64, &Device::Cpu).unwrap();
+        let reference = case.run(None);
+        assert!(reference[5].iter().all(|&g| g != 0.0), "{:?}", reference[5]);
+        for path in [ProductPath::Sparse, ProductPath::Dense, ProductPath::Auto] {
+            let got = case.run(Some(CurrentOptions { path, tile: 2 }));
+            assert_eq!(got[5], reference[5], "{path:?}: bias gradient");
+            for (a, b) in got[1].iter().zip(&reference[1]) {
+                assert!((a - b).abs() < 1e-12, "{path:?}: dx {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
     fn vector_and_portable_kernels_agree_bit_for_bit() {
-        let x = sparse_input(30, 50, 0.2, DType::F32);
-        let pre = Tensor::randn(0f32, 5.0, (50, 3), &Device::Cpu).unwrap();
-        let post = Tensor::randn(0f32, 5.0, (600, 3), &Device::Cpu).unwrap();
-        let mask = Tensor::rand(-1f32, 1.0, 50, &Device::Cpu).unwrap();
-        let runs: Vec<_> = [true, false]
-            .into_iter()
-            .map(|portable| {
-                crate::simd::force_portable(portable);
-                let out = run(
-                    Some((ProductPath::Sparse, 256)),
-                    &x,
-                    true,
-                    &pre,
-                    &post,
-                    &mask,
-                );
-                crate::simd::force_portable(false);
-                out
-            })
-            .collect();
-        assert_eq!(runs[0], runs[1]);
+        for (shape, path) in [
+            ((30, 50, 600, 3), ProductPath::Sparse),
+            ((30, 50, 10, 3), ProductPath::Auto),
+        ] {
+            let case = Case::random(DType::F32, shape, 0.2, true, true);
+            let runs: Vec<_> = [true, false]
+                .into_iter()
+                .map(|portable| {
+                    crate::simd::force_portable(portable);
+                    let out = case.run(Some(CurrentOptions { path, tile: 256 }));
+                    crate::simd::force_portable(false);
+                    out
+                })
+                .collect();
+            assert_eq!(runs[0], runs[1], "{shape:?} {path:?}");
+        }
     }
 
     #[test]
     fn mismatched_shapes_are_errors() {
-        let x = Tensor::zeros((4, 10), DType::F32, &Device::Cpu).unwrap();
-        let pre = Tensor::zeros((9, 3), DType::F32, &Device::Cpu).unwrap();
-        let post = Tensor::zeros((7, 3), DType::F32, &Device::Cpu).unwrap();
-        let mask = Tensor::ones(10, DType::F32, &Device::Cpu).unwrap();
-        let err = embedded_current(&x, &pre, &post, &mask, 1e-6).unwrap_err();
+        let mut case = Case::random(DType::F32, (4, 10, 7, 3), 0.5, false, false);
+        case.pre = Tensor::zeros((9, 3), DType::F32, &Device::Cpu).unwrap();
+        let layer = EmbeddedLayer {
+            pre: &case.pre,
+            post: &case.post,
+            mask: &case.mask,
+            bias: &case.bias,
+            relu: false,
+            eps: 1e-6,
+        };
+        let err = embedded_current(&case.x, &layer).unwrap_err();
         assert!(err.to_string().contains("pre positions"), "{err}");
     }
 }

@@ -7,8 +7,9 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::Linear;
 
+use crate::config::Activation;
 use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
-use crate::sparse_synapses::{embedded_current_with, CurrentOptions};
+use crate::sparse_synapses::{embedded_current_with, CurrentOptions, EmbeddedLayer};
 
 /// Synapses between neurons placed in space.
 #[derive(Debug, Clone)]
@@ -85,20 +86,26 @@ impl EmbeddedSynapses {
         inhibition_mask(&self.inhibition, self.steepness)
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let current = match &self.keep {
-            // Fused and event-driven on the CPU, plain ops elsewhere.
-            None => embedded_current_with(
-                x,
-                &positions(&self.pre_coords, &self.pre_axis)?,
-                &positions(&self.post_coords, &self.post_axis)?,
-                &self.mask()?,
-                self.distance_epsilon,
-                self.current,
-            )?,
-            Some(_) => x.matmul(&self.projection()?)?,
+    fn forward(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
+        if self.keep.is_some() {
+            let current = x.matmul(&self.projection()?)?.broadcast_add(&self.bias)?;
+            return activation.map_or(Ok(current.clone()), |a| a.apply(&current));
+        }
+        // One fused, event-driven op on the CPU (with the ReLU), plain ops elsewhere.
+        let relu = activation == Some(Activation::Relu);
+        let layer = EmbeddedLayer {
+            pre: &positions(&self.pre_coords, &self.pre_axis)?,
+            post: &positions(&self.post_coords, &self.post_axis)?,
+            mask: &self.mask()?,
+            bias: &self.bias,
+            relu,
+            eps: self.distance_epsilon,
         };
-        current.broadcast_add(&self.bias)
+        let out = embedded_current_with(x, &layer, self.current)?;
+        match activation {
+            Some(a) if !relu => a.apply(&out),
+            _ => Ok(out),
+        }
     }
 
     /// `diag(m) W`, `[n_in, n_out]`: the matrix that maps presynaptic activity to current.
@@ -114,24 +121,31 @@ impl DenseSynapses {
         DenseSynapses { linear, keep: None }
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.keep {
-            None => self.linear.forward(x),
+    fn forward(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
+        let current = match &self.keep {
+            None => self.linear.forward(x)?,
             Some(keep) => {
                 let pruned =
                     Linear::new(self.linear.weight().mul(keep)?, self.linear.bias().cloned());
-                pruned.forward(x)
+                pruned.forward(x)?
             }
-        }
+        };
+        activation.map_or(Ok(current.clone()), |a| a.apply(&current))
     }
 }
 
 impl Synapses {
     /// Postsynaptic current for a batch `[B, n_in]` → `[B, n_out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_activated(x, None)
+    }
+
+    /// `activation(current)`: the same as applying it to [`Synapses::forward`], fused into
+    /// one op where the backend allows (a ReLU after embedded synapses on the CPU).
+    pub fn forward_activated(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
         match self {
-            Synapses::Embedded(s) => s.forward(x),
-            Synapses::Dense(s) => s.forward(x),
+            Synapses::Embedded(s) => s.forward(x, activation),
+            Synapses::Dense(s) => s.forward(x, activation),
         }
     }
 
