@@ -74,6 +74,26 @@ struct LifProjectBackward {
     forward: LifProject,
 }
 
+/// Membranes and last spikes of one sample's neurons, `[N]` each.
+struct SampleState<F> {
+    mem: Vec<F>,
+    spiked: Vec<F>,
+    beta: F,
+    thr: F,
+    minus_thr: F,
+}
+
+impl<F: WithDType> SampleState<F> {
+    /// One time step with input currents `[N]`.
+    #[inline(always)]
+    fn step(&mut self, input: &[F]) {
+        let (beta, thr, minus_thr) = (self.beta, self.thr, self.minus_thr);
+        for ((m, s), &i) in self.mem.iter_mut().zip(self.spiked.iter_mut()).zip(input) {
+            (*m, *s) = lif_step(*m, *s, i, beta, thr, minus_thr);
+        }
+    }
+}
+
 /// `[rows, cols]` → `[cols, rows]`.
 fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
     (0..cols)
@@ -113,30 +133,16 @@ impl LifProject {
         }
     }
 
-    /// Membranes and spikes of every neuron of sample `b`, `[T][N]`.
+    /// The state of one sample's neurons before its first step.
     #[inline(always)]
-    fn simulate<F: WithDType>(&self, currents: &[F], d: Dims, b: usize) -> (Vec<F>, Vec<F>) {
-        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
-        let minus_thr = F::from_f64(-self.cfg.threshold);
-        let mut membranes = vec![F::zero(); self.steps * d.n];
-        let mut spikes = vec![F::zero(); self.steps * d.n];
-        let mut mem = vec![F::zero(); d.n];
-        let mut spiked = vec![F::zero(); d.n];
-        for t in 0..self.steps {
-            let input = &currents[self.current_index(d, t, b, 0)..][..d.n];
-            let (mem_t, spk_t) = (
-                &mut membranes[t * d.n..][..d.n],
-                &mut spikes[t * d.n..][..d.n],
-            );
-            for j in 0..d.n {
-                let (m, s) = lif_step(mem[j], spiked[j], input[j], beta, thr, minus_thr);
-                mem[j] = m;
-                spiked[j] = s;
-                mem_t[j] = m;
-                spk_t[j] = s;
-            }
+    fn start<F: WithDType>(&self, d: Dims) -> SampleState<F> {
+        SampleState {
+            mem: vec![F::zero(); d.n],
+            spiked: vec![F::zero(); d.n],
+            beta: F::from_f64(self.cfg.beta),
+            thr: F::from_f64(self.cfg.threshold),
+            minus_thr: F::from_f64(-self.cfg.threshold),
         }
-        (membranes, spikes)
     }
 
     fn forward_kernel<F: WithDType>(&self, currents: &[F], weights: &[F], d: Dims) -> Vec<F> {
@@ -167,12 +173,12 @@ impl LifProject {
         d: Dims,
         b: usize,
     ) -> Vec<F> {
-        let (_, spikes) = self.simulate(currents, d, b);
         let mut rows = vec![F::zero(); self.steps * d.k];
+        let mut state = self.start(d);
         for t in 0..self.steps {
-            let spikes_t = &spikes[t * d.n..][..d.n];
+            state.step(&currents[self.current_index(d, t, b, 0)..][..d.n]);
             for (kk, o) in rows[t * d.k..][..d.k].iter_mut().enumerate() {
-                *o = lane_dot(spikes_t, &weights_t[kk * d.n..][..d.n]);
+                *o = lane_dot(&state.spiked, &weights_t[kk * d.n..][..d.n]);
             }
         }
         rows
@@ -235,8 +241,16 @@ impl LifProject {
         let mut d_currents = Vec::with_capacity(samples.len());
         let mut carry = vec![F::zero(); d.n];
         let mut d_spike = vec![F::zero(); d.n];
+        // Reused for every sample of the task; each step overwrites its rows.
+        let mut membranes = vec![F::zero(); self.steps * d.n];
+        let mut spikes = vec![F::zero(); self.steps * d.n];
         for b in samples {
-            let (membranes, spikes) = self.simulate(currents, d, b);
+            let mut state = self.start(d);
+            for t in 0..self.steps {
+                state.step(&currents[self.current_index(d, t, b, 0)..][..d.n]);
+                membranes[t * d.n..][..d.n].copy_from_slice(&state.mem);
+                spikes[t * d.n..][..d.n].copy_from_slice(&state.spiked);
+            }
             carry.iter_mut().for_each(|v| *v = F::zero());
             let mut d_current = vec![F::zero(); if self.constant { d.n } else { self.steps * d.n }];
             for t in (0..self.steps).rev() {
