@@ -3,9 +3,10 @@
 //!
 //! A hidden spiking layer of 2048 neurons, 25 steps and a batch of 600 holds 30.7 M spikes;
 //! unfused, the spikes, the gradient with respect to them and autograd's accumulators each
-//! cost a 123 MB pass. Fused, the forward pass adds `W[n, :]` only where neuron n spiked
-//! (event-driven: spikes are binary and sparse), and the backward pass recomputes the
-//! membranes per neuron chunk and forms `dL/dspike = g · Wᵀ` on the fly.
+//! cost a 123 MB pass. Fused, each sample's neurons are stepped with an `[N]` state and every
+//! step's spikes go straight into K dot products with `W`'s columns (branch-free and
+//! vectorised: cheaper than scanning N neurons for the few that fired); the backward pass
+//! recomputes the membranes per sample and forms `dL/dspike = g · Wᵀ` on the fly.
 //! [`lif_project_reference`] is the same computation in plain ops for every other backend.
 
 use candle_core::{

@@ -154,7 +154,7 @@ impl Network {
                 // The image is the same current at every step: the first layer's current is
                 // computed once and the LIF ops take it as a constant input (identical to
                 // recomputing and repeating it T times, without the T copies). Every hidden
-                // LIF layer feeds the next synapses through the fused, event-driven
+                // LIF layer feeds the next synapses through the fused
                 // projection, so no [T, B, N] spike tensor is materialised on the CPU.
                 let mut current = self.synapses[0].forward(x)?;
                 for syn in &self.synapses[1..] {

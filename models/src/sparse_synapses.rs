@@ -30,7 +30,7 @@ use crate::simd::{lane_dot, vectorized, Real};
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
 /// `cargo run --release -p neuropos-models --example density_threshold` (batch 600,
 /// 784 → 2048, forward + backward): see the README's Performance section.
-pub const SPARSE_DENSITY_THRESHOLD: f64 = 0.35;
+pub const SPARSE_DENSITY_THRESHOLD: f64 = 0.4;
 
 /// Fewest postsynaptic neurons for the tiled paths: below one register block (128 f64,
 /// 256 f32) per-output dot products over the input beat both the event loop and a GEMM
