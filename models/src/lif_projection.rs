@@ -75,6 +75,19 @@ struct LifProjectBackward {
     forward: LifProject,
 }
 
+/// Neurons per block of the backward pass's products: K rows of 512 values (20 KiB of f32
+/// for K = 10) stay in L1 while a block sweeps all T steps.
+const NEURON_BLOCK: usize = 512;
+
+vectorized! {
+    /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
+    fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
+        for (v, &u) in y.iter_mut().zip(x) {
+            *v += a * u;
+        }
+    }
+}
+
 /// Membranes and last spikes of one sample's neurons, `[N]` each.
 struct SampleState<F> {
     mem: Vec<F>,
@@ -241,7 +254,7 @@ impl LifProject {
         let mut d_w_sample = vec![F::zero(); d.k * d.n];
         let mut d_currents = Vec::with_capacity(samples.len());
         let mut carry = vec![F::zero(); d.n];
-        let mut d_spike = vec![F::zero(); d.n];
+        let mut d_spikes = vec![F::zero(); self.steps * d.n];
         // Reused for every sample of the task; each step overwrites its rows.
         let mut membranes = vec![F::zero(); self.steps * d.n];
         let mut spikes = vec![F::zero(); self.steps * d.n];
@@ -254,14 +267,23 @@ impl LifProject {
             }
             carry.iter_mut().for_each(|v| *v = F::zero());
             let mut d_current = vec![F::zero(); if self.constant { d.n } else { self.steps * d.n }];
-            for t in (0..self.steps).rev() {
-                let g = &grad[(t * d.batch + b) * d.k..][..d.k];
-                d_spike.iter_mut().for_each(|v| *v = F::zero());
-                for (kk, &gk) in g.iter().enumerate() {
-                    for (ds, &w) in d_spike.iter_mut().zip(&weights_t[kk * d.n..][..d.n]) {
-                        *ds += gk * w;
+            let g: Vec<F> = (0..self.steps)
+                .flat_map(|t| grad[(t * d.batch + b) * d.k..][..d.k].iter().copied())
+                .collect();
+            // dL/dspike for every step, `Σ_k g_k(t) · W[:, k]`, a block of neurons at a time so
+            // the block's K weight rows stay in L1 across all T steps.
+            for start in (0..d.n).step_by(NEURON_BLOCK) {
+                let width = NEURON_BLOCK.min(d.n - start);
+                for t in 0..self.steps {
+                    let row = &mut d_spikes[t * d.n + start..][..width];
+                    row.iter_mut().for_each(|v| *v = F::zero());
+                    for (kk, &gk) in g[t * d.k..][..d.k].iter().enumerate() {
+                        axpy(gk, &weights_t[kk * d.n + start..][..width], row);
                     }
                 }
+            }
+            for t in (0..self.steps).rev() {
+                let d_spike = &d_spikes[t * d.n..][..d.n];
                 let mem_t = &membranes[t * d.n..][..d.n];
                 let d_row = if self.constant {
                     &mut d_current[..]
@@ -281,7 +303,7 @@ impl LifProject {
                         };
                         through_time(
                             mem_t,
-                            &d_spike,
+                            d_spike,
                             &mut carry,
                             d_row,
                             beta,
@@ -299,7 +321,7 @@ impl LifProject {
                         };
                         through_time(
                             mem_t,
-                            &d_spike,
+                            d_spike,
                             &mut carry,
                             d_row,
                             beta,
@@ -308,17 +330,21 @@ impl LifProject {
                         );
                     }
                 }
-                // dW[:, k] += g_k · spikes: dense and branch-free, like the forward pass.
-                let spikes_t = &spikes[t * d.n..][..d.n];
-                for (kk, &gk) in g.iter().enumerate() {
-                    for (acc, &s) in d_w_sample[kk * d.n..][..d.n].iter_mut().zip(spikes_t) {
-                        *acc += gk * s;
+            }
+            // dW[:, k] = Σ_t g_k(t) · spikes(t) (t descending, as the time loop runs), by blocks
+            // of neurons so each block's K accumulator rows stay in L1 across all T steps.
+            for start in (0..d.n).step_by(NEURON_BLOCK) {
+                let width = NEURON_BLOCK.min(d.n - start);
+                for kk in 0..d.k {
+                    let acc = &mut d_w_sample[kk * d.n + start..][..width];
+                    acc.iter_mut().for_each(|v| *v = F::zero());
+                    for t in (0..self.steps).rev() {
+                        axpy(g[t * d.k + kk], &spikes[t * d.n + start..][..width], acc);
                     }
                 }
             }
-            for (acc, v) in d_w.iter_mut().zip(d_w_sample.iter_mut()) {
+            for (acc, v) in d_w.iter_mut().zip(&d_w_sample) {
                 *acc += v.to_f64();
-                *v = F::zero();
             }
             d_currents.push(d_current);
         }
