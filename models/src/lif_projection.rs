@@ -80,6 +80,17 @@ struct LifProjectBackward {
 const NEURON_BLOCK: usize = 512;
 
 vectorized! {
+    /// One LIF step of a row of neurons; `constants` are β, thr and −thr. A function of its
+    /// own so the vectoriser sees the slices cannot overlap.
+    fn lif_steps<F: WithDType>(mem: &mut [F], spiked: &mut [F], input: &[F], constants: [F; 3]) {
+        let [beta, thr, minus_thr] = constants;
+        for ((m, s), &i) in mem.iter_mut().zip(spiked.iter_mut()).zip(input) {
+            (*m, *s) = lif_step(*m, *s, i, beta, thr, minus_thr);
+        }
+    }
+}
+
+vectorized! {
     /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
     fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
         for (v, &u) in y.iter_mut().zip(x) {
@@ -101,10 +112,19 @@ impl<F: WithDType> SampleState<F> {
     /// One time step with input currents `[N]`.
     #[inline(always)]
     fn step(&mut self, input: &[F]) {
-        let (beta, thr, minus_thr) = (self.beta, self.thr, self.minus_thr);
-        for ((m, s), &i) in self.mem.iter_mut().zip(self.spiked.iter_mut()).zip(input) {
-            (*m, *s) = lif_step(*m, *s, i, beta, thr, minus_thr);
-        }
+        self.step_block(input, 0);
+    }
+
+    /// One time step of neurons `start..start + input.len()`.
+    #[inline(always)]
+    fn step_block(&mut self, input: &[F], start: usize) {
+        let width = input.len();
+        lif_steps(
+            &mut self.mem[start..start + width],
+            &mut self.spiked[start..start + width],
+            input,
+            [self.beta, self.thr, self.minus_thr],
+        );
     }
 }
 
@@ -189,10 +209,17 @@ impl LifProject {
     ) -> Vec<F> {
         let mut rows = vec![F::zero(); self.steps * d.k];
         let mut state = self.start(d);
-        for t in 0..self.steps {
-            state.step(&currents[self.current_index(d, t, b, 0)..][..d.n]);
-            for (kk, o) in rows[t * d.k..][..d.k].iter_mut().enumerate() {
-                *o = lane_dot(&state.spiked, &weights_t[kk * d.n..][..d.n]);
+        // A block of neurons through all T steps at a time: the block's K weight rows stay in
+        // L1, and each step adds the block's share of the K dot products.
+        for start in (0..d.n).step_by(NEURON_BLOCK) {
+            let width = NEURON_BLOCK.min(d.n - start);
+            for t in 0..self.steps {
+                let input = &currents[self.current_index(d, t, b, start)..][..width];
+                state.step_block(input, start);
+                let spiked = &state.spiked[start..start + width];
+                for (kk, o) in rows[t * d.k..][..d.k].iter_mut().enumerate() {
+                    *o += lane_dot(spiked, &weights_t[kk * d.n + start..][..width]);
+                }
             }
         }
         rows
