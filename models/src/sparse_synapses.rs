@@ -731,6 +731,26 @@ fn cpu_values<'a, F: WithDType>(storage: &'a Storage, layout: &Layout) -> Result
 }
 
 impl EmbeddedCurrent {
+    /// [`forward`] on the CPU storages of `x`, `pre_and_mask` and `post_and_bias`.
+    fn forward_typed<F: Real>(
+        &self,
+        storages: [&Vec<F>; 3],
+        layouts: [&Layout; 3],
+        dims: Dims,
+    ) -> Result<Vec<F>> {
+        let [x, a, b] = storages;
+        let [l1, l2, l3] = layouts;
+        forward(
+            slice(x, l1)?,
+            slice(a, l2)?,
+            slice(b, l3)?,
+            dims,
+            self.eps,
+            self.relu,
+            self.options,
+        )
+    }
+
     fn backward_typed<F: Real>(
         &self,
         tensors: [&Tensor; 5],
@@ -774,26 +794,10 @@ impl CustomOp3 for EmbeddedCurrent {
         let dims = dims(l1, l2, l3)?;
         let out = match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(a), CpuStorage::F32(b)) => {
-                CpuStorage::F32(forward(
-                    slice(x, l1)?,
-                    slice(a, l2)?,
-                    slice(b, l3)?,
-                    dims,
-                    self.eps,
-                    self.relu,
-                    self.options,
-                )?)
+                CpuStorage::F32(self.forward_typed([x, a, b], [l1, l2, l3], dims)?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(a), CpuStorage::F64(b)) => {
-                CpuStorage::F64(forward(
-                    slice(x, l1)?,
-                    slice(a, l2)?,
-                    slice(b, l3)?,
-                    dims,
-                    self.eps,
-                    self.relu,
-                    self.options,
-                )?)
+                CpuStorage::F64(self.forward_typed([x, a, b], [l1, l2, l3], dims)?)
             }
             _ => candle_core::bail!("embedded current supports matching f32 or f64 tensors"),
         };
