@@ -89,7 +89,10 @@ impl EmbeddedSynapses {
     fn forward(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
         if self.keep.is_some() {
             let current = x.matmul(&self.projection()?)?.broadcast_add(&self.bias)?;
-            return activation.map_or(Ok(current.clone()), |a| a.apply(&current));
+            return match activation {
+                Some(a) => a.apply(&current),
+                None => Ok(current),
+            };
         }
         // One fused, event-driven op on the CPU (with the ReLU), plain ops elsewhere.
         let relu = activation == Some(Activation::Relu);
@@ -130,7 +133,10 @@ impl DenseSynapses {
                 pruned.forward(x)?
             }
         };
-        activation.map_or(Ok(current.clone()), |a| a.apply(&current))
+        match activation {
+            Some(a) => a.apply(&current),
+            None => Ok(current),
+        }
     }
 }
 
