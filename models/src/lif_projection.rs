@@ -197,8 +197,8 @@ impl LifProject {
 
     /// Next-layer currents `[T][K]` of sample `b`, from the transposed weights `[K][N]`.
     ///
-    /// A dot product per output neuron and step, over all N neurons: branch-free and
-    /// vectorised, it beats scanning N neurons for the few that fired (a branch each).
+    /// Dot products of each step's spikes with every output neuron's weights: branch-free and
+    /// vectorised, they beat scanning N neurons for the few that fired (a branch each).
     #[inline(always)]
     fn forward_sample<F: WithDType>(
         &self,
