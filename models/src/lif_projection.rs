@@ -15,7 +15,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
-use crate::simd::{lane_dot, vectorized};
+use crate::simd::{lane_dot, transpose, vectorized};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -126,13 +126,6 @@ impl<F: WithDType> SampleState<F> {
             [self.beta, self.thr, self.minus_thr],
         );
     }
-}
-
-/// `[rows, cols]` → `[cols, rows]`.
-fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    (0..cols)
-        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
-        .collect()
 }
 
 /// Samples per backward task. Tasks are fixed (not chosen by the scheduler) and their partial

@@ -5,6 +5,7 @@
 //! AVX-512, for AVX2 and as built — and picks one per call from what the CPU reports. The
 //! kernels contain no floating-point reductions across lanes (LLVM vectorises only
 //! element-wise loops without fast-math), so every version returns bit-identical results.
+//! Also here: the small helpers the kernels share (fixed-order lane sums, a transpose).
 
 /// Defines `fn $name` whose body is compiled for AVX-512 and AVX2 besides the baseline, and
 /// dispatched at run time. Use it on the per-task bodies of the parallel kernels: rayon's
@@ -124,4 +125,11 @@ pub(crate) fn lane_sum<F: WithDType>(a: &[F]) -> F {
         lanes[k] += x;
     }
     lanes.iter().fold(F::zero(), |acc, &v| acc + v)
+}
+
+/// `[rows, cols]` → `[cols, rows]`.
+pub(crate) fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols)
+        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
+        .collect()
 }

@@ -24,7 +24,7 @@ use crate::geometry::{
     coordinate_major, forward_kernel, row_block_backward, slice, synthesize_rows,
     synthesize_weights, RowBlockGradients,
 };
-use crate::simd::{lane_dot, vectorized, Real};
+use crate::simd::{lane_dot, transpose, vectorized, Real};
 
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
@@ -203,6 +203,12 @@ fn density<F: WithDType>(x: &[F]) -> f64 {
     x.iter().filter(|&&v| v != zero).count() as f64 / x.len().max(1) as f64
 }
 
+/// Start and width of tile `t` of `tile` columns among `n`.
+fn tile_span(t: usize, tile: usize, n: usize) -> (usize, usize) {
+    let start = t * tile;
+    (start, tile.min(n - start))
+}
+
 /// What one call computes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Strategy {
@@ -237,13 +243,6 @@ fn dense_product<F: WithDType>(
     let a = if transpose_a { a.t()? } else { a };
     let b = Tensor::from_slice(b, b_shape, &Device::Cpu)?;
     a.matmul(&b)?.flatten_all()?.to_vec1::<F>()
-}
-
-/// `[rows, cols]` → `[cols, rows]`.
-fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    (0..cols)
-        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
-        .collect()
 }
 
 vectorized! {
@@ -350,8 +349,7 @@ fn tiled_forward<F: Real>(
     let blocks: Vec<Vec<F>> = (0..n_out.div_ceil(tile))
         .into_par_iter()
         .map(|t| {
-            let start = t * tile;
-            let width = tile.min(n_out - start);
+            let (start, width) = tile_span(t, tile, n_out);
             let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
             let mut weights = vec![F::zero(); n_in * width];
             synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
@@ -363,8 +361,7 @@ fn tiled_forward<F: Real>(
         .collect();
     let mut y = vec![F::zero(); batch * n_out];
     for (t, block) in blocks.iter().enumerate() {
-        let start = t * tile;
-        let width = tile.min(n_out - start);
+        let (start, width) = tile_span(t, tile, n_out);
         for (row, part) in y.chunks_exact_mut(n_out).zip(block.chunks_exact(width)) {
             row[start..start + width].copy_from_slice(part);
         }
@@ -520,21 +517,25 @@ vectorized! {
 }
 
 vectorized! {
-    /// `dz = dy ⊙ 1[z ≥ 0]` (ReLU; a negative pre-activation left −0.0 in `y`) or `dy`, and
-    /// the bias gradient `Σ_b dz[b, :]` (summed over samples in order, in f64).
-    fn pre_activation_grad<F: Real>(y: &[F], dy: &[F], relu: bool, n_out: usize) -> (Vec<F>, Vec<f64>) {
+    /// The bias gradient `Σ_b dz[b, :]` (summed over samples in order, in f64), and with a
+    /// ReLU `dz = dy ⊙ 1[z ≥ 0]` (a negative pre-activation left −0.0 in `y`); without one
+    /// `dz` is `dy` itself and is not copied.
+    fn pre_activation_grad<F: Real>(
+        y: &[F],
+        dy: &[F],
+        relu: bool,
+        n_out: usize,
+    ) -> (Option<Vec<F>>, Vec<f64>) {
         let zero = F::zero();
-        let mut dz = Vec::with_capacity(dy.len());
+        let dz = relu.then(|| {
+            y.iter()
+                .zip(dy)
+                .map(|(&v, &g)| if v.is_sign_negative() { zero } else { g })
+                .collect::<Vec<F>>()
+        });
         let mut d_bias = vec![0f64; n_out];
-        for (y_row, dy_row) in y.chunks_exact(n_out).zip(dy.chunks_exact(n_out)) {
-            let start = dz.len();
-            dz.extend(
-                y_row
-                    .iter()
-                    .zip(dy_row)
-                    .map(|(&v, &g)| if relu && v.is_sign_negative() { zero } else { g }),
-            );
-            for (acc, &g) in d_bias.iter_mut().zip(&dz[start..]) {
+        for row in dz.as_deref().unwrap_or(dy).chunks_exact(n_out) {
+            for (acc, &g) in d_bias.iter_mut().zip(row) {
                 *acc += WithDType::to_f64(g);
             }
         }
@@ -604,7 +605,8 @@ fn backward_kernel<F: Real>(
     let eps = op.eps;
     let (pre, mask) = split_last_column(pre_and_mask, d);
     let (post, _) = split_last_column(post_and_bias, d);
-    let (dz, d_bias) = pre_activation_grad(y, dy, op.relu, n_out);
+    let (masked, d_bias) = pre_activation_grad(y, dy, op.relu, n_out);
+    let dz = masked.as_deref().unwrap_or(dy);
     let columns = coordinate_major(post.as_slice(), n_out, d);
     let strategy = op.options.path.strategy(x, n_out);
     let tile = match strategy {
@@ -615,9 +617,9 @@ fn backward_kernel<F: Real>(
     let events = (strategy == Strategy::Events).then(|| Events::by_column(x, batch, n_in));
     let full_grad = match strategy {
         Strategy::Events => None,
-        Strategy::Gemm => Some(dense_product(x, (batch, n_in), true, &dz, (batch, n_out))?),
+        Strategy::Gemm => Some(dense_product(x, (batch, n_in), true, dz, (batch, n_out))?),
         Strategy::Narrow => Some(transpose(
-            &narrow_weight_grad(x, &dz, n_in, n_out),
+            &narrow_weight_grad(x, dz, n_in, n_out),
             n_out,
             n_in,
         )),
@@ -625,8 +627,7 @@ fn backward_kernel<F: Real>(
     let parts: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = (0..n_out.div_ceil(tile))
         .into_par_iter()
         .map(|t| {
-            let start = t * tile;
-            let width = tile.min(n_out - start);
+            let (start, width) = tile_span(t, tile, n_out);
             let mut grad = vec![F::zero(); n_in * width];
             match (&events, &full_grad) {
                 (Some(events), _) => {
@@ -673,8 +674,7 @@ fn backward_kernel<F: Real>(
     for (t, (pre_part, mask_part, post_part)) in parts.iter().enumerate() {
         d_pre.iter_mut().zip(pre_part).for_each(|(a, v)| *a += v);
         d_mask.iter_mut().zip(mask_part).for_each(|(a, v)| *a += v);
-        let start = t * tile;
-        let width = tile.min(n_out - start);
+        let (start, width) = tile_span(t, tile, n_out);
         for j in 0..width {
             for c in 0..d {
                 post_and_bias_grad[(start + j) * (d + 1) + c] =
@@ -709,7 +709,7 @@ fn backward_kernel<F: Real>(
             }
             // dz · Pᵀ through Candle's GEMM.
             Strategy::Events | Strategy::Gemm => {
-                let dz = Tensor::from_slice(&dz, (batch, n_out), &Device::Cpu)?;
+                let dz = Tensor::from_slice(dz, (batch, n_out), &Device::Cpu)?;
                 let p = Tensor::from_vec(p, (n_in, n_out), &Device::Cpu)?;
                 dz.matmul(&p.t()?)?.flatten_all()?.to_vec1::<F>()?
             }
