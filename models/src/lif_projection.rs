@@ -3,10 +3,15 @@
 //!
 //! A hidden spiking layer of 2048 neurons, 25 steps and a batch of 600 holds 30.7 M spikes;
 //! unfused, the spikes, the gradient with respect to them and autograd's accumulators each
-//! cost a 123 MB pass. Fused, each sample's neurons are stepped with an `[N]` state and every
-//! step's spikes go straight into K dot products with `W`'s columns (branch-free and
-//! vectorised: cheaper than scanning N neurons for the few that fired); the backward pass
-//! recomputes the membranes per sample and forms `dL/dspike = g · Wᵀ` on the fly.
+//! cost a 123 MB pass. Fused, each sample's neurons are stepped with a small state and every
+//! step's spikes go straight into K products with `W`'s columns (branch-free and vectorised:
+//! cheaper than scanning N neurons for the few that fired); the backward pass recomputes the
+//! membranes and forms `dL/dspike = g · Wᵀ` on the fly.
+//!
+//! Two kernels: for a narrow next layer (K ≤ 16, the 10 output neurons of the paper's
+//! networks) a register-blocked one that takes 16 neurons at a time through all T steps with
+//! their K weights, K weight-gradient accumulators and BPTT state held in vector registers;
+//! for wider layers one built from blocked AXPYs over 512 neurons.
 //! [`lif_project_reference`] is the same computation in plain ops for every other backend.
 
 use candle_core::{
@@ -15,7 +20,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
-use crate::simd::{lane_dot, transpose, vectorized};
+use crate::simd::{flat_mut, lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -79,6 +84,54 @@ struct LifProjectBackward {
 /// for K = 10) stay in L1 while a block sweeps all T steps.
 const NEURON_BLOCK: usize = 512;
 
+/// Chunks per block of the narrow forward pass: the block's K weight rows (10 KiB of f32 for
+/// K = 10) stay in L1 while the block runs through all T steps.
+const BLOCK_CHUNKS: usize = 16;
+
+/// The next-layer widths the narrow kernels are compiled for: a layer of K ≤ 16 neurons uses
+/// the smallest that holds it, zero-padded; wider layers use the AXPY kernels.
+const NARROW_WIDTHS: [usize; 3] = [4, 10, 16];
+
+/// `dS/dU` of the arctan surrogate at membrane `m`, in the kernel's float type.
+fn arctan_slope<F: WithDType>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
+    let (scale, peak) = (
+        F::from_f64(std::f64::consts::FRAC_PI_2 * alpha),
+        F::from_f64(alpha / 2.0),
+    );
+    move |m: F| {
+        let x = scale * (m - thr);
+        peak / (F::one() + x * x)
+    }
+}
+
+/// `dS/dU` of the fast-sigmoid surrogate at membrane `m`, in the kernel's float type.
+fn fast_sigmoid_slope<F: WithDType>(slope: f64, thr: F) -> impl Fn(F) -> F + Copy {
+    let k = F::from_f64(slope);
+    move |m: F| {
+        let u = m - thr;
+        let magnitude = if u < F::zero() { F::zero() - u } else { u };
+        let q = F::one() + k * magnitude;
+        F::one() / (q * q)
+    }
+}
+
+/// Evaluates `$body` with `$slope` bound to the surrogate's derivative as a closure: one
+/// monomorphised kernel per surrogate, so the slope inlines into the vectorised loops.
+macro_rules! with_slope {
+    ($surrogate:expr, $thr:expr, |$slope:ident| $body:expr) => {
+        match $surrogate {
+            Surrogate::Arctan { alpha } => {
+                let $slope = arctan_slope(alpha, $thr);
+                $body
+            }
+            Surrogate::FastSigmoid { slope } => {
+                let $slope = fast_sigmoid_slope(slope, $thr);
+                $body
+            }
+        }
+    };
+}
+
 vectorized! {
     /// One LIF step of a row of neurons; `constants` are β, thr and −thr. A function of its
     /// own so the vectoriser sees the slices cannot overlap.
@@ -103,9 +156,8 @@ vectorized! {
 struct SampleState<F> {
     mem: Vec<F>,
     spiked: Vec<F>,
-    beta: F,
-    thr: F,
-    minus_thr: F,
+    /// β, thr and −thr.
+    constants: [F; 3],
 }
 
 impl<F: WithDType> SampleState<F> {
@@ -123,7 +175,7 @@ impl<F: WithDType> SampleState<F> {
             &mut self.mem[start..start + width],
             &mut self.spiked[start..start + width],
             input,
-            [self.beta, self.thr, self.minus_thr],
+            self.constants,
         );
     }
 }
@@ -166,19 +218,32 @@ impl LifProject {
         SampleState {
             mem: vec![F::zero(); d.n],
             spiked: vec![F::zero(); d.n],
-            beta: F::from_f64(self.cfg.beta),
-            thr: F::from_f64(self.cfg.threshold),
-            minus_thr: F::from_f64(-self.cfg.threshold),
+            constants: self.constants(),
         }
     }
 
-    fn forward_kernel<F: WithDType>(&self, currents: &[F], weights: &[F], d: Dims) -> Vec<F> {
-        let weights_t = transpose(weights, d.n, d.k);
+    fn forward_kernel<F: Real>(&self, currents: &[F], weights: &[F], d: Dims) -> Vec<F> {
         // One task per sample: it owns rows [t, b, :] of the output, so no reduction.
-        let per_sample: Vec<Vec<F>> = (0..d.batch)
-            .into_par_iter()
-            .map(|b| forward_sample_task(self, currents, &weights_t, d, b))
-            .collect();
+        let per_sample: Vec<Vec<F>> = match narrow_width(d.k) {
+            Some(width) => {
+                let padded = PaddedWeights::new(weights, d, width);
+                (0..d.batch)
+                    .into_par_iter()
+                    .map(|b| match width {
+                        4 => forward_narrow::<F, 4>(self, currents, &padded, d, b),
+                        10 => forward_narrow::<F, 10>(self, currents, &padded, d, b),
+                        _ => forward_narrow::<F, 16>(self, currents, &padded, d, b),
+                    })
+                    .collect()
+            }
+            None => {
+                let weights_t = transpose(weights, d.n, d.k);
+                (0..d.batch)
+                    .into_par_iter()
+                    .map(|b| forward_sample_task(self, currents, &weights_t, d, b))
+                    .collect()
+            }
+        };
         let mut out = vec![F::zero(); self.steps * d.batch * d.k];
         for (b, rows) in per_sample.iter().enumerate() {
             for t in 0..self.steps {
@@ -186,6 +251,164 @@ impl LifProject {
             }
         }
         out
+    }
+
+    /// β, thr and −thr in the kernel's float type.
+    fn constants<F: WithDType>(&self) -> [F; 3] {
+        [
+            F::from_f64(self.cfg.beta),
+            F::from_f64(self.cfg.threshold),
+            F::from_f64(-self.cfg.threshold),
+        ]
+    }
+
+    /// The narrow kernel's forward pass for sample `b`: next-layer currents `[T][K]`.
+    ///
+    /// Blocks of 16 chunks run through all T steps (their weights stay in L1); each step's
+    /// products accumulate in NK × 16 lanes held in registers across the block's chunks.
+    #[inline(always)]
+    fn forward_narrow_sample<F: Real, const NK: usize>(
+        &self,
+        currents: &[F],
+        weights: &PaddedWeights<F>,
+        d: Dims,
+        b: usize,
+    ) -> Vec<F> {
+        let mut lanes = vec![[[F::zero(); CHUNK]; NK]; self.steps];
+        let block_len = BLOCK_CHUNKS * CHUNK;
+        let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
+        for first in (0..weights.n_pad).step_by(block_len) {
+            // Neurons past N (padding) keep zero spikes: the LIF step only runs on real ones.
+            let real = block_len.min(d.n - first);
+            let padded_chunks = (block_len.min(weights.n_pad - first)) / CHUNK;
+            mem.fill(Chunk([F::zero(); CHUNK]));
+            spiked.fill(Chunk([F::zero(); CHUNK]));
+            for (t, lanes_t) in lanes.iter_mut().enumerate() {
+                lif_steps(
+                    &mut flat_mut(&mut mem)[..real],
+                    &mut flat_mut(&mut spiked)[..real],
+                    &currents[self.current_index(d, t, b, first)..][..real],
+                    self.constants(),
+                );
+                let mut acc = *lanes_t;
+                for (c, Chunk(s)) in spiked[..padded_chunks].iter().enumerate() {
+                    let w = weights.chunk_weights(first / CHUNK + c);
+                    for (acc_k, Chunk(w_k)) in acc.iter_mut().zip(w) {
+                        for l in 0..CHUNK {
+                            acc_k[l] = s[l].mul_add(w_k[l], acc_k[l]);
+                        }
+                    }
+                }
+                *lanes_t = acc;
+            }
+        }
+        lanes
+            .iter()
+            .flat_map(|acc| acc[..d.k].iter().map(|lane| lane_sum(lane)))
+            .collect()
+    }
+
+    /// The narrow kernel's backward pass for a fixed run of samples: their current gradients
+    /// (`[samples][T or 1][N]`) and their weight gradient `[NK][n_pad]`.
+    ///
+    /// Per chunk of 16 neurons: the membranes are recomputed through all T steps into a
+    /// `[T][16]` buffer, then one backward sweep forms `dL/dspike` from the chunk's K weights,
+    /// the BPTT state and the chunk's K weight-gradient rows, all in registers.
+    #[inline(always)]
+    fn backward_narrow_samples<F: Real, const NK: usize>(
+        &self,
+        currents: &[F],
+        weights: &PaddedWeights<F>,
+        grad: &[F],
+        d: Dims,
+        samples: std::ops::Range<usize>,
+        slope: impl Fn(F) -> F,
+    ) -> (Vec<F>, Vec<f64>) {
+        let beta = F::from_f64(self.cfg.beta);
+        let block_len = BLOCK_CHUNKS * CHUNK;
+        let per_sample = self.per_sample_len(d);
+        let mut d_currents = vec![F::zero(); samples.len() * per_sample];
+        let mut d_w = vec![0f64; NK * weights.n_pad];
+        let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
+        // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
+        let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
+        let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
+        let mut g = vec![[F::zero(); NK]; self.steps];
+        for (b, out) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
+            for (t, g_t) in g.iter_mut().enumerate() {
+                g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
+            }
+            for first in (0..weights.n_pad).step_by(block_len) {
+                // The membranes again, a whole block per step: its neurons' recurrences are
+                // independent, so they overlap instead of waiting on one another.
+                let real = block_len.min(d.n - first);
+                let padded_chunks = (block_len.min(weights.n_pad - first)) / CHUNK;
+                mem.fill(Chunk([F::zero(); CHUNK]));
+                spiked.fill(Chunk([F::zero(); CHUNK]));
+                for t in 0..self.steps {
+                    lif_steps(
+                        &mut flat_mut(&mut mem)[..real],
+                        &mut flat_mut(&mut spiked)[..real],
+                        &currents[self.current_index(d, t, b, first)..][..real],
+                        self.constants(),
+                    );
+                    membranes[t * BLOCK_CHUNKS..][..BLOCK_CHUNKS].copy_from_slice(&mem);
+                    fired[t * BLOCK_CHUNKS..][..BLOCK_CHUNKS].copy_from_slice(&spiked);
+                }
+                for c in 0..padded_chunks {
+                    let offset = c * CHUNK;
+                    let global = first / CHUNK + c;
+                    let width = CHUNK.min(real.saturating_sub(offset));
+                    let w = weights.chunk_weights(global);
+                    let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
+                    let mut carry = [F::zero(); CHUNK];
+                    let mut total = [F::zero(); CHUNK];
+                    for t in (0..self.steps).rev() {
+                        let Chunk(mem_t) = &membranes[t * BLOCK_CHUNKS + c];
+                        let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
+                        let g_t = &g[t];
+                        // Two partial sums (even and odd outputs) halve the FMA chain.
+                        let mut d_spike = [[F::zero(); CHUNK]; 2];
+                        for (k, Chunk(w_k)) in w.iter().enumerate() {
+                            for l in 0..CHUNK {
+                                d_spike[k % 2][l] = g_t[k].mul_add(w_k[l], d_spike[k % 2][l]);
+                                d_w_chunk[k][l] = g_t[k].mul_add(fired_t[l], d_w_chunk[k][l]);
+                            }
+                        }
+                        let mut d_mem = [F::zero(); CHUNK];
+                        for l in 0..CHUNK {
+                            let d_spike = d_spike[0][l] + d_spike[1][l];
+                            d_mem[l] = d_spike.mul_add(slope(mem_t[l]), carry[l]);
+                            carry[l] = beta * d_mem[l];
+                            total[l] += d_mem[l];
+                        }
+                        if !self.constant && width > 0 {
+                            out[t * d.n + first + offset..][..width]
+                                .copy_from_slice(&d_mem[..width]);
+                        }
+                    }
+                    if self.constant && width > 0 {
+                        out[first + offset..][..width].copy_from_slice(&total[..width]);
+                    }
+                    for (k, rows) in d_w_chunk.iter().enumerate() {
+                        let acc = &mut d_w[k * weights.n_pad + global * CHUNK..][..CHUNK];
+                        for (a, &v) in acc.iter_mut().zip(rows) {
+                            *a += v.to_f64();
+                        }
+                    }
+                }
+            }
+        }
+        (d_currents, d_w)
+    }
+
+    /// Length of one sample's current gradient: `[N]` (constant input) or `[T][N]`.
+    fn per_sample_len(&self, d: Dims) -> usize {
+        if self.constant {
+            d.n
+        } else {
+            self.steps * d.n
+        }
     }
 
     /// Next-layer currents `[T][K]` of sample `b`, from the transposed weights `[K][N]`.
@@ -218,46 +441,90 @@ impl LifProject {
         rows
     }
 
-    fn backward_kernel<F: WithDType>(
+    fn backward_kernel<F: Real>(
         &self,
         currents: &[F],
         weights: &[F],
         grad: &[F],
         d: Dims,
     ) -> Vec<F> {
-        // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
-        let weights_t = transpose(weights, d.n, d.k);
         let tasks = d.batch.div_ceil(SAMPLES_PER_TASK);
-        // Per-sample work stays in the kernel's float type so the inner loops vectorise; the
-        // weight gradient, a sum over the whole batch, accumulates in f64.
-        let parts: Vec<(Vec<Vec<F>>, Vec<f64>)> = (0..tasks)
-            .into_par_iter()
-            .map(|task| {
-                let samples = task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
-                backward_samples_task(self, currents, &weights_t, grad, d, samples)
-            })
-            .collect();
+        let samples_of = |task: usize| {
+            task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch)
+        };
+        let thr = F::from_f64(self.cfg.threshold);
+        // Each task: its samples' current gradients and its partial weight gradient `[K][n]`
+        // (`n` ≥ N: the narrow kernel's rows are padded). Per-sample work stays in the kernel's
+        // float type so the inner loops vectorise; the weight gradient, a sum over the whole
+        // batch, accumulates in f64.
+        let (parts, stride): (Vec<(Vec<F>, Vec<f64>)>, usize) = match narrow_width(d.k) {
+            Some(width) => {
+                let padded = PaddedWeights::new(weights, d, width);
+                let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
+                    .into_par_iter()
+                    .map(|task| {
+                        let samples = samples_of(task);
+                        match width {
+                            4 => backward_narrow_task::<F, 4>(
+                                self, currents, &padded, grad, d, samples, slope,
+                            ),
+                            10 => backward_narrow_task::<F, 10>(
+                                self, currents, &padded, grad, d, samples, slope,
+                            ),
+                            _ => backward_narrow_task::<F, 16>(
+                                self, currents, &padded, grad, d, samples, slope,
+                            ),
+                        }
+                    })
+                    .collect());
+                (parts, padded.n_pad)
+            }
+            None => {
+                // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
+                let weights_t = transpose(weights, d.n, d.k);
+                let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
+                    .into_par_iter()
+                    .map(|task| {
+                        backward_samples_task(
+                            self,
+                            currents,
+                            &weights_t,
+                            grad,
+                            d,
+                            samples_of(task),
+                            slope,
+                        )
+                    })
+                    .collect());
+                (parts, d.n)
+            }
+        };
         let grad_len = currents.len();
+        let per_sample = self.per_sample_len(d);
         let mut out = vec![F::zero(); grad_len + d.n * d.k];
-        let mut d_weights = vec![0f64; d.n * d.k];
+        let mut d_weights = vec![0f64; d.k * stride];
         for (task, (d_currents, d_w)) in parts.iter().enumerate() {
-            for (s, piece) in d_currents.iter().enumerate() {
-                let b = task * SAMPLES_PER_TASK + s;
-                for (i, &v) in piece.iter().enumerate() {
-                    let (t, j) = (i / d.n, i % d.n);
-                    out[self.current_index(d, t, b, j)] = v;
+            for (b, piece) in samples_of(task).zip(d_currents.chunks_exact(per_sample)) {
+                if self.constant {
+                    out[b * d.n..][..d.n].copy_from_slice(piece);
+                } else {
+                    for (t, row) in piece.chunks_exact(d.n).enumerate() {
+                        out[self.current_index(d, t, b, 0)..][..d.n].copy_from_slice(row);
+                    }
                 }
             }
             d_weights.iter_mut().zip(d_w).for_each(|(a, v)| *a += v);
         }
-        for (o, v) in out[grad_len..].iter_mut().zip(d_weights) {
-            *o = F::from_f64(v);
+        for (j, row) in out[grad_len..].chunks_exact_mut(d.k).enumerate() {
+            for (k, o) in row.iter_mut().enumerate() {
+                *o = F::from_f64(d_weights[k * stride + j]);
+            }
         }
         out
     }
 
-    /// Backward pass for a fixed run of samples: their current gradients and their partial
-    /// weight gradient.
+    /// The AXPY kernel's backward pass for a fixed run of samples: their current gradients
+    /// (`[samples][T or 1][N]`) and their partial weight gradient `[K][N]`.
     #[inline(always)]
     fn backward_samples<F: WithDType>(
         &self,
@@ -266,19 +533,20 @@ impl LifProject {
         grad: &[F],
         d: Dims,
         samples: std::ops::Range<usize>,
-    ) -> (Vec<Vec<F>>, Vec<f64>) {
-        let surrogate = self.cfg.surrogate;
-        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
+        slope: impl Fn(F) -> F + Copy,
+    ) -> (Vec<F>, Vec<f64>) {
+        let beta = F::from_f64(self.cfg.beta);
         // The weight gradient `[K][N]`: one sample's steps summed in F, the samples in f64.
         let mut d_w = vec![0f64; d.k * d.n];
         let mut d_w_sample = vec![F::zero(); d.k * d.n];
-        let mut d_currents = Vec::with_capacity(samples.len());
+        let per_sample = self.per_sample_len(d);
+        let mut d_currents = vec![F::zero(); samples.len() * per_sample];
         let mut carry = vec![F::zero(); d.n];
         let mut d_spikes = vec![F::zero(); self.steps * d.n];
         // Reused for every sample of the task; each step overwrites its rows.
         let mut membranes = vec![F::zero(); self.steps * d.n];
         let mut spikes = vec![F::zero(); self.steps * d.n];
-        for b in samples {
+        for (b, d_current) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
             let mut state = self.start(d);
             for t in 0..self.steps {
                 state.step(&currents[self.current_index(d, t, b, 0)..][..d.n]);
@@ -286,7 +554,6 @@ impl LifProject {
                 spikes[t * d.n..][..d.n].copy_from_slice(&state.spiked);
             }
             carry.iter_mut().for_each(|v| *v = F::zero());
-            let mut d_current = vec![F::zero(); if self.constant { d.n } else { self.steps * d.n }];
             let g: Vec<F> = (0..self.steps)
                 .flat_map(|t| grad[(t * d.batch + b) * d.k..][..d.k].iter().copied())
                 .collect();
@@ -303,53 +570,20 @@ impl LifProject {
                 }
             }
             for t in (0..self.steps).rev() {
-                let d_spike = &d_spikes[t * d.n..][..d.n];
-                let mem_t = &membranes[t * d.n..][..d.n];
                 let d_row = if self.constant {
                     &mut d_current[..]
                 } else {
                     &mut d_current[t * d.n..][..d.n]
                 };
-                // Branch-free inner loops, one per surrogate and input kind, so they vectorise.
-                match surrogate {
-                    Surrogate::Arctan { alpha } => {
-                        let (scale, peak) = (
-                            F::from_f64(std::f64::consts::FRAC_PI_2 * alpha),
-                            F::from_f64(alpha / 2.0),
-                        );
-                        let slope = |m: F| {
-                            let x = scale * (m - thr);
-                            peak / (F::one() + x * x)
-                        };
-                        through_time(
-                            mem_t,
-                            d_spike,
-                            &mut carry,
-                            d_row,
-                            beta,
-                            self.constant,
-                            slope,
-                        );
-                    }
-                    Surrogate::FastSigmoid { slope } => {
-                        let k = F::from_f64(slope);
-                        let slope = |m: F| {
-                            let u = m - thr;
-                            let magnitude = if u < F::zero() { F::zero() - u } else { u };
-                            let q = F::one() + k * magnitude;
-                            F::one() / (q * q)
-                        };
-                        through_time(
-                            mem_t,
-                            d_spike,
-                            &mut carry,
-                            d_row,
-                            beta,
-                            self.constant,
-                            slope,
-                        );
-                    }
-                }
+                through_time(
+                    &membranes[t * d.n..][..d.n],
+                    &d_spikes[t * d.n..][..d.n],
+                    &mut carry,
+                    d_row,
+                    beta,
+                    self.constant,
+                    slope,
+                );
             }
             // dW[:, k] = Σ_t g_k(t) · spikes(t) (t descending, as the time loop runs), by blocks
             // of neurons so each block's K accumulator rows stay in L1 across all T steps.
@@ -366,9 +600,75 @@ impl LifProject {
             for (acc, v) in d_w.iter_mut().zip(&d_w_sample) {
                 *acc += v.to_f64();
             }
-            d_currents.push(d_current);
         }
-        (d_currents, transpose(&d_w, d.k, d.n))
+        (d_currents, d_w)
+    }
+}
+
+/// Weights `[N, K]` zero-padded to N' (a multiple of [`CHUNK`]) × NK neurons and laid out
+/// `[N' / CHUNK][NK][CHUNK]`: a chunk's NK weight vectors are contiguous (rows of `[K][N]`
+/// would sit N' floats apart, all in the same L1 sets). Zero weights make the padding neurons
+/// and outputs contribute nothing.
+struct PaddedWeights<F> {
+    chunks: Vec<Chunk<F>>,
+    width: usize,
+    n_pad: usize,
+}
+
+impl<F: Real> PaddedWeights<F> {
+    fn new(weights: &[F], d: Dims, width: usize) -> Self {
+        let n_pad = d.n.div_ceil(CHUNK) * CHUNK;
+        let mut chunks = Chunk::zeros(width * n_pad / CHUNK);
+        for (j, row) in weights.chunks_exact(d.k).enumerate() {
+            let (c, l) = (j / CHUNK, j % CHUNK);
+            for (k, &w) in row.iter().enumerate() {
+                chunks[c * width + k].0[l] = w;
+            }
+        }
+        Self {
+            chunks,
+            width,
+            n_pad,
+        }
+    }
+
+    /// The NK weight vectors of neurons `c·CHUNK..(c+1)·CHUNK`, one per output.
+    #[inline(always)]
+    fn chunk_weights(&self, c: usize) -> &[Chunk<F>] {
+        &self.chunks[c * self.width..][..self.width]
+    }
+}
+
+/// The narrow kernels' width for a next layer of `k` neurons (`None`: too wide, AXPY kernels).
+fn narrow_width(k: usize) -> Option<usize> {
+    NARROW_WIDTHS.into_iter().find(|&w| k <= w)
+}
+
+vectorized! {
+    /// [`LifProject::forward_narrow_sample`], compiled for the CPU's widest vectors.
+    fn forward_narrow<F: Real, const NK: usize>(
+        op: &LifProject,
+        currents: &[F],
+        weights: &PaddedWeights<F>,
+        d: Dims,
+        b: usize,
+    ) -> Vec<F> {
+        op.forward_narrow_sample::<F, NK>(currents, weights, d, b)
+    }
+}
+
+vectorized! {
+    /// [`LifProject::backward_narrow_samples`], compiled for the CPU's widest vectors.
+    fn backward_narrow_task<F: Real, const NK: usize>(
+        op: &LifProject,
+        currents: &[F],
+        weights: &PaddedWeights<F>,
+        grad: &[F],
+        d: Dims,
+        samples: std::ops::Range<usize>,
+        slope: impl Fn(F) -> F + Copy,
+    ) -> (Vec<F>, Vec<f64>) {
+        op.backward_narrow_samples::<F, NK>(currents, weights, grad, d, samples, slope)
     }
 }
 
@@ -394,8 +694,9 @@ vectorized! {
         grad: &[F],
         d: Dims,
         samples: std::ops::Range<usize>,
-    ) -> (Vec<Vec<F>>, Vec<f64>) {
-        op.backward_samples(currents, weights_t, grad, d, samples)
+        slope: impl Fn(F) -> F + Copy,
+    ) -> (Vec<F>, Vec<f64>) {
+        op.backward_samples(currents, weights_t, grad, d, samples, slope)
     }
 }
 

@@ -13,35 +13,36 @@
 macro_rules! vectorized {
     (
         $(#[$meta:meta])*
-        $vis:vis fn $name:ident<$F:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
+        $vis:vis fn $name:ident<$F:ident: $bound:path $(, const $C:ident: usize)*>
+            ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
         $body:block
     ) => {
         $(#[$meta])*
         #[inline(never)]
-        $vis fn $name<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name<$F: $bound $(, const $C: usize)*>($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn portable<$F: $bound>($($arg: $ty),*) $(-> $ret)? $body
+            fn portable<$F: $bound $(, const $C: usize)*>($($arg: $ty),*) $(-> $ret)? $body
 
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                fn avx512<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
-                    portable($($arg),*)
+                fn avx512<$F: $bound $(, const $C: usize)*>($($arg: $ty),*) $(-> $ret)? {
+                    portable::<$F $(, $C)*>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2<$F: $bound>($($arg: $ty),*) $(-> $ret)? {
-                    portable($($arg),*)
+                fn avx2<$F: $bound $(, const $C: usize)*>($($arg: $ty),*) $(-> $ret)? {
+                    portable::<$F $(, $C)*>($($arg),*)
                 }
                 if $crate::simd::has_avx512() {
                     // SAFETY: the CPU reports AVX-512F and AVX-512VL (and so AVX2 and FMA).
-                    return unsafe { avx512($($arg),*) };
+                    return unsafe { avx512::<$F $(, $C)*>($($arg),*) };
                 }
                 if $crate::simd::has_avx2() {
                     // SAFETY: the CPU reports AVX2 and FMA.
-                    return unsafe { avx2($($arg),*) };
+                    return unsafe { avx2::<$F $(, $C)*>($($arg),*) };
                 }
             }
-            portable($($arg),*)
+            portable::<$F $(, $C)*>($($arg),*)
         }
     };
 }
@@ -132,4 +133,30 @@ pub(crate) fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
     (0..cols)
         .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
         .collect()
+}
+
+/// Floats per [`Chunk`]: one AVX-512 vector of f32.
+pub(crate) const CHUNK: usize = 16;
+
+/// [`CHUNK`] floats on a 64-byte boundary, so a vector load never straddles two cache lines
+/// (a split load costs twice; the allocator only guarantees 16-byte alignment for `Vec<f32>`).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Chunk<F>(pub [F; CHUNK]);
+
+impl<F: Real> Chunk<F> {
+    pub(crate) fn zeros(len: usize) -> Vec<Self> {
+        vec![Chunk([F::zero(); CHUNK]); len]
+    }
+}
+
+/// The floats of `chunks`, in order, writable.
+pub(crate) fn flat_mut<F: Real>(chunks: &mut [Chunk<F>]) -> &mut [F] {
+    // f32 and f64 chunks are 64 or 128 bytes: a multiple of the alignment, so no padding.
+    assert_eq!(std::mem::size_of::<Chunk<F>>(), CHUNK * std::mem::size_of::<F>());
+    // SAFETY: `Chunk<F>` is `repr(C)` around `[F; CHUNK]` with no padding (checked above), so
+    // `chunks` is `chunks.len() * CHUNK` contiguous, initialised `F`s, borrowed exclusively.
+    unsafe {
+        std::slice::from_raw_parts_mut(chunks.as_mut_ptr().cast::<F>(), chunks.len() * CHUNK)
+    }
 }
