@@ -880,9 +880,38 @@ mod tests {
 
     #[test]
     fn fused_projection_agrees_with_lif_then_matmul() {
+        // Narrow kernels (K ≤ 16), each compiled width, partial chunks and blocks.
         compare(DType::F64, &[3, 300], 4, 6);
         compare(DType::F32, &[5, 700], 10, 25);
         compare(DType::F64, &[4, 2, 33], 3, 4);
         compare(DType::F32, &[7, 3, 520], 10, 7);
+        compare(DType::F32, &[4, 270], 16, 9);
+        compare(DType::F64, &[3, 2, 17], 13, 5);
+        // The AXPY kernels (K > 16).
+        compare(DType::F32, &[5, 600], 17, 12);
+        compare(DType::F64, &[4, 3, 530], 24, 6);
+    }
+
+    #[test]
+    fn vector_and_portable_kernels_agree_bit_for_bit() {
+        let c = LifConfig::default();
+        for (shape, k) in [(&[6, 300][..], 10), (&[4, 3, 70][..], 20)] {
+            let currents = Tensor::randn(0.4f32, 0.8, shape, &Device::Cpu).unwrap();
+            let n = shape[shape.len() - 1];
+            let weights = Tensor::randn(0f32, 0.5, (n, k), &Device::Cpu).unwrap();
+            let [portable, vector] = crate::test_support::portable_and_vector(|| {
+                probe(lif_project_fused, &currents, &weights, &c)
+            });
+            assert_eq!(portable, vector, "{shape:?}, K = {k}");
+        }
+    }
+
+    #[test]
+    fn narrow_widths_cover_every_narrow_layer() {
+        assert_eq!(narrow_width(1), Some(4));
+        assert_eq!(narrow_width(10), Some(10));
+        assert_eq!(narrow_width(11), Some(16));
+        assert_eq!(narrow_width(16), Some(16));
+        assert_eq!(narrow_width(17), None);
     }
 }

@@ -5,6 +5,8 @@
 //! AVX-512, for AVX2 and as built — and picks one per call from what the CPU reports. The
 //! kernels contain no floating-point reductions across lanes (LLVM vectorises only
 //! element-wise loops without fast-math), so every version returns bit-identical results.
+//! Fused multiply-adds are written as `mul_add`: exactly rounded on every build (hardware FMA
+//! on AVX2 / AVX-512 and on aarch64; a libm call, identical but slow, on pre-2013 x86 CPUs).
 //! Also here: the small helpers the kernels share (fixed-order lane sums, a transpose).
 
 /// Defines `fn $name` whose body is compiled for AVX-512 and AVX2 besides the baseline, and

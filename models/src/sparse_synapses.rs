@@ -1005,15 +1005,9 @@ mod tests {
             ((30, 50, 10, 3), ProductPath::Auto),
         ] {
             let case = Case::random(DType::F32, shape, 0.2, true, true);
-            let runs: Vec<_> = [true, false]
-                .into_iter()
-                .map(|portable| {
-                    crate::simd::force_portable(portable);
-                    let out = case.run(Some(CurrentOptions { path, tile: 256 }));
-                    crate::simd::force_portable(false);
-                    out
-                })
-                .collect();
+            let runs = crate::test_support::portable_and_vector(|| {
+                case.run(Some(CurrentOptions { path, tile: 256 }))
+            });
             assert_eq!(runs[0], runs[1], "{shape:?} {path:?}");
         }
     }

@@ -29,3 +29,14 @@ pub fn probe_weights(like: &Tensor) -> Tensor {
 pub fn probe_loss(t: &Tensor) -> Tensor {
     t.mul(&probe_weights(t)).unwrap().sum_all().unwrap()
 }
+
+/// Runs `f` twice, with the kernels' baseline build and with the widest the CPU has, and
+/// returns both results. Serialised: the choice is a process-wide switch.
+pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
+    static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = SWITCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    crate::simd::force_portable(true);
+    let portable = f();
+    crate::simd::force_portable(false);
+    [portable, f()]
+}
