@@ -20,7 +20,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
-use crate::simd::{flat_mut, lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
+use crate::simd::{flat, flat_mut, lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -144,6 +144,33 @@ vectorized! {
 }
 
 vectorized! {
+    /// One LIF step of a row of neurons from the previous step's state (`None`: the rest
+    /// state) into the next's, so a recorded sequence needs no copies.
+    fn lif_steps_into<F: WithDType>(
+        previous: Option<(&[F], &[F])>,
+        input: &[F],
+        mem: &mut [F],
+        spiked: &mut [F],
+        constants: [F; 3],
+    ) {
+        let [beta, thr, minus_thr] = constants;
+        let next = mem.iter_mut().zip(spiked.iter_mut()).zip(input);
+        match previous {
+            Some((mem_before, spiked_before)) => {
+                for (((m, s), &i), (&m0, &s0)) in next.zip(mem_before.iter().zip(spiked_before)) {
+                    (*m, *s) = lif_step(m0, s0, i, beta, thr, minus_thr);
+                }
+            }
+            None => {
+                for ((m, s), &i) in next {
+                    (*m, *s) = lif_step(F::zero(), F::zero(), i, beta, thr, minus_thr);
+                }
+            }
+        }
+    }
+}
+
+vectorized! {
     /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
     fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
         for (v, &u) in y.iter_mut().zip(x) {
@@ -182,7 +209,7 @@ impl<F: WithDType> SampleState<F> {
 
 /// Samples per backward task. Tasks are fixed (not chosen by the scheduler) and their partial
 /// weight gradients are summed in order, so results are bit-identical from run to run.
-const SAMPLES_PER_TASK: usize = 8;
+const SAMPLES_PER_TASK: usize = 16;
 
 /// Shapes of one call: batch B, neurons N, next layer K.
 #[derive(Clone, Copy)]
@@ -292,7 +319,7 @@ impl LifProject {
                 );
                 let mut acc = *lanes_t;
                 for (c, Chunk(s)) in spiked[..padded_chunks].iter().enumerate() {
-                    let w = weights.chunk_weights(first / CHUNK + c);
+                    let w = weights.chunk_weights::<NK>(first / CHUNK + c);
                     for (acc_k, Chunk(w_k)) in acc.iter_mut().zip(w) {
                         for l in 0..CHUNK {
                             acc_k[l] = s[l].mul_add(w_k[l], acc_k[l]);
@@ -329,7 +356,6 @@ impl LifProject {
         let per_sample = self.per_sample_len(d);
         let mut d_currents = vec![F::zero(); samples.len() * per_sample];
         let mut d_w = vec![0f64; NK * weights.n_pad];
-        let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
         let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
@@ -343,23 +369,37 @@ impl LifProject {
                 // independent, so they overlap instead of waiting on one another.
                 let real = block_len.min(d.n - first);
                 let padded_chunks = (block_len.min(weights.n_pad - first)) / CHUNK;
-                mem.fill(Chunk([F::zero(); CHUNK]));
-                spiked.fill(Chunk([F::zero(); CHUNK]));
+                if real < block_len {
+                    // Padding neurons: zero, not what the previous block left there.
+                    for row in [&mut membranes, &mut fired] {
+                        for step in flat_mut(row).chunks_exact_mut(block_len) {
+                            step[real..].fill(F::zero());
+                        }
+                    }
+                }
                 for t in 0..self.steps {
-                    lif_steps(
-                        &mut flat_mut(&mut mem)[..real],
-                        &mut flat_mut(&mut spiked)[..real],
+                    let (before_m, now_m) = membranes.split_at_mut(t * BLOCK_CHUNKS);
+                    let (before_s, now_s) = fired.split_at_mut(t * BLOCK_CHUNKS);
+                    let previous = (t > 0).then(|| {
+                        let at = (t - 1) * block_len;
+                        (
+                            &flat(before_m)[at..at + real],
+                            &flat(before_s)[at..at + real],
+                        )
+                    });
+                    lif_steps_into(
+                        previous,
                         &currents[self.current_index(d, t, b, first)..][..real],
+                        &mut flat_mut(now_m)[..real],
+                        &mut flat_mut(now_s)[..real],
                         self.constants(),
                     );
-                    membranes[t * BLOCK_CHUNKS..][..BLOCK_CHUNKS].copy_from_slice(&mem);
-                    fired[t * BLOCK_CHUNKS..][..BLOCK_CHUNKS].copy_from_slice(&spiked);
                 }
                 for c in 0..padded_chunks {
                     let offset = c * CHUNK;
                     let global = first / CHUNK + c;
                     let width = CHUNK.min(real.saturating_sub(offset));
-                    let w = weights.chunk_weights(global);
+                    let w = weights.chunk_weights::<NK>(global);
                     let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
                     let mut carry = [F::zero(); CHUNK];
                     let mut total = [F::zero(); CHUNK];
@@ -632,10 +672,14 @@ impl<F: Real> PaddedWeights<F> {
         }
     }
 
-    /// The NK weight vectors of neurons `c·CHUNK..(c+1)·CHUNK`, one per output.
+    /// The NK weight vectors of neurons `c·CHUNK..(c+1)·CHUNK`, one per output. NK is a
+    /// constant so that loops over it unroll and their accumulators stay in registers.
     #[inline(always)]
-    fn chunk_weights(&self, c: usize) -> &[Chunk<F>] {
-        &self.chunks[c * self.width..][..self.width]
+    fn chunk_weights<const NK: usize>(&self, c: usize) -> &[Chunk<F>; NK] {
+        debug_assert_eq!(NK, self.width);
+        self.chunks[c * NK..][..NK]
+            .try_into()
+            .expect("the kernel's width is the layout's")
     }
 }
 
