@@ -53,7 +53,7 @@ pub(crate) use vectorized;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::WithDType;
+use candle_core::{DType, WithDType};
 
 /// The float types the fused kernels run on (f32, f64): Candle's dtype plus the math
 /// (`sqrt`, `recip`) that must stay in the type's own precision to match the plain ops.
@@ -169,5 +169,114 @@ pub(crate) fn flat_mut<F: Real>(chunks: &mut [Chunk<F>]) -> &mut [F] {
     // `chunks` is `chunks.len() * CHUNK` contiguous, initialised `F`s, borrowed exclusively.
     unsafe {
         std::slice::from_raw_parts_mut(chunks.as_mut_ptr().cast::<F>(), chunks.len() * CHUNK)
+    }
+}
+
+/// A zero-initialised `[F]` that starts on a 64-byte boundary. Large `Vec`s come from `mmap`
+/// 16 bytes past a page boundary, so every 64-byte vector load of theirs straddles two cache
+/// lines; the kernels' weight and gradient tiles use this instead.
+pub(crate) struct AlignedBuf<F> {
+    chunks: Vec<Chunk<F>>,
+    len: usize,
+}
+
+impl<F: Real> AlignedBuf<F> {
+    pub(crate) fn zeros(len: usize) -> Self {
+        Self {
+            chunks: Chunk::zeros(len.div_ceil(CHUNK)),
+            len,
+        }
+    }
+}
+
+impl<F: Real> std::ops::Deref for AlignedBuf<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        &flat(&self.chunks)[..self.len]
+    }
+}
+
+impl<F: Real> std::ops::DerefMut for AlignedBuf<F> {
+    fn deref_mut(&mut self) -> &mut [F] {
+        &mut flat_mut(&mut self.chunks)[..self.len]
+    }
+}
+
+/// 64 bytes on a 64-byte boundary: the unit of [`Scratch`] storage.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// Buffers kept per thread for reuse (a task needs at most three at once).
+const SCRATCH_POOL: usize = 4;
+
+thread_local! {
+    static SCRATCH_LINES: std::cell::RefCell<Vec<Vec<Line>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A 64-byte-aligned `[F]` taken from a per-thread pool and given back on drop, for the
+/// kernels' per-task tiles: the pool's buffers stay mapped, so a training step does not pay a
+/// fresh `mmap`, its page faults and its zeroing for every tile. The contents start
+/// unspecified (whatever the last user left, or zeros): every user overwrites them all.
+pub(crate) struct Scratch<F> {
+    lines: Vec<Line>,
+    len: usize,
+    _float: std::marker::PhantomData<F>,
+}
+
+impl<F: Real> Scratch<F> {
+    pub(crate) fn take(len: usize) -> Self {
+        // Plain floats only: every bit pattern of the stale bytes must be a value of F.
+        assert!(
+            matches!(F::DTYPE, DType::F16 | DType::BF16 | DType::F32 | DType::F64),
+            "scratch buffers hold floats"
+        );
+        let needed = (len * std::mem::size_of::<F>()).div_ceil(64);
+        let mut lines = SCRATCH_LINES
+            .with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let fit = pool.iter().position(|b| b.capacity() >= needed);
+                fit.map(|i| pool.swap_remove(i)).or_else(|| pool.pop())
+            })
+            .unwrap_or_default();
+        if lines.len() < needed {
+            lines.resize(needed, Line([0; 64]));
+        }
+        Self {
+            lines,
+            len,
+            _float: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F> Drop for Scratch<F> {
+    fn drop(&mut self) {
+        let lines = std::mem::take(&mut self.lines);
+        // `try_with`: a buffer dropped while its thread shuts down is simply freed.
+        let _ = SCRATCH_LINES.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < SCRATCH_POOL {
+                pool.push(lines);
+            }
+        });
+    }
+}
+
+impl<F: Real> std::ops::Deref for Scratch<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        // SAFETY: `lines` holds at least `len · size_of::<F>()` initialised bytes, 64-byte
+        // aligned (≥ F's alignment), and F is a float type (checked in `take`), for which
+        // every bit pattern is a value.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<F>(), self.len) }
+    }
+}
+
+impl<F: Real> std::ops::DerefMut for Scratch<F> {
+    fn deref_mut(&mut self) -> &mut [F] {
+        // SAFETY: as in `deref`, borrowed exclusively.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<F>(), self.len) }
     }
 }

@@ -24,7 +24,7 @@ use crate::geometry::{
     coordinate_major, forward_kernel, row_block_backward, slice, synthesize_rows,
     synthesize_weights, RowBlockGradients,
 };
-use crate::simd::{lane_dot, transpose, vectorized, Real};
+use crate::simd::{lane_dot, transpose, vectorized, AlignedBuf, Real, Scratch};
 
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
@@ -346,14 +346,14 @@ fn tiled_forward<F: Real>(
     } = dims;
     let events = Events::by_row(x, n_in);
     let columns = coordinate_major(post, n_out, d);
-    let blocks: Vec<Vec<F>> = (0..n_out.div_ceil(tile))
+    let blocks: Vec<AlignedBuf<F>> = (0..n_out.div_ceil(tile))
         .into_par_iter()
         .map(|t| {
             let (start, width) = tile_span(t, tile, n_out);
             let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
-            let mut weights = vec![F::zero(); n_in * width];
+            let mut weights = Scratch::take(n_in * width);
             synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
-            let mut y = vec![F::zero(); batch * width];
+            let mut y = AlignedBuf::zeros(batch * width);
             tile_product(&events, &weights, width, &mut y);
             bias_and_activation(&mut y, &bias[start..start + width], relu);
             y
@@ -463,7 +463,7 @@ fn accumulate_events<F: Real>(
             for &(r, v) in events {
                 let row = &rows[r * stride + offset..][..width];
                 for (a, &w) in out.iter_mut().zip(row) {
-                    *a += v * w;
+                    *a = v.mul_add(w, *a);
                 }
             }
         }
@@ -484,7 +484,7 @@ fn accumulate_fixed<F: Real, const N: usize>(
     for &(r, v) in events {
         let row = &rows[r * stride + offset..][..N];
         for (a, &w) in acc.iter_mut().zip(row) {
-            *a += v * w;
+            *a = v.mul_add(w, *a);
         }
     }
     out.copy_from_slice(&acc);
@@ -628,14 +628,16 @@ fn backward_kernel<F: Real>(
         .into_par_iter()
         .map(|t| {
             let (start, width) = tile_span(t, tile, n_out);
-            let mut grad = vec![F::zero(); n_in * width];
+            let mut grad = Scratch::take(n_in * width);
             match (&events, &full_grad) {
                 (Some(events), _) => {
                     // The tile's gradient columns, packed: events then walk consecutive
                     // rows and pages instead of jumping the full output width each.
-                    let mut dz_tile = Vec::with_capacity(batch * width);
-                    for row in dz.chunks_exact(n_out) {
-                        dz_tile.extend_from_slice(&row[start..start + width]);
+                    let mut dz_tile = Scratch::take(batch * width);
+                    for (tile_row, row) in
+                        dz_tile.chunks_exact_mut(width).zip(dz.chunks_exact(n_out))
+                    {
+                        tile_row.copy_from_slice(&row[start..start + width]);
                     }
                     weight_grad_tile(events, &dz_tile, &mut grad)
                 }
