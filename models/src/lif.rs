@@ -17,6 +17,8 @@ use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType,
 };
 use rayon::prelude::*;
+
+use crate::simd::SharedMut;
 use serde::{Deserialize, Serialize};
 
 /// Stand-in derivative of the Heaviside step used in the backward pass.
@@ -237,20 +239,6 @@ struct LifBackward {
 /// that T × chunk membrane values stay in cache.
 const NEURON_CHUNK: usize = 512;
 
-/// A raw pointer that may cross threads: every task below writes a disjoint set of indices.
-#[derive(Clone, Copy)]
-struct SharedMut<F>(*mut F);
-unsafe impl<F> Send for SharedMut<F> {}
-unsafe impl<F> Sync for SharedMut<F> {}
-
-impl<F> SharedMut<F> {
-    /// # Safety
-    /// `i` must be in bounds and written by no other task.
-    unsafe fn write(self, i: usize, v: F) {
-        unsafe { *self.0.add(i) = v }
-    }
-}
-
 /// One LIF update: `(membrane, spike)` after a step from the previous ones. Same operation
 /// order as [`lif_reference`], so every kernel's spikes agree exactly with it.
 #[inline(always)]
@@ -305,7 +293,7 @@ impl LifForward {
         let width = self.width(currents.len());
         let plane = self.steps * width;
         let mut out = vec![F::zero(); if self.with_membrane { 2 * plane } else { plane }];
-        let out_ptr = SharedMut(out.as_mut_ptr());
+        let out_ptr = SharedMut::new(&mut out);
         let with_membrane = self.with_membrane;
         (0..width.div_ceil(NEURON_CHUNK))
             .into_par_iter()
@@ -330,7 +318,7 @@ impl LifForward {
         let width = self.width(currents.len());
         let plane = self.steps * width;
         let mut out = vec![F::zero(); currents.len()];
-        let out_ptr = SharedMut(out.as_mut_ptr());
+        let out_ptr = SharedMut::new(&mut out);
         let (beta, thr, surrogate) = (self.cfg.beta, self.cfg.threshold, self.cfg.surrogate);
         (0..width.div_ceil(NEURON_CHUNK))
             .into_par_iter()

@@ -171,6 +171,15 @@ vectorized! {
 }
 
 vectorized! {
+    /// Membrane potentials → the surrogate's slopes at them, in place.
+    fn to_slopes<F: WithDType>(values: &mut [F], slope: impl Fn(F) -> F) {
+        for v in values.iter_mut() {
+            *v = slope(*v);
+        }
+    }
+}
+
+vectorized! {
     /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
     fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
         for (v, &u) in y.iter_mut().zip(x) {
@@ -349,7 +358,7 @@ impl LifProject {
         grad: &[F],
         d: Dims,
         samples: std::ops::Range<usize>,
-        slope: impl Fn(F) -> F,
+        slope: impl Fn(F) -> F + Copy,
     ) -> (Vec<F>, Vec<f64>) {
         let beta = F::from_f64(self.cfg.beta);
         let block_len = BLOCK_CHUNKS * CHUNK;
@@ -395,6 +404,9 @@ impl LifProject {
                         self.constants(),
                     );
                 }
+                // The membranes are only needed as surrogate slopes from here on: one pass
+                // of divisions that pipeline, instead of one in every step's dependency chain.
+                to_slopes(flat_mut(&mut membranes), slope);
                 for c in 0..padded_chunks {
                     let offset = c * CHUNK;
                     let global = first / CHUNK + c;
@@ -404,7 +416,7 @@ impl LifProject {
                     let mut carry = [F::zero(); CHUNK];
                     let mut total = [F::zero(); CHUNK];
                     for t in (0..self.steps).rev() {
-                        let Chunk(mem_t) = &membranes[t * BLOCK_CHUNKS + c];
+                        let Chunk(slope_t) = &membranes[t * BLOCK_CHUNKS + c];
                         let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
                         let g_t = &g[t];
                         // Two partial sums (even and odd outputs) halve the FMA chain.
@@ -418,7 +430,7 @@ impl LifProject {
                         let mut d_mem = [F::zero(); CHUNK];
                         for l in 0..CHUNK {
                             let d_spike = d_spike[0][l] + d_spike[1][l];
-                            d_mem[l] = d_spike.mul_add(slope(mem_t[l]), carry[l]);
+                            d_mem[l] = d_spike.mul_add(slope_t[l], carry[l]);
                             carry[l] = beta * d_mem[l];
                             total[l] += d_mem[l];
                         }

@@ -172,36 +172,6 @@ pub(crate) fn flat_mut<F: Real>(chunks: &mut [Chunk<F>]) -> &mut [F] {
     }
 }
 
-/// A zero-initialised `[F]` that starts on a 64-byte boundary. Large `Vec`s come from `mmap`
-/// 16 bytes past a page boundary, so every 64-byte vector load of theirs straddles two cache
-/// lines; the kernels' weight and gradient tiles use this instead.
-pub(crate) struct AlignedBuf<F> {
-    chunks: Vec<Chunk<F>>,
-    len: usize,
-}
-
-impl<F: Real> AlignedBuf<F> {
-    pub(crate) fn zeros(len: usize) -> Self {
-        Self {
-            chunks: Chunk::zeros(len.div_ceil(CHUNK)),
-            len,
-        }
-    }
-}
-
-impl<F: Real> std::ops::Deref for AlignedBuf<F> {
-    type Target = [F];
-    fn deref(&self) -> &[F] {
-        &flat(&self.chunks)[..self.len]
-    }
-}
-
-impl<F: Real> std::ops::DerefMut for AlignedBuf<F> {
-    fn deref_mut(&mut self) -> &mut [F] {
-        &mut flat_mut(&mut self.chunks)[..self.len]
-    }
-}
-
 /// 64 bytes on a 64-byte boundary: the unit of [`Scratch`] storage.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -278,5 +248,43 @@ impl<F: Real> std::ops::DerefMut for Scratch<F> {
     fn deref_mut(&mut self) -> &mut [F] {
         // SAFETY: as in `deref`, borrowed exclusively.
         unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<F>(), self.len) }
+    }
+}
+
+/// A buffer that parallel tasks write at disjoint indices (strided pieces that `chunks_mut`
+/// cannot hand out).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut<F> {
+    ptr: *mut F,
+    len: usize,
+}
+
+// SAFETY: the pointer is only written through `write` / `slice`, whose callers guarantee that
+// no two tasks touch the same index.
+unsafe impl<F: Send> Send for SharedMut<F> {}
+unsafe impl<F: Send> Sync for SharedMut<F> {}
+
+impl<F> SharedMut<F> {
+    /// The buffer must outlive every use of the result.
+    pub(crate) fn new(buffer: &mut [F]) -> Self {
+        Self {
+            ptr: buffer.as_mut_ptr(),
+            len: buffer.len(),
+        }
+    }
+
+    /// # Safety
+    /// `i` must be written by no other task while this one runs.
+    pub(crate) unsafe fn write(self, i: usize, v: F) {
+        assert!(i < self.len, "index {i} out of {}", self.len);
+        unsafe { *self.ptr.add(i) = v }
+    }
+
+    /// # Safety
+    /// `start..start + len` must be touched by no other task while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slice(&self, start: usize, len: usize) -> &mut [F] {
+        assert!(start + len <= self.len, "{start}+{len} out of {}", self.len);
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 }

@@ -24,7 +24,7 @@ use crate::geometry::{
     coordinate_major, forward_kernel, row_block_backward, slice, synthesize_rows,
     synthesize_weights, RowBlockGradients,
 };
-use crate::simd::{lane_dot, transpose, vectorized, AlignedBuf, Real, Scratch};
+use crate::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
 
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
@@ -346,26 +346,21 @@ fn tiled_forward<F: Real>(
     } = dims;
     let events = Events::by_row(x, n_in);
     let columns = coordinate_major(post, n_out, d);
-    let blocks: Vec<AlignedBuf<F>> = (0..n_out.div_ceil(tile))
-        .into_par_iter()
-        .map(|t| {
-            let (start, width) = tile_span(t, tile, n_out);
-            let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
-            let mut weights = Scratch::take(n_in * width);
-            synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
-            let mut y = AlignedBuf::zeros(batch * width);
-            tile_product(&events, &weights, width, &mut y);
-            bias_and_activation(&mut y, &bias[start..start + width], relu);
-            y
-        })
-        .collect();
     let mut y = vec![F::zero(); batch * n_out];
-    for (t, block) in blocks.iter().enumerate() {
+    let shared = SharedMut::new(&mut y);
+    (0..n_out.div_ceil(tile)).into_par_iter().for_each(|t| {
         let (start, width) = tile_span(t, tile, n_out);
-        for (row, part) in y.chunks_exact_mut(n_out).zip(block.chunks_exact(width)) {
-            row[start..start + width].copy_from_slice(part);
+        let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
+        let mut weights = Scratch::take(n_in * width);
+        synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
+        let mut y_tile = Scratch::take(batch * width);
+        tile_product(&events, &weights, width, &mut y_tile);
+        bias_and_activation(&mut y_tile, &bias[start..start + width], relu);
+        for (b, part) in y_tile.chunks_exact(width).enumerate() {
+            // SAFETY: tile t alone writes columns start..start + width of each row.
+            unsafe { shared.slice(b * n_out + start, width) }.copy_from_slice(part);
         }
-    }
+    });
     y
 }
 
