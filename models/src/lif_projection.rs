@@ -368,6 +368,8 @@ impl LifProject {
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
         let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
+        let mut d_spikes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
+        let mut carry = vec![F::zero(); block_len];
         let mut g = vec![[F::zero(); NK]; self.steps];
         for (b, out) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
             for (t, g_t) in g.iter_mut().enumerate() {
@@ -407,40 +409,23 @@ impl LifProject {
                 // The membranes are only needed as surrogate slopes from here on: one pass
                 // of divisions that pipeline, instead of one in every step's dependency chain.
                 to_slopes(flat_mut(&mut membranes), slope);
+                // dL/dspike at every step and the weight gradient, a chunk at a time: the
+                // chunk's NK weight-gradient rows stay in registers across all T steps.
                 for c in 0..padded_chunks {
-                    let offset = c * CHUNK;
                     let global = first / CHUNK + c;
-                    let width = CHUNK.min(real.saturating_sub(offset));
                     let w = weights.chunk_weights::<NK>(global);
                     let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
-                    let mut carry = [F::zero(); CHUNK];
-                    let mut total = [F::zero(); CHUNK];
                     for t in (0..self.steps).rev() {
-                        let Chunk(slope_t) = &membranes[t * BLOCK_CHUNKS + c];
                         let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
                         let g_t = &g[t];
-                        // Two partial sums (even and odd outputs) halve the FMA chain.
-                        let mut d_spike = [[F::zero(); CHUNK]; 2];
+                        let mut d_spike = [F::zero(); CHUNK];
                         for (k, Chunk(w_k)) in w.iter().enumerate() {
                             for l in 0..CHUNK {
-                                d_spike[k % 2][l] = g_t[k].mul_add(w_k[l], d_spike[k % 2][l]);
+                                d_spike[l] = g_t[k].mul_add(w_k[l], d_spike[l]);
                                 d_w_chunk[k][l] = g_t[k].mul_add(fired_t[l], d_w_chunk[k][l]);
                             }
                         }
-                        let mut d_mem = [F::zero(); CHUNK];
-                        for l in 0..CHUNK {
-                            let d_spike = d_spike[0][l] + d_spike[1][l];
-                            d_mem[l] = d_spike.mul_add(slope_t[l], carry[l]);
-                            carry[l] = beta * d_mem[l];
-                            total[l] += d_mem[l];
-                        }
-                        if !self.constant && width > 0 {
-                            out[t * d.n + first + offset..][..width]
-                                .copy_from_slice(&d_mem[..width]);
-                        }
-                    }
-                    if self.constant && width > 0 {
-                        out[first + offset..][..width].copy_from_slice(&total[..width]);
+                        d_spikes[t * BLOCK_CHUNKS + c] = Chunk(d_spike);
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
                         let acc = &mut d_w[k * weights.n_pad + global * CHUNK..][..CHUNK];
@@ -448,6 +433,26 @@ impl LifProject {
                             *a += v.to_f64();
                         }
                     }
+                }
+                // Backpropagation through time, a whole block per step: the chunks'
+                // recurrences are independent and overlap.
+                carry[..real].fill(F::zero());
+                for t in (0..self.steps).rev() {
+                    let row = t * block_len..t * block_len + real;
+                    let d_row = if self.constant {
+                        &mut out[first..first + real]
+                    } else {
+                        &mut out[t * d.n + first..][..real]
+                    };
+                    through_time(
+                        &flat(&membranes)[row.clone()],
+                        &flat(&d_spikes)[row],
+                        &mut carry[..real],
+                        d_row,
+                        beta,
+                        self.constant,
+                        |slope: F| slope,
+                    );
                 }
             }
         }
