@@ -220,6 +220,10 @@ impl<F: WithDType> SampleState<F> {
 /// weight gradients are summed in order, so results are bit-identical from run to run.
 const SAMPLES_PER_TASK: usize = 16;
 
+/// One backward task's result: its samples' current gradients and its partial weight
+/// gradient `[K][n]` in f64.
+type TaskGradients<F> = (Vec<F>, Vec<f64>);
+
 /// Shapes of one call: batch B, neurons N, next layer K.
 #[derive(Clone, Copy)]
 struct Dims {
@@ -514,7 +518,7 @@ impl LifProject {
         // (`n` ≥ N: the narrow kernel's rows are padded). Per-sample work stays in the kernel's
         // float type so the inner loops vectorise; the weight gradient, a sum over the whole
         // batch, accumulates in f64.
-        let (parts, stride): (Vec<(Vec<F>, Vec<f64>)>, usize) = match narrow_width(d.k) {
+        let (parts, stride): (Vec<TaskGradients<F>>, usize) = match narrow_width(d.k) {
             Some(width) => {
                 let padded = PaddedWeights::new(weights, d, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
