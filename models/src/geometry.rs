@@ -192,13 +192,14 @@ vectorized! {
 
 /// Gradient of one squared distance's floor: 1 above eps, ½ at it (Candle's `maximum`
 /// convention for ties), 0 below.
-fn floor_gate(d2: f64, eps: f64) -> f64 {
+#[inline(always)]
+fn floor_gate<F: Real>(d2: F, eps: F) -> F {
     if d2 > eps {
-        1.0
+        F::one()
     } else if d2 == eps {
-        0.5
+        F::from_f64(0.5)
     } else {
-        0.0
+        F::zero()
     }
 }
 
@@ -217,6 +218,12 @@ vectorized! {
     /// (`[rows, n_out]`, any source: a slice of a full gradient or rows computed on the fly)
     /// to the positions, and to the row scale `s` when there is one. `columns` is
     /// [`coordinate_major`] of the post positions.
+    ///
+    /// Per weight the work is in the kernel's float type, as the plain ops do it (the
+    /// distance exactly as [`synthesize_rows`] forms it, so `w` is the forward pass's weight):
+    /// `∂L/∂p_i = Σ_j g_j (p_i − q_j)` directly, no cancelling `p Σ g − Σ g q`. Row sums use
+    /// fixed-order lane sums; the sums over the block's rows accumulate per call in `F` and
+    /// are handed on in f64.
     pub(crate) fn row_block_backward<F: Real>(
         pre: &[F],
         columns: &[&[F]],
@@ -229,48 +236,52 @@ vectorized! {
         let d = columns.len();
         let n_out = columns.first().map_or(0, |c| c.len());
         let rows = grad.len() / n_out.max(1);
-        let columns: Vec<Vec<f64>> = columns
-            .iter()
-            .map(|c| c.iter().map(|&q| WithDType::to_f64(q)).collect())
-            .collect();
-        let mut g = vec![0f64; n_out];
-        let mut w = vec![0f64; n_out];
-        let mut gw = vec![0f64; n_out];
-        let mut d2 = vec![0f64; n_out];
+        let eps = F::from_f64(eps);
+        // p − q per coordinate, `[d][n_out]`, and the squared distances.
+        let mut diffs = vec![F::zero(); d * n_out];
+        let mut d2 = vec![F::zero(); n_out];
+        let mut g = vec![F::zero(); n_out];
+        let mut gw = vec![F::zero(); n_out];
+        let mut d_post = vec![F::zero(); d * n_out];
         let mut d_scale = out.d_scale;
         for r in 0..rows {
             let i = start + r;
-            d2.iter_mut().for_each(|v| *v = 0.0);
+            d2.iter_mut().for_each(|v| *v = F::zero());
             for (c, column) in columns.iter().enumerate() {
-                let p = WithDType::to_f64(pre[i * d + c]);
-                for (acc, &q) in d2.iter_mut().zip(column) {
-                    let diff = p - q;
-                    *acc += diff * diff;
+                let p = pre[i * d + c];
+                let diff_c = &mut diffs[c * n_out..][..n_out];
+                for ((acc, diff), &q) in d2.iter_mut().zip(diff_c.iter_mut()).zip(column.iter()) {
+                    *diff = p - q;
+                    *acc += *diff * *diff;
                 }
             }
-            let scale = row_scale.map_or(1.0, |s| WithDType::to_f64(s[i]));
-            for (gwj, &grad) in gw.iter_mut().zip(&grad[r * n_out..][..n_out]) {
-                *gwj = WithDType::to_f64(grad);
-            }
+            let scale = row_scale.map_or(F::one(), |s| s[i]);
             // dW/d(d2) = −½·w³, and d(d2)/dp = 2·(p − q): the factors 2 and ½ cancel.
-            for j in 0..n_out {
-                let wj = 1.0 / d2[j].max(eps).sqrt();
-                w[j] = wj;
-                g[j] = -gw[j] * scale * wj * wj * wj * floor_gate(d2[j], eps);
+            for (((gj, gwj), &d2j), &grad) in g
+                .iter_mut()
+                .zip(gw.iter_mut())
+                .zip(d2.iter())
+                .zip(&grad[r * n_out..][..n_out])
+            {
+                let w = (if d2j > eps { d2j } else { eps }).sqrt().recip();
+                *gwj = grad * w;
+                *gj = F::zero() - grad * scale * w * w * w * floor_gate(d2j, eps);
             }
             if let Some(ds) = d_scale.as_deref_mut() {
-                ds[r] = lane_dot(&gw, &w);
+                ds[r] = lane_sum(&gw).to_f64();
             }
-            // Σ_j g_j (p − q_j) = p Σ_j g_j − Σ_j g_j q_j.
-            let g_sum = lane_sum(&g);
-            for (c, column) in columns.iter().enumerate() {
-                let p = WithDType::to_f64(pre[i * d + c]);
-                out.d_pre[r * d + c] = p * g_sum - lane_dot(&g, column);
-                let d_post = &mut out.d_post[c * n_out..][..n_out];
-                for ((acc, &gj), &q) in d_post.iter_mut().zip(&g).zip(column) {
-                    *acc -= gj * (p - q);
+            for c in 0..d {
+                let diff_c = &diffs[c * n_out..][..n_out];
+                out.d_pre[r * d + c] = lane_dot(&g, diff_c).to_f64();
+                for ((acc, &gj), &diff) in
+                    d_post[c * n_out..][..n_out].iter_mut().zip(&g).zip(diff_c)
+                {
+                    *acc -= gj * diff;
                 }
             }
+        }
+        for (acc, v) in out.d_post.iter_mut().zip(d_post) {
+            *acc += v.to_f64();
         }
     }
 }
