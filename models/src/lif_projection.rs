@@ -510,9 +510,8 @@ impl LifProject {
         d: Dims,
     ) -> Vec<F> {
         let tasks = d.batch.div_ceil(SAMPLES_PER_TASK);
-        let samples_of = |task: usize| {
-            task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch)
-        };
+        let samples_of =
+            |task: usize| task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
         let thr = F::from_f64(self.cfg.threshold);
         // Each task: its samples' current gradients and its partial weight gradient `[K][n]`
         // (`n` ≥ N: the narrow kernel's rows are padded). Per-sample work stays in the kernel's

@@ -34,7 +34,9 @@ pub fn probe_loss(t: &Tensor) -> Tensor {
 /// returns both results. Serialised: the choice is a process-wide switch.
 pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
     static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = SWITCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = SWITCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     crate::simd::force_portable(true);
     let portable = f();
     crate::simd::force_portable(false);
