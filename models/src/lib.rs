@@ -20,6 +20,7 @@ pub mod geometry;
 pub mod init;
 pub mod lif;
 pub mod lif_projection;
+mod narrow;
 pub mod network;
 pub mod prune;
 pub mod simd;

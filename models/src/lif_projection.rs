@@ -20,6 +20,7 @@ use candle_core::{
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
+use crate::narrow::{narrow_width, with_narrow_width, ChunkedWeights};
 use crate::simd::{flat, flat_mut, lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
@@ -87,10 +88,6 @@ const NEURON_BLOCK: usize = 512;
 /// Chunks per block of the narrow forward pass: the block's K weight rows (10 KiB of f32 for
 /// K = 10) stay in L1 while the block runs through all T steps.
 const BLOCK_CHUNKS: usize = 16;
-
-/// The next-layer widths the narrow kernels are compiled for: a layer of K ≤ 16 neurons uses
-/// the smallest that holds it, zero-padded; wider layers use the AXPY kernels.
-const NARROW_WIDTHS: [usize; 3] = [4, 10, 16];
 
 /// `dS/dU` of the arctan surrogate at membrane `m`, in the kernel's float type.
 fn arctan_slope<F: WithDType>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
@@ -266,13 +263,14 @@ impl LifProject {
         // One task per sample: it owns rows [t, b, :] of the output, so no reduction.
         let per_sample: Vec<Vec<F>> = match narrow_width(d.k) {
             Some(width) => {
-                let padded = PaddedWeights::new(weights, d, width);
+                let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 (0..d.batch)
                     .into_par_iter()
-                    .map(|b| match width {
-                        4 => forward_narrow::<F, 4>(self, currents, &padded, d, b),
-                        10 => forward_narrow::<F, 10>(self, currents, &padded, d, b),
-                        _ => forward_narrow::<F, 16>(self, currents, &padded, d, b),
+                    .map(|b| {
+                        with_narrow_width!(
+                            width,
+                            forward_narrow::<F>(self, currents, &padded, d, b)
+                        )
                     })
                     .collect()
             }
@@ -310,17 +308,17 @@ impl LifProject {
     fn forward_narrow_sample<F: Real, const NK: usize>(
         &self,
         currents: &[F],
-        weights: &PaddedWeights<F>,
+        weights: &ChunkedWeights<F>,
         d: Dims,
         b: usize,
     ) -> Vec<F> {
         let mut lanes = vec![[[F::zero(); CHUNK]; NK]; self.steps];
         let block_len = BLOCK_CHUNKS * CHUNK;
         let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
-        for first in (0..weights.n_pad).step_by(block_len) {
+        for first in (0..weights.n_pad()).step_by(block_len) {
             // Neurons past N (padding) keep zero spikes: the LIF step only runs on real ones.
             let real = block_len.min(d.n - first);
-            let padded_chunks = (block_len.min(weights.n_pad - first)) / CHUNK;
+            let padded_chunks = (block_len.min(weights.n_pad() - first)) / CHUNK;
             mem.fill(Chunk([F::zero(); CHUNK]));
             spiked.fill(Chunk([F::zero(); CHUNK]));
             for (t, lanes_t) in lanes.iter_mut().enumerate() {
@@ -332,7 +330,7 @@ impl LifProject {
                 );
                 let mut acc = *lanes_t;
                 for (c, Chunk(s)) in spiked[..padded_chunks].iter().enumerate() {
-                    let w = weights.chunk_weights::<NK>(first / CHUNK + c);
+                    let w = weights.chunk::<NK>(first / CHUNK + c);
                     for (acc_k, Chunk(w_k)) in acc.iter_mut().zip(w) {
                         for l in 0..CHUNK {
                             acc_k[l] = s[l].mul_add(w_k[l], acc_k[l]);
@@ -358,7 +356,7 @@ impl LifProject {
     fn backward_narrow_samples<F: Real, const NK: usize>(
         &self,
         currents: &[F],
-        weights: &PaddedWeights<F>,
+        weights: &ChunkedWeights<F>,
         grad: &[F],
         d: Dims,
         samples: std::ops::Range<usize>,
@@ -368,7 +366,7 @@ impl LifProject {
         let block_len = BLOCK_CHUNKS * CHUNK;
         let per_sample = self.per_sample_len(d);
         let mut d_currents = vec![F::zero(); samples.len() * per_sample];
-        let mut d_w = vec![0f64; NK * weights.n_pad];
+        let mut d_w = vec![0f64; NK * weights.n_pad()];
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
         let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
@@ -379,11 +377,11 @@ impl LifProject {
             for (t, g_t) in g.iter_mut().enumerate() {
                 g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
             }
-            for first in (0..weights.n_pad).step_by(block_len) {
+            for first in (0..weights.n_pad()).step_by(block_len) {
                 // The membranes again, a whole block per step: its neurons' recurrences are
                 // independent, so they overlap instead of waiting on one another.
                 let real = block_len.min(d.n - first);
-                let padded_chunks = (block_len.min(weights.n_pad - first)) / CHUNK;
+                let padded_chunks = (block_len.min(weights.n_pad() - first)) / CHUNK;
                 if real < block_len {
                     // Padding neurons: zero, not what the previous block left there.
                     for row in [&mut membranes, &mut fired] {
@@ -417,7 +415,7 @@ impl LifProject {
                 // chunk's NK weight-gradient rows stay in registers across all T steps.
                 for c in 0..padded_chunks {
                     let global = first / CHUNK + c;
-                    let w = weights.chunk_weights::<NK>(global);
+                    let w = weights.chunk::<NK>(global);
                     let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
                     for t in (0..self.steps).rev() {
                         let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
@@ -432,7 +430,7 @@ impl LifProject {
                         d_spikes[t * BLOCK_CHUNKS + c] = Chunk(d_spike);
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
-                        let acc = &mut d_w[k * weights.n_pad + global * CHUNK..][..CHUNK];
+                        let acc = &mut d_w[k * weights.n_pad() + global * CHUNK..][..CHUNK];
                         for (a, &v) in acc.iter_mut().zip(rows) {
                             *a += v.to_f64();
                         }
@@ -519,25 +517,20 @@ impl LifProject {
         // batch, accumulates in f64.
         let (parts, stride): (Vec<TaskGradients<F>>, usize) = match narrow_width(d.k) {
             Some(width) => {
-                let padded = PaddedWeights::new(weights, d, width);
+                let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
                     .into_par_iter()
                     .map(|task| {
                         let samples = samples_of(task);
-                        match width {
-                            4 => backward_narrow_task::<F, 4>(
-                                self, currents, &padded, grad, d, samples, slope,
-                            ),
-                            10 => backward_narrow_task::<F, 10>(
-                                self, currents, &padded, grad, d, samples, slope,
-                            ),
-                            _ => backward_narrow_task::<F, 16>(
-                                self, currents, &padded, grad, d, samples, slope,
-                            ),
-                        }
+                        with_narrow_width!(
+                            width,
+                            backward_narrow_task::<F>(
+                                self, currents, &padded, grad, d, samples, slope
+                            )
+                        )
                     })
                     .collect());
-                (parts, padded.n_pad)
+                (parts, padded.n_pad())
             }
             None => {
                 // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
@@ -665,55 +658,12 @@ impl LifProject {
     }
 }
 
-/// Weights `[N, K]` zero-padded to N' (a multiple of [`CHUNK`]) × NK neurons and laid out
-/// `[N' / CHUNK][NK][CHUNK]`: a chunk's NK weight vectors are contiguous (rows of `[K][N]`
-/// would sit N' floats apart, all in the same L1 sets). Zero weights make the padding neurons
-/// and outputs contribute nothing.
-struct PaddedWeights<F> {
-    chunks: Vec<Chunk<F>>,
-    width: usize,
-    n_pad: usize,
-}
-
-impl<F: Real> PaddedWeights<F> {
-    fn new(weights: &[F], d: Dims, width: usize) -> Self {
-        let n_pad = d.n.div_ceil(CHUNK) * CHUNK;
-        let mut chunks = Chunk::zeros(width * n_pad / CHUNK);
-        for (j, row) in weights.chunks_exact(d.k).enumerate() {
-            let (c, l) = (j / CHUNK, j % CHUNK);
-            for (k, &w) in row.iter().enumerate() {
-                chunks[c * width + k].0[l] = w;
-            }
-        }
-        Self {
-            chunks,
-            width,
-            n_pad,
-        }
-    }
-
-    /// The NK weight vectors of neurons `c·CHUNK..(c+1)·CHUNK`, one per output. NK is a
-    /// constant so that loops over it unroll and their accumulators stay in registers.
-    #[inline(always)]
-    fn chunk_weights<const NK: usize>(&self, c: usize) -> &[Chunk<F>; NK] {
-        debug_assert_eq!(NK, self.width);
-        self.chunks[c * NK..][..NK]
-            .try_into()
-            .expect("the kernel's width is the layout's")
-    }
-}
-
-/// The narrow kernels' width for a next layer of `k` neurons (`None`: too wide, AXPY kernels).
-fn narrow_width(k: usize) -> Option<usize> {
-    NARROW_WIDTHS.into_iter().find(|&w| k <= w)
-}
-
 vectorized! {
     /// [`LifProject::forward_narrow_sample`], compiled for the CPU's widest vectors.
     fn forward_narrow<F: Real, const NK: usize>(
         op: &LifProject,
         currents: &[F],
-        weights: &PaddedWeights<F>,
+        weights: &ChunkedWeights<F>,
         d: Dims,
         b: usize,
     ) -> Vec<F> {
@@ -726,7 +676,7 @@ vectorized! {
     fn backward_narrow_task<F: Real, const NK: usize>(
         op: &LifProject,
         currents: &[F],
-        weights: &PaddedWeights<F>,
+        weights: &ChunkedWeights<F>,
         grad: &[F],
         d: Dims,
         samples: std::ops::Range<usize>,
@@ -968,14 +918,5 @@ mod tests {
             });
             assert_eq!(portable, vector, "{shape:?}, K = {k}");
         }
-    }
-
-    #[test]
-    fn narrow_widths_cover_every_narrow_layer() {
-        assert_eq!(narrow_width(1), Some(4));
-        assert_eq!(narrow_width(10), Some(10));
-        assert_eq!(narrow_width(11), Some(16));
-        assert_eq!(narrow_width(16), Some(16));
-        assert_eq!(narrow_width(17), None);
     }
 }
