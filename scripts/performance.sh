@@ -34,3 +34,10 @@ if [ -d runs/mlp3d-seed0 ]; then
     end=$(date +%s.%N)
     echo "{\"eval_sweep_seconds\": $(echo "$end - $start" | bc)}"
 fi
+
+# The step targets again, five interleaved runs each of 40 steps: this VM's speed drifts by
+# ±20 % from minute to minute, so the README quotes the median and the range of these.
+for _ in 1 2 3 4 5; do
+    bench --model mlp3d --steps 40
+    bench --model snn3d --steps 40
+done

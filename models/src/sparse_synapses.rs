@@ -29,8 +29,11 @@ use crate::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
 /// `cargo run --release -p neuropos-models --example density_threshold` (batch 600,
-/// 784 → 2048, forward + backward): see the README's Performance section.
-pub const SPARSE_DENSITY_THRESHOLD: f64 = 0.4;
+/// 784 → 2048, forward + backward): since the event loops take groups in pairs, they beat
+/// Candle's GEMM (plus a materialised `W`) at every density up to 1.0, so `Auto` never picks
+/// the GEMM there; see the README's Performance section. A build with a vendor BLAS (`mkl`,
+/// `accelerate`) should re-measure and lower this.
+pub const SPARSE_DENSITY_THRESHOLD: f64 = 1.0;
 
 /// Fewest postsynaptic neurons for the tiled paths: below one register block (128 f64,
 /// 256 f32) per-output dot products over the input beat both the event loop and a GEMM
