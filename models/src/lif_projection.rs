@@ -9,9 +9,10 @@
 //! membranes and forms `dL/dspike = g · Wᵀ` on the fly.
 //!
 //! Two kernels: for a narrow next layer (K ≤ 16, the 10 output neurons of the paper's
-//! networks) a register-blocked one that takes 16 neurons at a time through all T steps with
-//! their K weights, K weight-gradient accumulators and BPTT state held in vector registers;
-//! for wider layers one built from blocked AXPYs over 512 neurons.
+//! networks) a register-blocked one that takes 16 neurons at a time with their K weight
+//! vectors and keeps the K partial sums (forward) or K weight-gradient rows (backward) in
+//! vector registers across all T steps; for wider layers one built from blocked AXPYs over
+//! 512 neurons.
 //! [`lif_project_reference`] is the same computation in plain ops for every other backend.
 
 use candle_core::{
@@ -349,9 +350,11 @@ impl LifProject {
     /// The narrow kernel's backward pass for a fixed run of samples: their current gradients
     /// (`[samples][T or 1][N]`) and their weight gradient `[NK][n_pad]`.
     ///
-    /// Per chunk of 16 neurons: the membranes are recomputed through all T steps into a
-    /// `[T][16]` buffer, then one backward sweep forms `dL/dspike` from the chunk's K weights,
-    /// the BPTT state and the chunk's K weight-gradient rows, all in registers.
+    /// Per block of 16 chunks: the membranes are recomputed through all T steps, a whole
+    /// block per step, and turned into surrogate slopes; then, per chunk of 16 neurons, one
+    /// sweep over the steps forms `dL/dspike` from the chunk's NK weights and the chunk's NK
+    /// weight-gradient rows in registers; then backpropagation through time runs over the
+    /// block a step at a time.
     #[inline(always)]
     fn backward_narrow_samples<F: Real, const NK: usize>(
         &self,
