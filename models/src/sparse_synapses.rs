@@ -35,9 +35,9 @@ use crate::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
 /// `accelerate`) should re-measure and lower this.
 pub const SPARSE_DENSITY_THRESHOLD: f64 = 1.0;
 
-/// Fewest postsynaptic neurons for the tiled paths: below one register block (128 f64,
-/// 256 f32) per-output dot products over the input beat both the event loop and a GEMM
-/// (784-2048-10's second layer: 2048 × 10).
+/// Fewest postsynaptic neurons for the tiled paths: below one register block (a pair's two
+/// groups of 128 f32 or 64 f64 columns each) per-output dot products over the input beat both
+/// the event loop and a GEMM (784-2048-10's second layer: 2048 × 10).
 pub const MIN_SPARSE_OUTPUTS: usize = 128;
 
 /// How the op multiplies by the input.
@@ -227,7 +227,12 @@ impl ProductPath {
     fn strategy<F: WithDType>(self, x: &[F], n_out: usize) -> Strategy {
         match self {
             ProductPath::Auto if n_out < MIN_SPARSE_OUTPUTS => Strategy::Narrow,
-            ProductPath::Auto if density(x) <= SPARSE_DENSITY_THRESHOLD => Strategy::Events,
+            // At a threshold of 1 every input qualifies: no need to count its non-zeros.
+            ProductPath::Auto
+                if SPARSE_DENSITY_THRESHOLD >= 1.0 || density(x) <= SPARSE_DENSITY_THRESHOLD =>
+            {
+                Strategy::Events
+            }
             ProductPath::Auto | ProductPath::Dense => Strategy::Gemm,
             ProductPath::Sparse => Strategy::Events,
         }
