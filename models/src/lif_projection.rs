@@ -169,15 +169,6 @@ vectorized! {
 }
 
 vectorized! {
-    /// Membrane potentials → the surrogate's slopes at them, in place.
-    fn to_slopes<F: WithDType>(values: &mut [F], slope: impl Fn(F) -> F) {
-        for v in values.iter_mut() {
-            *v = slope(*v);
-        }
-    }
-}
-
-vectorized! {
     /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
     fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
         for (v, &u) in y.iter_mut().zip(x) {
@@ -350,11 +341,13 @@ impl LifProject {
     /// The narrow kernel's backward pass for a fixed run of samples: their current gradients
     /// (`[samples][T or 1][N]`) and their weight gradient `[NK][n_pad]`.
     ///
-    /// Per block of 16 chunks: the membranes are recomputed through all T steps, a whole
-    /// block per step, and turned into surrogate slopes; then, per chunk of 16 neurons, one
-    /// sweep over the steps forms `dL/dspike` from the chunk's NK weights and the chunk's NK
-    /// weight-gradient rows in registers; then backpropagation through time runs over the
-    /// block a step at a time.
+    /// Per block of 16 chunks the membranes are recomputed through all T steps, a whole block
+    /// per step; then each chunk of 16 neurons runs backwards through the steps once, with
+    /// everything it needs in registers: its NK weight vectors, its NK weight-gradient rows,
+    /// its BPTT carry and (constant input) its summed current gradient. Per step that is
+    /// `dL/dspike` from the weights, the weight-gradient update, the surrogate slope and the
+    /// recurrence — no intermediate row goes through memory, and the slope's division sits
+    /// beside the FMAs instead of on the recurrence's chain.
     #[inline(always)]
     fn backward_narrow_samples<F: Real, const NK: usize>(
         &self,
@@ -373,8 +366,6 @@ impl LifProject {
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
         let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
-        let mut d_spikes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
-        let mut carry = vec![F::zero(); block_len];
         let mut g = vec![[F::zero(); NK]; self.steps];
         for (b, out) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
             for (t, g_t) in g.iter_mut().enumerate() {
@@ -411,17 +402,16 @@ impl LifProject {
                         self.constants(),
                     );
                 }
-                // The membranes are only needed as surrogate slopes from here on: one pass
-                // of divisions that pipeline, instead of one in every step's dependency chain.
-                to_slopes(flat_mut(&mut membranes), slope);
-                // dL/dspike at every step and the weight gradient, a chunk at a time: the
-                // chunk's NK weight-gradient rows stay in registers across all T steps.
                 for c in 0..padded_chunks {
                     let global = first / CHUNK + c;
                     let w = weights.chunk::<NK>(global);
+                    let lanes = CHUNK.min(real.saturating_sub(c * CHUNK));
                     let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
+                    let mut carry = [F::zero(); CHUNK];
+                    let mut summed = [F::zero(); CHUNK];
                     for t in (0..self.steps).rev() {
                         let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
+                        let Chunk(mem_t) = &membranes[t * BLOCK_CHUNKS + c];
                         let g_t = &g[t];
                         let mut d_spike = [F::zero(); CHUNK];
                         for (k, Chunk(w_k)) in w.iter().enumerate() {
@@ -430,7 +420,20 @@ impl LifProject {
                                 d_w_chunk[k][l] = g_t[k].mul_add(fired_t[l], d_w_chunk[k][l]);
                             }
                         }
-                        d_spikes[t * BLOCK_CHUNKS + c] = Chunk(d_spike);
+                        // dmem = dspike · slope(mem) + carry, carry ← β · dmem.
+                        let mut d_mem = [F::zero(); CHUNK];
+                        for l in 0..CHUNK {
+                            d_mem[l] = d_spike[l].mul_add(slope(mem_t[l]), carry[l]);
+                            carry[l] = beta * d_mem[l];
+                            summed[l] += d_mem[l];
+                        }
+                        if !self.constant {
+                            out[t * d.n + first + c * CHUNK..][..lanes]
+                                .copy_from_slice(&d_mem[..lanes]);
+                        }
+                    }
+                    if self.constant {
+                        out[first + c * CHUNK..][..lanes].copy_from_slice(&summed[..lanes]);
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
                         let acc = &mut d_w[k * weights.n_pad() + global * CHUNK..][..CHUNK];
@@ -438,26 +441,6 @@ impl LifProject {
                             *a += v.to_f64();
                         }
                     }
-                }
-                // Backpropagation through time, a whole block per step: the chunks'
-                // recurrences are independent and overlap.
-                carry[..real].fill(F::zero());
-                for t in (0..self.steps).rev() {
-                    let row = t * block_len..t * block_len + real;
-                    let d_row = if self.constant {
-                        &mut out[first..first + real]
-                    } else {
-                        &mut out[t * d.n + first..][..real]
-                    };
-                    through_time(
-                        &flat(&membranes)[row.clone()],
-                        &flat(&d_spikes)[row],
-                        &mut carry[..real],
-                        d_row,
-                        beta,
-                        self.constant,
-                        |slope: F| slope,
-                    );
                 }
             }
         }
@@ -863,8 +846,25 @@ mod tests {
     }
 
     fn compare(dtype: DType, currents_shape: &[usize], k: usize, steps: usize) {
+        compare_with(
+            dtype,
+            currents_shape,
+            k,
+            steps,
+            LifConfig::default().surrogate,
+        )
+    }
+
+    fn compare_with(
+        dtype: DType,
+        currents_shape: &[usize],
+        k: usize,
+        steps: usize,
+        surrogate: Surrogate,
+    ) {
         let c = LifConfig {
             time_steps: steps,
+            surrogate,
             ..LifConfig::default()
         };
         let n = currents_shape[currents_shape.len() - 1];
@@ -907,6 +907,11 @@ mod tests {
         // The AXPY kernels (K > 16).
         compare(DType::F32, &[5, 600], 17, 12);
         compare(DType::F64, &[4, 3, 530], 24, 6);
+        // The other surrogate, through both kernels and both input kinds.
+        let fast_sigmoid = Surrogate::FastSigmoid { slope: 25.0 };
+        compare_with(DType::F32, &[5, 300], 10, 8, fast_sigmoid);
+        compare_with(DType::F64, &[3, 2, 40], 10, 5, fast_sigmoid);
+        compare_with(DType::F32, &[4, 200], 20, 6, fast_sigmoid);
     }
 
     #[test]
