@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
 use crate::narrow::{narrow_width, with_narrow_width, ChunkedWeights};
-use crate::simd::{flat, flat_mut, lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
+use crate::simd::{lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -141,29 +141,34 @@ vectorized! {
     }
 }
 
-vectorized! {
-    /// One LIF step of a row of neurons from the previous step's state (`None`: the rest
-    /// state) into the next's, so a recorded sequence needs no copies.
-    fn lif_steps_into<F: WithDType>(
-        previous: Option<(&[F], &[F])>,
-        input: &[F],
-        mem: &mut [F],
-        spiked: &mut [F],
-        constants: [F; 3],
-    ) {
-        let [beta, thr, minus_thr] = constants;
-        let next = mem.iter_mut().zip(spiked.iter_mut()).zip(input);
-        match previous {
-            Some((mem_before, spiked_before)) => {
-                for (((m, s), &i), (&m0, &s0)) in next.zip(mem_before.iter().zip(spiked_before)) {
-                    (*m, *s) = lif_step(m0, s0, i, beta, thr, minus_thr);
-                }
-            }
-            None => {
-                for ((m, s), &i) in next {
-                    (*m, *s) = lif_step(F::zero(), F::zero(), i, beta, thr, minus_thr);
-                }
-            }
+/// One LIF step of a chunk of neurons, inlined into the kernels' chunk loops (a call per
+/// block and step cost as much as the step itself).
+#[inline(always)]
+fn lif_chunk<F: WithDType>(
+    mem: &[F; CHUNK],
+    spiked: &[F; CHUNK],
+    input: &[F; CHUNK],
+    [beta, thr, minus_thr]: [F; 3],
+) -> ([F; CHUNK], [F; CHUNK]) {
+    let mut next = ([F::zero(); CHUNK], [F::zero(); CHUNK]);
+    for l in 0..CHUNK {
+        (next.0[l], next.1[l]) = lif_step(mem[l], spiked[l], input[l], beta, thr, minus_thr);
+    }
+    next
+}
+
+/// Chunk `c` of a row, zero past its end: a neuron with no input current stays at rest and
+/// never fires (the threshold is positive), so padding lanes contribute nothing.
+#[inline(always)]
+fn chunk_at<F: WithDType>(row: &[F], c: usize) -> [F; CHUNK] {
+    let start = c * CHUNK;
+    match row.get(start..start + CHUNK) {
+        Some(full) => full.try_into().expect("CHUNK values"),
+        None => {
+            let mut padded = [F::zero(); CHUNK];
+            let rest = &row[start.min(row.len())..];
+            padded[..rest.len()].copy_from_slice(rest);
+            padded
         }
     }
 }
@@ -306,22 +311,19 @@ impl LifProject {
     ) -> Vec<F> {
         let mut lanes = vec![[[F::zero(); CHUNK]; NK]; self.steps];
         let block_len = BLOCK_CHUNKS * CHUNK;
+        let constants = self.constants();
         let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
         for first in (0..weights.n_pad()).step_by(block_len) {
-            // Neurons past N (padding) keep zero spikes: the LIF step only runs on real ones.
             let real = block_len.min(d.n - first);
             let padded_chunks = (block_len.min(weights.n_pad() - first)) / CHUNK;
             mem.fill(Chunk([F::zero(); CHUNK]));
             spiked.fill(Chunk([F::zero(); CHUNK]));
             for (t, lanes_t) in lanes.iter_mut().enumerate() {
-                lif_steps(
-                    &mut flat_mut(&mut mem)[..real],
-                    &mut flat_mut(&mut spiked)[..real],
-                    &currents[self.current_index(d, t, b, first)..][..real],
-                    self.constants(),
-                );
+                let input = &currents[self.current_index(d, t, b, first)..][..real];
                 let mut acc = *lanes_t;
-                for (c, Chunk(s)) in spiked[..padded_chunks].iter().enumerate() {
+                for c in 0..padded_chunks {
+                    let (Chunk(m), Chunk(s)) = (&mut mem[c], &mut spiked[c]);
+                    (*m, *s) = lif_chunk(m, s, &chunk_at(input, c), constants);
                     let w = weights.chunk::<NK>(first / CHUNK + c);
                     for (acc_k, Chunk(w_k)) in acc.iter_mut().zip(w) {
                         for l in 0..CHUNK {
@@ -359,6 +361,7 @@ impl LifProject {
         slope: impl Fn(F) -> F + Copy,
     ) -> (Vec<F>, Vec<f64>) {
         let beta = F::from_f64(self.cfg.beta);
+        let constants = self.constants();
         let block_len = BLOCK_CHUNKS * CHUNK;
         let per_sample = self.per_sample_len(d);
         let mut d_currents = vec![F::zero(); samples.len() * per_sample];
@@ -376,31 +379,19 @@ impl LifProject {
                 // independent, so they overlap instead of waiting on one another.
                 let real = block_len.min(d.n - first);
                 let padded_chunks = (block_len.min(weights.n_pad() - first)) / CHUNK;
-                if real < block_len {
-                    // Padding neurons: zero, not what the previous block left there.
-                    for row in [&mut membranes, &mut fired] {
-                        for step in flat_mut(row).chunks_exact_mut(block_len) {
-                            step[real..].fill(F::zero());
-                        }
-                    }
-                }
                 for t in 0..self.steps {
-                    let (before_m, now_m) = membranes.split_at_mut(t * BLOCK_CHUNKS);
-                    let (before_s, now_s) = fired.split_at_mut(t * BLOCK_CHUNKS);
-                    let previous = (t > 0).then(|| {
-                        let at = (t - 1) * block_len;
-                        (
-                            &flat(before_m)[at..at + real],
-                            &flat(before_s)[at..at + real],
-                        )
-                    });
-                    lif_steps_into(
-                        previous,
-                        &currents[self.current_index(d, t, b, first)..][..real],
-                        &mut flat_mut(now_m)[..real],
-                        &mut flat_mut(now_s)[..real],
-                        self.constants(),
-                    );
+                    let input = &currents[self.current_index(d, t, b, first)..][..real];
+                    for c in 0..padded_chunks {
+                        let (m, s) = if t == 0 {
+                            ([F::zero(); CHUNK], [F::zero(); CHUNK])
+                        } else {
+                            let before = (t - 1) * BLOCK_CHUNKS + c;
+                            (membranes[before].0, fired[before].0)
+                        };
+                        let (m, s) = lif_chunk(&m, &s, &chunk_at(input, c), constants);
+                        membranes[t * BLOCK_CHUNKS + c] = Chunk(m);
+                        fired[t * BLOCK_CHUNKS + c] = Chunk(s);
+                    }
                 }
                 for c in 0..padded_chunks {
                     let global = first / CHUNK + c;

@@ -152,30 +152,6 @@ impl<F: Real> Chunk<F> {
     }
 }
 
-/// The floats of `chunks`, in order.
-pub(crate) fn flat<F: Real>(chunks: &[Chunk<F>]) -> &[F] {
-    // f32 and f64 chunks are 64 or 128 bytes: a multiple of the alignment, so no padding.
-    assert_eq!(
-        std::mem::size_of::<Chunk<F>>(),
-        CHUNK * std::mem::size_of::<F>()
-    );
-    // SAFETY: `Chunk<F>` is `repr(C)` around `[F; CHUNK]` with no padding (checked above), so
-    // `chunks` is `chunks.len() * CHUNK` contiguous, initialised `F`s.
-    unsafe { std::slice::from_raw_parts(chunks.as_ptr().cast::<F>(), chunks.len() * CHUNK) }
-}
-
-/// The floats of `chunks`, in order, writable.
-pub(crate) fn flat_mut<F: Real>(chunks: &mut [Chunk<F>]) -> &mut [F] {
-    // f32 and f64 chunks are 64 or 128 bytes: a multiple of the alignment, so no padding.
-    assert_eq!(
-        std::mem::size_of::<Chunk<F>>(),
-        CHUNK * std::mem::size_of::<F>()
-    );
-    // SAFETY: `Chunk<F>` is `repr(C)` around `[F; CHUNK]` with no padding (checked above), so
-    // `chunks` is `chunks.len() * CHUNK` contiguous, initialised `F`s, borrowed exclusively.
-    unsafe { std::slice::from_raw_parts_mut(chunks.as_mut_ptr().cast::<F>(), chunks.len() * CHUNK) }
-}
-
 /// 64 bytes on a 64-byte boundary: the unit of [`Scratch`] storage.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
