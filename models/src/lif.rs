@@ -18,7 +18,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::simd::SharedMut;
+use crate::simd::{Real, SharedMut};
 use serde::{Deserialize, Serialize};
 
 /// Stand-in derivative of the Heaviside step used in the backward pass.
@@ -239,26 +239,22 @@ struct LifBackward {
 /// that T × chunk membrane values stay in cache.
 const NEURON_CHUNK: usize = 512;
 
-/// One LIF update: `(membrane, spike)` after a step from the previous ones. Same operation
-/// order as [`lif_reference`], so every kernel's spikes agree exactly with it.
+/// One LIF update: `(membrane, spike)` after a step from the previous ones.
+///
+/// The same values as [`lif_reference`]'s `(β·mem + 0 + I) − s·thr` and `mem − thr > 0`, so
+/// every kernel's spikes agree exactly with it, in fewer vector operations: adding 0 only
+/// turns −0 into +0; `s·thr` is exact (s is 0 or 1), so the fused `−s·thr + m` rounds once,
+/// as the subtraction does; and `m − thr > 0` exactly when `m > thr` (gradual underflow).
 #[inline(always)]
-pub(crate) fn lif_step<F: WithDType>(
-    mem: F,
-    spiked: F,
-    current: F,
-    beta: F,
-    thr: F,
-    minus_thr: F,
-) -> (F, F) {
-    let m = mem * beta + F::zero() + current - spiked * thr;
-    let u = m * F::one() + minus_thr;
-    (m, if u > F::zero() { F::one() } else { F::zero() })
+pub(crate) fn lif_step<F: Real>(mem: F, spiked: F, current: F, beta: F, thr: F) -> (F, F) {
+    let m = (-spiked).mul_add(thr, mem * beta + current);
+    (m, if m > thr { F::one() } else { F::zero() })
 }
 
 impl LifForward {
     /// Simulates neurons `start..end` of a `width`-wide layer, calling `emit(t, k, spike, mem)`
     /// for every step and neuron in time order.
-    fn simulate<F: WithDType>(
+    fn simulate<F: Real>(
         &self,
         currents: &[F],
         width: usize,
@@ -267,13 +263,12 @@ impl LifForward {
         mut emit: impl FnMut(usize, usize, F, F),
     ) {
         let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
-        let minus_thr = F::from_f64(-self.cfg.threshold);
         let mut mem = vec![F::zero(); end - start];
         let mut spiked = vec![F::zero(); end - start];
         for t in 0..self.steps {
             let row = if self.constant { 0 } else { t * width };
             for (j, k) in (start..end).enumerate() {
-                let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr, minus_thr);
+                let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr);
                 mem[j] = m;
                 spiked[j] = s;
                 emit(t, k, s, m);
@@ -289,7 +284,7 @@ impl LifForward {
         }
     }
 
-    fn forward_kernel<F: WithDType>(&self, currents: &[F]) -> Vec<F> {
+    fn forward_kernel<F: Real>(&self, currents: &[F]) -> Vec<F> {
         let width = self.width(currents.len());
         let plane = self.steps * width;
         let mut out = vec![F::zero(); if self.with_membrane { 2 * plane } else { plane }];
@@ -314,7 +309,7 @@ impl LifForward {
         out
     }
 
-    fn backward_kernel<F: WithDType>(&self, currents: &[F], grad: &[F]) -> Vec<F> {
+    fn backward_kernel<F: Real>(&self, currents: &[F], grad: &[F]) -> Vec<F> {
         let width = self.width(currents.len());
         let plane = self.steps * width;
         let mut out = vec![F::zero(); currents.len()];

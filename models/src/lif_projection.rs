@@ -91,7 +91,7 @@ const NEURON_BLOCK: usize = 512;
 const BLOCK_CHUNKS: usize = 16;
 
 /// `dS/dU` of the arctan surrogate at membrane `m`, in the kernel's float type.
-fn arctan_slope<F: WithDType>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
+fn arctan_slope<F: Real>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
     let (scale, peak) = (
         F::from_f64(std::f64::consts::FRAC_PI_2 * alpha),
         F::from_f64(alpha / 2.0),
@@ -103,7 +103,7 @@ fn arctan_slope<F: WithDType>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
 }
 
 /// `dS/dU` of the fast-sigmoid surrogate at membrane `m`, in the kernel's float type.
-fn fast_sigmoid_slope<F: WithDType>(slope: f64, thr: F) -> impl Fn(F) -> F + Copy {
+fn fast_sigmoid_slope<F: Real>(slope: f64, thr: F) -> impl Fn(F) -> F + Copy {
     let k = F::from_f64(slope);
     move |m: F| {
         let u = m - thr;
@@ -131,12 +131,12 @@ macro_rules! with_slope {
 }
 
 vectorized! {
-    /// One LIF step of a row of neurons; `constants` are β, thr and −thr. A function of its
+    /// One LIF step of a row of neurons; `constants` are β and thr. A function of its
     /// own so the vectoriser sees the slices cannot overlap.
-    fn lif_steps<F: WithDType>(mem: &mut [F], spiked: &mut [F], input: &[F], constants: [F; 3]) {
-        let [beta, thr, minus_thr] = constants;
+    fn lif_steps<F: Real>(mem: &mut [F], spiked: &mut [F], input: &[F], constants: [F; 2]) {
+        let [beta, thr] = constants;
         for ((m, s), &i) in mem.iter_mut().zip(spiked.iter_mut()).zip(input) {
-            (*m, *s) = lif_step(*m, *s, i, beta, thr, minus_thr);
+            (*m, *s) = lif_step(*m, *s, i, beta, thr);
         }
     }
 }
@@ -144,15 +144,15 @@ vectorized! {
 /// One LIF step of a chunk of neurons, inlined into the kernels' chunk loops (a call per
 /// block and step cost as much as the step itself).
 #[inline(always)]
-fn lif_chunk<F: WithDType>(
+fn lif_chunk<F: Real>(
     mem: &[F; CHUNK],
     spiked: &[F; CHUNK],
     input: &[F; CHUNK],
-    [beta, thr, minus_thr]: [F; 3],
+    [beta, thr]: [F; 2],
 ) -> ([F; CHUNK], [F; CHUNK]) {
     let mut next = ([F::zero(); CHUNK], [F::zero(); CHUNK]);
     for l in 0..CHUNK {
-        (next.0[l], next.1[l]) = lif_step(mem[l], spiked[l], input[l], beta, thr, minus_thr);
+        (next.0[l], next.1[l]) = lif_step(mem[l], spiked[l], input[l], beta, thr);
     }
     next
 }
@@ -160,7 +160,7 @@ fn lif_chunk<F: WithDType>(
 /// Chunk `c` of a row, zero past its end: a neuron with no input current stays at rest and
 /// never fires (the threshold is positive), so padding lanes contribute nothing.
 #[inline(always)]
-fn chunk_at<F: WithDType>(row: &[F], c: usize) -> [F; CHUNK] {
+fn chunk_at<F: Real>(row: &[F], c: usize) -> [F; CHUNK] {
     let start = c * CHUNK;
     match row.get(start..start + CHUNK) {
         Some(full) => full.try_into().expect("CHUNK values"),
@@ -175,7 +175,7 @@ fn chunk_at<F: WithDType>(row: &[F], c: usize) -> [F; CHUNK] {
 
 vectorized! {
     /// `y += a·x`, a function of its own so the vectoriser sees the slices cannot overlap.
-    fn axpy<F: WithDType>(a: F, x: &[F], y: &mut [F]) {
+    fn axpy<F: Real>(a: F, x: &[F], y: &mut [F]) {
         for (v, &u) in y.iter_mut().zip(x) {
             *v += a * u;
         }
@@ -186,11 +186,11 @@ vectorized! {
 struct SampleState<F> {
     mem: Vec<F>,
     spiked: Vec<F>,
-    /// β, thr and −thr.
-    constants: [F; 3],
+    /// β and thr.
+    constants: [F; 2],
 }
 
-impl<F: WithDType> SampleState<F> {
+impl<F: Real> SampleState<F> {
     /// One time step with input currents `[N]`.
     #[inline(always)]
     fn step(&mut self, input: &[F]) {
@@ -248,7 +248,7 @@ impl LifProject {
 
     /// The state of one sample's neurons before its first step.
     #[inline(always)]
-    fn start<F: WithDType>(&self, d: Dims) -> SampleState<F> {
+    fn start<F: Real>(&self, d: Dims) -> SampleState<F> {
         SampleState {
             mem: vec![F::zero(); d.n],
             spiked: vec![F::zero(); d.n],
@@ -288,13 +288,9 @@ impl LifProject {
         out
     }
 
-    /// β, thr and −thr in the kernel's float type.
-    fn constants<F: WithDType>(&self) -> [F; 3] {
-        [
-            F::from_f64(self.cfg.beta),
-            F::from_f64(self.cfg.threshold),
-            F::from_f64(-self.cfg.threshold),
-        ]
+    /// β and thr in the kernel's float type.
+    fn constants<F: Real>(&self) -> [F; 2] {
+        [F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold)]
     }
 
     /// The narrow kernel's forward pass for sample `b`: next-layer currents `[T][K]`.
@@ -452,7 +448,7 @@ impl LifProject {
     /// Dot products of each step's spikes with every output neuron's weights: branch-free and
     /// vectorised, they beat scanning N neurons for the few that fired (a branch each).
     #[inline(always)]
-    fn forward_sample<F: WithDType>(
+    fn forward_sample<F: Real>(
         &self,
         currents: &[F],
         weights_t: &[F],
@@ -556,7 +552,7 @@ impl LifProject {
     /// The AXPY kernel's backward pass for a fixed run of samples: their current gradients
     /// (`[samples][T or 1][N]`) and their partial weight gradient `[K][N]`.
     #[inline(always)]
-    fn backward_samples<F: WithDType>(
+    fn backward_samples<F: Real>(
         &self,
         currents: &[F],
         weights_t: &[F],
@@ -628,7 +624,7 @@ impl LifProject {
                 }
             }
             for (acc, v) in d_w.iter_mut().zip(&d_w_sample) {
-                *acc += v.to_f64();
+                *acc += WithDType::to_f64(*v);
             }
         }
         (d_currents, d_w)
@@ -665,7 +661,7 @@ vectorized! {
 
 vectorized! {
     /// [`LifProject::forward_sample`], compiled for the CPU's widest vectors.
-    fn forward_sample_task<F: WithDType>(
+    fn forward_sample_task<F: Real>(
         op: &LifProject,
         currents: &[F],
         weights_t: &[F],
@@ -678,7 +674,7 @@ vectorized! {
 
 vectorized! {
     /// [`LifProject::backward_samples`], compiled for the CPU's widest vectors.
-    fn backward_samples_task<F: WithDType>(
+    fn backward_samples_task<F: Real>(
         op: &LifProject,
         currents: &[F],
         weights_t: &[F],
@@ -784,7 +780,7 @@ vectorized! {
     /// One step of backpropagation through time for a row of neurons:
     /// `dmem = dspike · slope(mem) + carry`, `carry ← β · dmem`, and `dmem` stored (sequence
     /// input) or summed over steps (constant input) into `out`.
-    fn through_time<F: WithDType>(
+    fn through_time<F: Real>(
         mem: &[F],
         d_spike: &[F],
         carry: &mut [F],
