@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
 use crate::narrow::{narrow_width, with_narrow_width, ChunkedWeights};
-use crate::simd::{lane_dot, lane_sum, transpose, vectorized, Chunk, Real, CHUNK};
+use crate::simd::{lane_dot, lane_sum, transpose, vectorized, Chunk, Real, SharedMut, CHUNK};
 
 /// `spikes(currents) · weights`: `[T, B, K]` currents for the next layer, bias excluded.
 ///
@@ -214,9 +214,9 @@ impl<F: Real> SampleState<F> {
 /// weight gradients are summed in order, so results are bit-identical from run to run.
 const SAMPLES_PER_TASK: usize = 16;
 
-/// One backward task's result: its samples' current gradients and its partial weight
-/// gradient `[K][n]` in f64.
-type TaskGradients<F> = (Vec<F>, Vec<f64>);
+/// One backward task's partial weight gradient `[K][n]`, in f64 (its samples' current
+/// gradients go straight into the op's output).
+type TaskWeightGradient = Vec<f64>;
 
 /// Shapes of one call: batch B, neurons N, next layer K.
 #[derive(Clone, Copy)]
@@ -336,8 +336,9 @@ impl LifProject {
             .collect()
     }
 
-    /// The narrow kernel's backward pass for a fixed run of samples: their current gradients
-    /// (`[samples][T or 1][N]`) and their weight gradient `[NK][n_pad]`.
+    /// The narrow kernel's backward pass for a fixed run of samples: their current gradients,
+    /// written into `d_currents` (laid out as `currents`), and their weight gradient
+    /// `[NK][n_pad]`.
     ///
     /// Per block of 16 chunks the membranes are recomputed through all T steps, a whole block
     /// per step; then each chunk of 16 neurons runs backwards through the steps once, with
@@ -355,18 +356,17 @@ impl LifProject {
         d: Dims,
         samples: std::ops::Range<usize>,
         slope: impl Fn(F) -> F + Copy,
-    ) -> (Vec<F>, Vec<f64>) {
+        d_currents: SharedMut<F>,
+    ) -> TaskWeightGradient {
         let beta = F::from_f64(self.cfg.beta);
         let constants = self.constants();
         let block_len = BLOCK_CHUNKS * CHUNK;
-        let per_sample = self.per_sample_len(d);
-        let mut d_currents = vec![F::zero(); samples.len() * per_sample];
         let mut d_w = vec![0f64; NK * weights.n_pad()];
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
         let mut membranes = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut fired = Chunk::zeros(self.steps * BLOCK_CHUNKS);
         let mut g = vec![[F::zero(); NK]; self.steps];
-        for (b, out) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
+        for b in samples {
             for (t, g_t) in g.iter_mut().enumerate() {
                 g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
             }
@@ -415,12 +415,15 @@ impl LifProject {
                             summed[l] += d_mem[l];
                         }
                         if !self.constant {
-                            out[t * d.n + first + c * CHUNK..][..lanes]
-                                .copy_from_slice(&d_mem[..lanes]);
+                            // SAFETY: sample b's rows belong to this task alone.
+                            let row = unsafe { self.gradient_row(&d_currents, d, t, b) };
+                            row[first + c * CHUNK..][..lanes].copy_from_slice(&d_mem[..lanes]);
                         }
                     }
                     if self.constant {
-                        out[first + c * CHUNK..][..lanes].copy_from_slice(&summed[..lanes]);
+                        // SAFETY: sample b's row belongs to this task alone.
+                        let row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
+                        row[first + c * CHUNK..][..lanes].copy_from_slice(&summed[..lanes]);
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
                         let acc = &mut d_w[k * weights.n_pad() + global * CHUNK..][..CHUNK];
@@ -431,16 +434,23 @@ impl LifProject {
                 }
             }
         }
-        (d_currents, d_w)
+        d_w
     }
 
-    /// Length of one sample's current gradient: `[N]` (constant input) or `[T][N]`.
-    fn per_sample_len(&self, d: Dims) -> usize {
-        if self.constant {
-            d.n
-        } else {
-            self.steps * d.n
-        }
+    /// Sample `b`'s current-gradient row at step `t` (constant input: its one row) in
+    /// `d_currents`, which is laid out as the currents.
+    ///
+    /// # Safety
+    /// Only the task that owns sample `b` may hold its rows.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn gradient_row<'a, F>(
+        &self,
+        d_currents: &'a SharedMut<F>,
+        d: Dims,
+        t: usize,
+        b: usize,
+    ) -> &'a mut [F] {
+        unsafe { d_currents.slice(self.current_index(d, t, b, 0), d.n) }
     }
 
     /// Next-layer currents `[T][K]` of sample `b`, from the transposed weights `[K][N]`.
@@ -484,11 +494,15 @@ impl LifProject {
         let samples_of =
             |task: usize| task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
         let thr = F::from_f64(self.cfg.threshold);
-        // Each task: its samples' current gradients and its partial weight gradient `[K][n]`
+        // The current gradients, then the weight gradient `[N, K]`. Each task writes its
+        // samples' current gradients in place and returns its partial weight gradient `[K][n]`
         // (`n` ≥ N: the narrow kernel's rows are padded). Per-sample work stays in the kernel's
         // float type so the inner loops vectorise; the weight gradient, a sum over the whole
         // batch, accumulates in f64.
-        let (parts, stride): (Vec<TaskGradients<F>>, usize) = match narrow_width(d.k) {
+        let grad_len = currents.len();
+        let mut out = vec![F::zero(); grad_len + d.n * d.k];
+        let d_currents = SharedMut::new(&mut out[..grad_len]);
+        let (parts, stride): (Vec<TaskWeightGradient>, usize) = match narrow_width(d.k) {
             Some(width) => {
                 let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
@@ -498,7 +512,7 @@ impl LifProject {
                         with_narrow_width!(
                             width,
                             backward_narrow_task::<F>(
-                                self, currents, &padded, grad, d, samples, slope
+                                self, currents, &padded, grad, d, samples, slope, d_currents
                             )
                         )
                     })
@@ -519,26 +533,15 @@ impl LifProject {
                             d,
                             samples_of(task),
                             slope,
+                            d_currents,
                         )
                     })
                     .collect());
                 (parts, d.n)
             }
         };
-        let grad_len = currents.len();
-        let per_sample = self.per_sample_len(d);
-        let mut out = vec![F::zero(); grad_len + d.n * d.k];
         let mut d_weights = vec![0f64; d.k * stride];
-        for (task, (d_currents, d_w)) in parts.iter().enumerate() {
-            for (b, piece) in samples_of(task).zip(d_currents.chunks_exact(per_sample)) {
-                if self.constant {
-                    out[b * d.n..][..d.n].copy_from_slice(piece);
-                } else {
-                    for (t, row) in piece.chunks_exact(d.n).enumerate() {
-                        out[self.current_index(d, t, b, 0)..][..d.n].copy_from_slice(row);
-                    }
-                }
-            }
+        for d_w in &parts {
             d_weights.iter_mut().zip(d_w).for_each(|(a, v)| *a += v);
         }
         for (j, row) in out[grad_len..].chunks_exact_mut(d.k).enumerate() {
@@ -549,8 +552,9 @@ impl LifProject {
         out
     }
 
-    /// The AXPY kernel's backward pass for a fixed run of samples: their current gradients
-    /// (`[samples][T or 1][N]`) and their partial weight gradient `[K][N]`.
+    /// The AXPY kernel's backward pass for a fixed run of samples: their current gradients,
+    /// written into `d_currents` (laid out as `currents`), and their partial weight gradient
+    /// `[K][N]`.
     #[inline(always)]
     fn backward_samples<F: Real>(
         &self,
@@ -560,19 +564,21 @@ impl LifProject {
         d: Dims,
         samples: std::ops::Range<usize>,
         slope: impl Fn(F) -> F + Copy,
-    ) -> (Vec<F>, Vec<f64>) {
+        d_currents: SharedMut<F>,
+    ) -> TaskWeightGradient {
         let beta = F::from_f64(self.cfg.beta);
         // The weight gradient `[K][N]`: one sample's steps summed in F, the samples in f64.
         let mut d_w = vec![0f64; d.k * d.n];
         let mut d_w_sample = vec![F::zero(); d.k * d.n];
-        let per_sample = self.per_sample_len(d);
-        let mut d_currents = vec![F::zero(); samples.len() * per_sample];
+        let rows = if self.constant { 1 } else { self.steps };
+        let mut d_current = vec![F::zero(); rows * d.n];
         let mut carry = vec![F::zero(); d.n];
         let mut d_spikes = vec![F::zero(); self.steps * d.n];
         // Reused for every sample of the task; each step overwrites its rows.
         let mut membranes = vec![F::zero(); self.steps * d.n];
         let mut spikes = vec![F::zero(); self.steps * d.n];
-        for (b, d_current) in samples.zip(d_currents.chunks_exact_mut(per_sample)) {
+        for b in samples {
+            d_current.fill(F::zero());
             let mut state = self.start(d);
             for t in 0..self.steps {
                 state.step(&currents[self.current_index(d, t, b, 0)..][..d.n]);
@@ -626,8 +632,12 @@ impl LifProject {
             for (acc, v) in d_w.iter_mut().zip(&d_w_sample) {
                 *acc += WithDType::to_f64(*v);
             }
+            for (t, row) in d_current.chunks_exact(d.n).enumerate() {
+                // SAFETY: sample b's rows belong to this task alone.
+                unsafe { self.gradient_row(&d_currents, d, t, b) }.copy_from_slice(row);
+            }
         }
-        (d_currents, d_w)
+        d_w
     }
 }
 
@@ -654,8 +664,9 @@ vectorized! {
         d: Dims,
         samples: std::ops::Range<usize>,
         slope: impl Fn(F) -> F + Copy,
-    ) -> (Vec<F>, Vec<f64>) {
-        op.backward_narrow_samples::<F, NK>(currents, weights, grad, d, samples, slope)
+        d_currents: SharedMut<F>,
+    ) -> TaskWeightGradient {
+        op.backward_narrow_samples::<F, NK>(currents, weights, grad, d, samples, slope, d_currents)
     }
 }
 
@@ -682,8 +693,9 @@ vectorized! {
         d: Dims,
         samples: std::ops::Range<usize>,
         slope: impl Fn(F) -> F + Copy,
-    ) -> (Vec<F>, Vec<f64>) {
-        op.backward_samples(currents, weights_t, grad, d, samples, slope)
+        d_currents: SharedMut<F>,
+    ) -> TaskWeightGradient {
+        op.backward_samples(currents, weights_t, grad, d, samples, slope, d_currents)
     }
 }
 
