@@ -214,6 +214,16 @@ impl<F: Real> SampleState<F> {
 /// weight gradients are summed in order, so results are bit-identical from run to run.
 const SAMPLES_PER_TASK: usize = 16;
 
+/// What one backward task reads, and where its samples' current gradients go (the op's
+/// output, laid out as the currents).
+struct BackwardTask<'a, F> {
+    currents: &'a [F],
+    grad: &'a [F],
+    d: Dims,
+    samples: std::ops::Range<usize>,
+    d_currents: SharedMut<F>,
+}
+
 /// One backward task's partial weight gradient `[K][n]`, in f64 (its samples' current
 /// gradients go straight into the op's output).
 type TaskWeightGradient = Vec<f64>;
@@ -350,14 +360,17 @@ impl LifProject {
     #[inline(always)]
     fn backward_narrow_samples<F: Real, const NK: usize>(
         &self,
-        currents: &[F],
         weights: &ChunkedWeights<F>,
-        grad: &[F],
-        d: Dims,
-        samples: std::ops::Range<usize>,
+        task: BackwardTask<F>,
         slope: impl Fn(F) -> F + Copy,
-        d_currents: SharedMut<F>,
     ) -> TaskWeightGradient {
+        let BackwardTask {
+            currents,
+            grad,
+            d,
+            samples,
+            d_currents,
+        } = task;
         let beta = F::from_f64(self.cfg.beta);
         let constants = self.constants();
         let block_len = BLOCK_CHUNKS * CHUNK;
@@ -502,18 +515,22 @@ impl LifProject {
         let grad_len = currents.len();
         let mut out = vec![F::zero(); grad_len + d.n * d.k];
         let d_currents = SharedMut::new(&mut out[..grad_len]);
+        let task_of = |task: usize| BackwardTask {
+            currents,
+            grad,
+            d,
+            samples: samples_of(task),
+            d_currents,
+        };
         let (parts, stride): (Vec<TaskWeightGradient>, usize) = match narrow_width(d.k) {
             Some(width) => {
                 let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
                     .into_par_iter()
                     .map(|task| {
-                        let samples = samples_of(task);
                         with_narrow_width!(
                             width,
-                            backward_narrow_task::<F>(
-                                self, currents, &padded, grad, d, samples, slope, d_currents
-                            )
+                            backward_narrow_task::<F>(self, &padded, task_of(task), slope)
                         )
                     })
                     .collect());
@@ -524,18 +541,7 @@ impl LifProject {
                 let weights_t = transpose(weights, d.n, d.k);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
                     .into_par_iter()
-                    .map(|task| {
-                        backward_samples_task(
-                            self,
-                            currents,
-                            &weights_t,
-                            grad,
-                            d,
-                            samples_of(task),
-                            slope,
-                            d_currents,
-                        )
-                    })
+                    .map(|task| backward_samples_task(self, &weights_t, task_of(task), slope))
                     .collect());
                 (parts, d.n)
             }
@@ -558,14 +564,17 @@ impl LifProject {
     #[inline(always)]
     fn backward_samples<F: Real>(
         &self,
-        currents: &[F],
         weights_t: &[F],
-        grad: &[F],
-        d: Dims,
-        samples: std::ops::Range<usize>,
+        task: BackwardTask<F>,
         slope: impl Fn(F) -> F + Copy,
-        d_currents: SharedMut<F>,
     ) -> TaskWeightGradient {
+        let BackwardTask {
+            currents,
+            grad,
+            d,
+            samples,
+            d_currents,
+        } = task;
         let beta = F::from_f64(self.cfg.beta);
         // The weight gradient `[K][N]`: one sample's steps summed in F, the samples in f64.
         let mut d_w = vec![0f64; d.k * d.n];
@@ -658,15 +667,11 @@ vectorized! {
     /// [`LifProject::backward_narrow_samples`], compiled for the CPU's widest vectors.
     fn backward_narrow_task<F: Real, const NK: usize>(
         op: &LifProject,
-        currents: &[F],
         weights: &ChunkedWeights<F>,
-        grad: &[F],
-        d: Dims,
-        samples: std::ops::Range<usize>,
+        task: BackwardTask<F>,
         slope: impl Fn(F) -> F + Copy,
-        d_currents: SharedMut<F>,
     ) -> TaskWeightGradient {
-        op.backward_narrow_samples::<F, NK>(currents, weights, grad, d, samples, slope, d_currents)
+        op.backward_narrow_samples::<F, NK>(weights, task, slope)
     }
 }
 
@@ -687,15 +692,11 @@ vectorized! {
     /// [`LifProject::backward_samples`], compiled for the CPU's widest vectors.
     fn backward_samples_task<F: Real>(
         op: &LifProject,
-        currents: &[F],
         weights_t: &[F],
-        grad: &[F],
-        d: Dims,
-        samples: std::ops::Range<usize>,
+        task: BackwardTask<F>,
         slope: impl Fn(F) -> F + Copy,
-        d_currents: SharedMut<F>,
     ) -> TaskWeightGradient {
-        op.backward_samples(currents, weights_t, grad, d, samples, slope, d_currents)
+        op.backward_samples(weights_t, task, slope)
     }
 }
 
