@@ -270,6 +270,13 @@ vectorized! {
     }
 }
 
+/// Row pairs per task when [`Events`] are built by row.
+const ROW_PAIRS_PER_TASK: usize = 16;
+
+/// Column pairs per task when [`Events`] are built by column: 16 f32 columns, one cache line
+/// of every row.
+const COLUMN_PAIRS_PER_TASK: usize = 8;
+
 /// The non-zeros of a `[rows, cols]` matrix grouped by row or by column, and consecutive
 /// groups merged in pairs: the entries of pair `p` (groups 2p and 2p + 1) are
 /// `entries[offsets[p]..offsets[p + 1]]`, one per index either group has, indices ascending,
@@ -286,63 +293,72 @@ struct Events<F> {
 }
 
 impl<F: WithDType> Events<F> {
+    /// Events grouped by row (sample), pairs of rows merged.
     fn by_row(x: &[F], cols: usize) -> Self {
+        let cols = cols.max(1);
+        let rows = x.len() / cols;
+        // One task per 16 row pairs: each scans its own rows, contiguous in `x`.
+        let per_task: Vec<Vec<Vec<(usize, [F; 2])>>> = x
+            .par_chunks(2 * cols * ROW_PAIRS_PER_TASK)
+            .map(|block| {
+                block
+                    .chunks(2 * cols)
+                    .map(|pair| {
+                        let (a, b) = pair.split_at(cols.min(pair.len()));
+                        Self::merged(cols, |i| [a[i], b.get(i).copied().unwrap_or_else(F::zero)])
+                    })
+                    .collect()
+            })
+            .collect();
+        Self::from_pairs(rows, per_task.into_iter().flatten())
+    }
+
+    /// Events grouped by column (input), pairs of neighbouring columns merged.
+    fn by_column(x: &[F], rows: usize, cols: usize) -> Self {
+        let pairs = cols.div_ceil(2);
+        // One task per 8 column pairs (one cache line of f32 per row): each scans every row.
+        let per_task: Vec<Vec<Vec<(usize, [F; 2])>>> = (0..pairs.div_ceil(COLUMN_PAIRS_PER_TASK))
+            .into_par_iter()
+            .map(|task| {
+                let first = task * COLUMN_PAIRS_PER_TASK;
+                (first..pairs.min(first + COLUMN_PAIRS_PER_TASK))
+                    .map(|p| {
+                        let value = |r: usize, c: usize| {
+                            if c < cols {
+                                x[r * cols + c]
+                            } else {
+                                F::zero()
+                            }
+                        };
+                        Self::merged(rows, |r| [value(r, 2 * p), value(r, 2 * p + 1)])
+                    })
+                    .collect()
+            })
+            .collect();
+        Self::from_pairs(cols, per_task.into_iter().flatten())
+    }
+
+    /// One pair's entries: every index below `len` where either group's value is non-zero.
+    #[inline(always)]
+    fn merged(len: usize, values: impl Fn(usize) -> [F; 2]) -> Vec<(usize, [F; 2])> {
         let zero = F::zero();
-        let rows: Vec<&[F]> = x.chunks_exact(cols.max(1)).collect();
-        let mut offsets = Vec::with_capacity(rows.len().div_ceil(2) + 1);
+        (0..len)
+            .filter_map(|i| {
+                let v = values(i);
+                (v[0] != zero || v[1] != zero).then_some((i, v))
+            })
+            .collect()
+    }
+
+    fn from_pairs(groups: usize, pairs: impl Iterator<Item = Vec<(usize, [F; 2])>>) -> Self {
+        let mut offsets = vec![0];
         let mut entries = Vec::new();
-        offsets.push(0);
-        for pair in rows.chunks(2) {
-            let (a, b) = (pair[0], pair.get(1).copied());
-            for (i, &va) in a.iter().enumerate() {
-                let vb = b.map_or(zero, |b| b[i]);
-                if va != zero || vb != zero {
-                    entries.push((i, [va, vb]));
-                }
-            }
+        for pair in pairs {
+            entries.extend_from_slice(&pair);
             offsets.push(entries.len());
         }
         Events {
-            groups: rows.len(),
-            offsets,
-            entries,
-        }
-    }
-
-    fn by_column(x: &[F], rows: usize, cols: usize) -> Self {
-        let zero = F::zero();
-        let pairs = cols.div_ceil(2);
-        let pair_has = |r: usize, p: usize| {
-            x[r * cols + 2 * p] != zero || (2 * p + 1 < cols && x[r * cols + 2 * p + 1] != zero)
-        };
-        let mut offsets = vec![0usize; pairs + 1];
-        for r in 0..rows {
-            for p in 0..pairs {
-                if pair_has(r, p) {
-                    offsets[p + 1] += 1;
-                }
-            }
-        }
-        for p in 0..pairs {
-            offsets[p + 1] += offsets[p];
-        }
-        let mut fill = offsets.clone();
-        let mut entries = vec![(0usize, [zero; 2]); offsets[pairs]];
-        for r in 0..rows {
-            for p in 0..pairs {
-                if pair_has(r, p) {
-                    let vb = if 2 * p + 1 < cols {
-                        x[r * cols + 2 * p + 1]
-                    } else {
-                        zero
-                    };
-                    entries[fill[p]] = (r, [x[r * cols + 2 * p], vb]);
-                    fill[p] += 1;
-                }
-            }
-        }
-        Events {
-            groups: cols,
+            groups,
             offsets,
             entries,
         }
