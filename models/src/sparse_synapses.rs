@@ -270,6 +270,9 @@ vectorized! {
     }
 }
 
+/// One pair's entries of [`Events`]: index and both groups' values.
+type PairEntries<F> = Vec<(usize, [F; 2])>;
+
 /// Row pairs per task when [`Events`] are built by row.
 const ROW_PAIRS_PER_TASK: usize = 16;
 
@@ -298,7 +301,7 @@ impl<F: WithDType> Events<F> {
         let cols = cols.max(1);
         let rows = x.len() / cols;
         // One task per 16 row pairs: each scans its own rows, contiguous in `x`.
-        let per_task: Vec<Vec<Vec<(usize, [F; 2])>>> = x
+        let per_task: Vec<Vec<PairEntries<F>>> = x
             .par_chunks(2 * cols * ROW_PAIRS_PER_TASK)
             .map(|block| {
                 block
@@ -317,7 +320,7 @@ impl<F: WithDType> Events<F> {
     fn by_column(x: &[F], rows: usize, cols: usize) -> Self {
         let pairs = cols.div_ceil(2);
         // One task per 8 column pairs (one cache line of f32 per row): each scans every row.
-        let per_task: Vec<Vec<Vec<(usize, [F; 2])>>> = (0..pairs.div_ceil(COLUMN_PAIRS_PER_TASK))
+        let per_task: Vec<Vec<PairEntries<F>>> = (0..pairs.div_ceil(COLUMN_PAIRS_PER_TASK))
             .into_par_iter()
             .map(|task| {
                 let first = task * COLUMN_PAIRS_PER_TASK;
@@ -340,7 +343,7 @@ impl<F: WithDType> Events<F> {
 
     /// One pair's entries: every index below `len` where either group's value is non-zero.
     #[inline(always)]
-    fn merged(len: usize, values: impl Fn(usize) -> [F; 2]) -> Vec<(usize, [F; 2])> {
+    fn merged(len: usize, values: impl Fn(usize) -> [F; 2]) -> PairEntries<F> {
         let zero = F::zero();
         (0..len)
             .filter_map(|i| {
@@ -350,7 +353,7 @@ impl<F: WithDType> Events<F> {
             .collect()
     }
 
-    fn from_pairs(groups: usize, pairs: impl Iterator<Item = Vec<(usize, [F; 2])>>) -> Self {
+    fn from_pairs(groups: usize, pairs: impl Iterator<Item = PairEntries<F>>) -> Self {
         let mut offsets = vec![0];
         let mut entries = Vec::new();
         for pair in pairs {
