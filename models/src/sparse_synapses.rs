@@ -574,30 +574,57 @@ vectorized! {
     }
 }
 
+/// The bias gradient `Σ_b dz[b, :]` (summed over samples in order, in f64), and with a ReLU
+/// `dz = dy ⊙ 1[z ≥ 0]` (a negative pre-activation left −0.0 in `y`); without one `dz` is
+/// `dy` itself and is not copied. Parallel over samples (the mask) and over blocks of
+/// outputs (the sums, each in sample order: the same bits on any thread count).
+fn pre_activation_grad<F: Real>(
+    y: &[F],
+    dy: &[F],
+    relu: bool,
+    n_out: usize,
+) -> (Option<Vec<F>>, Vec<f64>) {
+    let rows_per_task = SAMPLES_PER_TASK * n_out.max(1);
+    let dz = relu.then(|| {
+        let mut dz = vec![F::zero(); dy.len()];
+        dz.par_chunks_mut(rows_per_task)
+            .zip(y.par_chunks(rows_per_task).zip(dy.par_chunks(rows_per_task)))
+            .for_each(|(out, (y, dy))| relu_gate(y, dy, out));
+        dz
+    });
+    let g = dz.as_deref().unwrap_or(dy);
+    let d_bias = (0..n_out.div_ceil(BIAS_COLUMNS_PER_TASK))
+        .into_par_iter()
+        .flat_map_iter(|task| {
+            let start = task * BIAS_COLUMNS_PER_TASK;
+            column_sums(g, n_out, start..n_out.min(start + BIAS_COLUMNS_PER_TASK))
+        })
+        .collect();
+    (dz, d_bias)
+}
+
+/// Outputs per task of the bias-gradient sums.
+const BIAS_COLUMNS_PER_TASK: usize = 256;
+
 vectorized! {
-    /// The bias gradient `Σ_b dz[b, :]` (summed over samples in order, in f64), and with a
-    /// ReLU `dz = dy ⊙ 1[z ≥ 0]` (a negative pre-activation left −0.0 in `y`); without one
-    /// `dz` is `dy` itself and is not copied.
-    fn pre_activation_grad<F: Real>(
-        y: &[F],
-        dy: &[F],
-        relu: bool,
-        n_out: usize,
-    ) -> (Option<Vec<F>>, Vec<f64>) {
-        let zero = F::zero();
-        let dz = relu.then(|| {
-            y.iter()
-                .zip(dy)
-                .map(|(&v, &g)| if v.is_sign_negative() { zero } else { g })
-                .collect::<Vec<F>>()
-        });
-        let mut d_bias = vec![0f64; n_out];
-        for row in dz.as_deref().unwrap_or(dy).chunks_exact(n_out) {
-            for (acc, &g) in d_bias.iter_mut().zip(row) {
-                *acc += WithDType::to_f64(g);
+    /// `out = dy ⊙ 1[y ≥ 0]`, with −0.0 in `y` marking a negative pre-activation.
+    fn relu_gate<F: Real>(y: &[F], dy: &[F], out: &mut [F]) {
+        for ((o, &v), &g) in out.iter_mut().zip(y).zip(dy) {
+            *o = if v.is_sign_negative() { F::zero() } else { g };
+        }
+    }
+}
+
+vectorized! {
+    /// `Σ_b g[b, c]` for the columns `c` in `columns` of `g` `[·, n_out]`, in f64, rows in order.
+    fn column_sums<F: Real>(g: &[F], n_out: usize, columns: std::ops::Range<usize>) -> Vec<f64> {
+        let mut sums = vec![0f64; columns.len()];
+        for row in g.chunks_exact(n_out) {
+            for (acc, &v) in sums.iter_mut().zip(&row[columns.clone()]) {
+                *acc += WithDType::to_f64(v);
             }
         }
-        (dz, d_bias)
+        sums
     }
 }
 
