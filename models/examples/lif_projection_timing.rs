@@ -2,7 +2,7 @@
 //! hidden layer (batch 600, 2048 neurons, T = 25, 10 outputs), best of 6 rounds of 5 calls:
 //! `cargo run --release -p neuropos-models --example lif_projection_timing`
 //! (`RAYON_NUM_THREADS=1` for one thread).
-use candle_core::{Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use neuropos_models::lif::LifConfig;
 use neuropos_models::lif_projection::lif_project;
 use std::time::Instant;
@@ -12,17 +12,29 @@ fn main() -> candle_core::Result<()> {
     let cfg = LifConfig::default();
     let currents = Var::from_tensor(&Tensor::randn(0.3f32, 0.6, (600, 2048), &dev)?)?;
     let weights = Var::from_tensor(&Tensor::randn(0f32, 0.1, (2048, 10), &dev)?)?;
+    let bias = Var::from_tensor(&Tensor::zeros(10, DType::F32, &dev)?)?;
     let reps = 5;
     let (mut best_forward, mut best_both) = (f64::MAX, f64::MAX);
     for _round in 0..6 {
         let start = Instant::now();
         for _ in 0..reps {
-            lif_project(currents.as_tensor(), weights.as_tensor(), &cfg)?.sum_all()?;
+            lif_project(
+                currents.as_tensor(),
+                weights.as_tensor(),
+                bias.as_tensor(),
+                &cfg,
+            )?
+            .sum_all()?;
         }
         best_forward = best_forward.min(start.elapsed().as_secs_f64() * 1e3 / reps as f64);
         let start = Instant::now();
         for _ in 0..reps {
-            let out = lif_project(currents.as_tensor(), weights.as_tensor(), &cfg)?;
+            let out = lif_project(
+                currents.as_tensor(),
+                weights.as_tensor(),
+                bias.as_tensor(),
+                &cfg,
+            )?;
             out.sqr()?.sum_all()?.backward()?;
         }
         best_both = best_both.min(start.elapsed().as_secs_f64() * 1e3 / reps as f64);

@@ -158,10 +158,11 @@ impl Network {
                 // projection, so no [T, B, N] spike tensor is materialised on the CPU.
                 let mut current = self.synapses[0].forward(x)?;
                 for syn in &self.synapses[1..] {
-                    current = lif_project(&current, &syn.projection()?, lif_cfg)?;
-                    if let Some(bias) = syn.bias() {
-                        current = current.broadcast_add(bias)?;
-                    }
+                    let bias = match syn.bias() {
+                        Some(bias) => bias.clone(),
+                        None => Tensor::zeros(syn.shape()?.1, current.dtype(), current.device())?,
+                    };
+                    current = lif_project(&current, &syn.projection()?, &bias, lif_cfg)?;
                 }
                 let out = lif(&current, lif_cfg, true)?;
                 let membrane = out.membrane.ok_or_else(|| {

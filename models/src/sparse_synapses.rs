@@ -588,7 +588,10 @@ fn pre_activation_grad<F: Real>(
     let dz = relu.then(|| {
         let mut dz = vec![F::zero(); dy.len()];
         dz.par_chunks_mut(rows_per_task)
-            .zip(y.par_chunks(rows_per_task).zip(dy.par_chunks(rows_per_task)))
+            .zip(
+                y.par_chunks(rows_per_task)
+                    .zip(dy.par_chunks(rows_per_task)),
+            )
             .for_each(|(out, (y, dy))| relu_gate(y, dy, out));
         dz
     });

@@ -28,8 +28,8 @@ fn naive(net: &Network, x: &Tensor) -> (Tensor, Tensor) {
         .collect();
     let mut current = Tensor::stack(&per_step, 0).unwrap();
     for syn in &net.synapses()[1..] {
-        current = lif_project(&current, &syn.projection().unwrap(), &lif_cfg).unwrap();
-        current = current.broadcast_add(syn.bias().unwrap()).unwrap();
+        let projection = syn.projection().unwrap();
+        current = lif_project(&current, &projection, syn.bias().unwrap(), &lif_cfg).unwrap();
     }
     let out = lif(&current, &lif_cfg, true).unwrap();
     (out.spikes, out.membrane.unwrap())
