@@ -571,16 +571,28 @@ impl LifProject {
                 (parts, d.n)
             }
         };
-        let mut d_weights = vec![0f64; d.k * stride];
-        for d_w in &parts {
-            d_weights.iter_mut().zip(d_w).for_each(|(a, v)| *a += v);
-        }
         let (d_weights_out, d_bias_out) = out[grad_len..].split_at_mut(d.n * d.k);
-        for (j, row) in d_weights_out.chunks_exact_mut(d.k).enumerate() {
-            for (k, o) in row.iter_mut().enumerate() {
-                *o = F::from_f64(d_weights[k * stride + j]);
-            }
-        }
+        // The tasks' partial weight gradients summed in task order, in parallel over blocks
+        // of neurons (the same bits on any thread count), into `[N, K]`.
+        d_weights_out
+            .par_chunks_mut(NEURON_BLOCK * d.k)
+            .enumerate()
+            .for_each(|(block, rows)| {
+                let first = block * NEURON_BLOCK;
+                let mut sums = vec![0f64; NEURON_BLOCK * d.k];
+                for d_w in &parts {
+                    for (k, sums_k) in sums.chunks_exact_mut(NEURON_BLOCK).enumerate() {
+                        let width = rows.len() / d.k;
+                        let partial = &d_w[k * stride + first..][..width];
+                        sums_k.iter_mut().zip(partial).for_each(|(a, v)| *a += v);
+                    }
+                }
+                for (j, row) in rows.chunks_exact_mut(d.k).enumerate() {
+                    for (k, o) in row.iter_mut().enumerate() {
+                        *o = F::from_f64(sums[k * NEURON_BLOCK + j]);
+                    }
+                }
+            });
         // The bias gradient: the output gradient summed over steps and samples, in order.
         let mut d_bias = vec![0f64; d.k];
         for row in grad.chunks_exact(d.k) {

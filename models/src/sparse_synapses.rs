@@ -313,7 +313,7 @@ impl<F: WithDType> Events<F> {
                     .collect()
             })
             .collect();
-        Self::from_pairs(rows, per_task.into_iter().flatten())
+        Self::from_pairs(rows, per_task.into_iter().flatten().collect())
     }
 
     /// Events grouped by column (input), pairs of neighbouring columns merged.
@@ -338,7 +338,7 @@ impl<F: WithDType> Events<F> {
                     .collect()
             })
             .collect();
-        Self::from_pairs(cols, per_task.into_iter().flatten())
+        Self::from_pairs(cols, per_task.into_iter().flatten().collect())
     }
 
     /// One pair's entries: every index below `len` where either group's value is non-zero.
@@ -353,9 +353,10 @@ impl<F: WithDType> Events<F> {
             .collect()
     }
 
-    fn from_pairs(groups: usize, pairs: impl Iterator<Item = PairEntries<F>>) -> Self {
-        let mut offsets = vec![0];
-        let mut entries = Vec::new();
+    fn from_pairs(groups: usize, pairs: Vec<PairEntries<F>>) -> Self {
+        let mut offsets = Vec::with_capacity(pairs.len() + 1);
+        offsets.push(0);
+        let mut entries = Vec::with_capacity(pairs.iter().map(Vec::len).sum());
         for pair in pairs {
             entries.extend_from_slice(&pair);
             offsets.push(entries.len());
