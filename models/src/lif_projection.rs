@@ -1,5 +1,5 @@
 //! LIF neurons whose spikes feed straight into the next synapses, as one op:
-//! currents → `spikes · W`, without materialising the `[T, B, N]` spike tensor.
+//! currents → `spikes · W + b`, without materialising the `[T, B, N]` spike tensor.
 //!
 //! A hidden spiking layer of 2048 neurons, 25 steps and a batch of 600 holds 30.7 M spikes;
 //! unfused, the spikes, the gradient with respect to them and autograd's accumulators each
@@ -748,6 +748,33 @@ vectorized! {
     }
 }
 
+/// `$body` on the three storages' contiguous slices, all f32 or all f64, its result stored in
+/// that type; an error for any other dtype mix.
+macro_rules! on_float_slices {
+    ([($s1:expr, $l1:expr), ($s2:expr, $l2:expr), ($s3:expr, $l3:expr)],
+     |$a:ident, $b:ident, $c:ident| $body:expr) => {
+        match ($s1, $s2, $s3) {
+            (CpuStorage::F32($a), CpuStorage::F32($b), CpuStorage::F32($c)) => {
+                let ($a, $b, $c) = (
+                    contiguous($a, $l1)?,
+                    contiguous($b, $l2)?,
+                    contiguous($c, $l3)?,
+                );
+                CpuStorage::F32($body)
+            }
+            (CpuStorage::F64($a), CpuStorage::F64($b), CpuStorage::F64($c)) => {
+                let ($a, $b, $c) = (
+                    contiguous($a, $l1)?,
+                    contiguous($b, $l2)?,
+                    contiguous($c, $l3)?,
+                );
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("LIF projection supports matching f32 or f64 tensors"),
+        }
+    };
+}
+
 impl CustomOp3 for LifProject {
     fn name(&self) -> &'static str {
         "lif-project"
@@ -763,25 +790,9 @@ impl CustomOp3 for LifProject {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = self.dims(l1, l2)?;
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(c), CpuStorage::F32(w), CpuStorage::F32(b)) => {
-                CpuStorage::F32(self.forward_kernel(
-                    contiguous(c, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(b, l3)?,
-                    d,
-                ))
-            }
-            (CpuStorage::F64(c), CpuStorage::F64(w), CpuStorage::F64(b)) => {
-                CpuStorage::F64(self.forward_kernel(
-                    contiguous(c, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(b, l3)?,
-                    d,
-                ))
-            }
-            _ => candle_core::bail!("LIF projection supports matching f32 or f64 tensors"),
-        };
+        let out = on_float_slices!([(s1, l1), (s2, l2), (s3, l3)], |currents, weights, bias| {
+            self.forward_kernel(currents, weights, bias, d)
+        });
         Ok((out, Shape::from((self.steps, d.batch, d.k))))
     }
 
@@ -827,25 +838,9 @@ impl CustomOp3 for LifProjectBackward {
         if l3.shape().dims() != [f.steps, d.batch, d.k] {
             candle_core::bail!("LIF projection backward: gradient {:?}", l3.shape());
         }
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(c), CpuStorage::F32(w), CpuStorage::F32(g)) => {
-                CpuStorage::F32(f.backward_kernel(
-                    contiguous(c, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(g, l3)?,
-                    d,
-                ))
-            }
-            (CpuStorage::F64(c), CpuStorage::F64(w), CpuStorage::F64(g)) => {
-                CpuStorage::F64(f.backward_kernel(
-                    contiguous(c, l1)?,
-                    contiguous(w, l2)?,
-                    contiguous(g, l3)?,
-                    d,
-                ))
-            }
-            _ => candle_core::bail!("LIF projection supports matching f32 or f64 tensors"),
-        };
+        let out = on_float_slices!([(s1, l1), (s2, l2), (s3, l3)], |currents, weights, grad| {
+            f.backward_kernel(currents, weights, grad, d)
+        });
         let len = l1.shape().elem_count() + d.n * d.k + d.k;
         Ok((out, Shape::from(len)))
     }
