@@ -158,11 +158,12 @@ impl Network {
                 // projection, so no [T, B, N] spike tensor is materialised on the CPU.
                 let mut current = self.synapses[0].forward(x)?;
                 for syn in &self.synapses[1..] {
-                    let bias = match syn.bias() {
-                        Some(bias) => bias.clone(),
-                        None => Tensor::zeros(syn.shape()?.1, current.dtype(), current.device())?,
-                    };
-                    current = lif_project(&current, &syn.projection()?, &bias, lif_cfg)?;
+                    // Every synapse layer here has a bias (embedded ones and the baselines'
+                    // `Linear`s alike).
+                    let bias = syn.bias().ok_or_else(|| {
+                        candle_core::Error::Msg("a spiking layer's synapses have no bias".into())
+                    })?;
+                    current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
                 }
                 let out = lif(&current, lif_cfg, true)?;
                 let membrane = out.membrane.ok_or_else(|| {

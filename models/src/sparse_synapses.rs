@@ -281,9 +281,9 @@ const ROW_PAIRS_PER_TASK: usize = 16;
 const COLUMN_PAIRS_PER_TASK: usize = 8;
 
 /// The non-zeros of a `[rows, cols]` matrix grouped by row or by column, and consecutive
-/// groups merged in pairs: the entries of pair `p` (groups 2p and 2p + 1) are
-/// `entries[offsets[p]..offsets[p + 1]]`, one per index either group has, indices ascending,
-/// with both groups' values (0 where a group has none).
+/// groups merged in pairs: pair `p` (groups 2p and 2p + 1) has one entry per index either
+/// group has, indices ascending, with both groups' values (0 where a group has none). Each
+/// pair's entries are gathered by one task and kept as they are (not copied into one list).
 ///
 /// The event loops load one weight (or gradient) row per entry and use it for both groups:
 /// neighbouring pixels share most of their samples, so the pair has ~0.6× the row loads of
@@ -291,8 +291,7 @@ const COLUMN_PAIRS_PER_TASK: usize = 8;
 /// from L2, not the multiply-adds, are what bound the loops.
 struct Events<F> {
     groups: usize,
-    offsets: Vec<usize>,
-    entries: Vec<(usize, [F; 2])>,
+    pairs: Vec<PairEntries<F>>,
 }
 
 impl<F: WithDType> Events<F> {
@@ -313,7 +312,10 @@ impl<F: WithDType> Events<F> {
                     .collect()
             })
             .collect();
-        Self::from_pairs(rows, per_task.into_iter().flatten().collect())
+        Events {
+            groups: rows,
+            pairs: per_task.into_iter().flatten().collect(),
+        }
     }
 
     /// Events grouped by column (input), pairs of neighbouring columns merged.
@@ -338,7 +340,10 @@ impl<F: WithDType> Events<F> {
                     .collect()
             })
             .collect();
-        Self::from_pairs(cols, per_task.into_iter().flatten().collect())
+        Events {
+            groups: cols,
+            pairs: per_task.into_iter().flatten().collect(),
+        }
     }
 
     /// One pair's entries: every index below `len` where either group's value is non-zero.
@@ -360,27 +365,12 @@ impl<F: WithDType> Events<F> {
         entries
     }
 
-    fn from_pairs(groups: usize, pairs: Vec<PairEntries<F>>) -> Self {
-        let mut offsets = Vec::with_capacity(pairs.len() + 1);
-        offsets.push(0);
-        let mut entries = Vec::with_capacity(pairs.iter().map(Vec::len).sum());
-        for pair in pairs {
-            entries.extend_from_slice(&pair);
-            offsets.push(entries.len());
-        }
-        Events {
-            groups,
-            offsets,
-            entries,
-        }
-    }
-
     fn groups(&self) -> usize {
         self.groups
     }
 
     fn pair(&self, p: usize) -> &[(usize, [F; 2])] {
-        &self.entries[self.offsets[p]..self.offsets[p + 1]]
+        &self.pairs[p]
     }
 }
 
