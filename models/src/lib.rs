@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod constant_input;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -18,6 +18,7 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::constant_input::{chunk_gradient, ClosedForm};
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
 use crate::narrow::{narrow_width, with_narrow_width, ChunkedWeights};
 use crate::simd::{lane_dot, lane_sum, transpose, vectorized, Chunk, Real, SharedMut, CHUNK};
@@ -371,14 +372,15 @@ impl LifProject {
             .collect()
     }
 
-    /// The narrow kernel's backward pass for a fixed run of samples: their current gradients,
+    /// The narrow kernel's backward pass for a fixed run of samples with time-varying input
+    /// (a constant input takes [`Self::backward_constant_samples`]): their current gradients,
     /// written into `d_currents` (laid out as `currents`), and their weight gradient
     /// `[NK][n_pad]`.
     ///
     /// Per block of 16 chunks the membranes are recomputed through all T steps, a whole block
     /// per step; then each chunk of 16 neurons runs backwards through the steps once, with
-    /// everything it needs in registers: its NK weight vectors, its NK weight-gradient rows,
-    /// its BPTT carry and (constant input) its summed current gradient. Per step that is
+    /// everything it needs in registers: its NK weight vectors, its NK weight-gradient rows
+    /// and its BPTT carry. Per step that is
     /// `dL/dspike` from the weights, the weight-gradient update, the surrogate slope and the
     /// recurrence — no intermediate row goes through memory, and the slope's division sits
     /// beside the FMAs instead of on the recurrence's chain.
@@ -433,7 +435,6 @@ impl LifProject {
                     let lanes = CHUNK.min(real.saturating_sub(c * CHUNK));
                     let mut d_w_chunk = [[F::zero(); CHUNK]; NK];
                     let mut carry = [F::zero(); CHUNK];
-                    let mut summed = [F::zero(); CHUNK];
                     for t in (0..self.steps).rev() {
                         let Chunk(fired_t) = &fired[t * BLOCK_CHUNKS + c];
                         let Chunk(mem_t) = &membranes[t * BLOCK_CHUNKS + c];
@@ -450,24 +451,59 @@ impl LifProject {
                         for l in 0..CHUNK {
                             d_mem[l] = d_spike[l].mul_add(slope(mem_t[l]), carry[l]);
                             carry[l] = beta * d_mem[l];
-                            summed[l] += d_mem[l];
                         }
-                        if !self.constant {
-                            // SAFETY: sample b's rows belong to this task alone.
-                            let row = unsafe { self.gradient_row(&d_currents, d, t, b) };
-                            row[first + c * CHUNK..][..lanes].copy_from_slice(&d_mem[..lanes]);
-                        }
-                    }
-                    if self.constant {
-                        // SAFETY: sample b's row belongs to this task alone.
-                        let row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
-                        row[first + c * CHUNK..][..lanes].copy_from_slice(&summed[..lanes]);
+                        // SAFETY: sample b's rows belong to this task alone.
+                        let row = unsafe { self.gradient_row(&d_currents, d, t, b) };
+                        row[first + c * CHUNK..][..lanes].copy_from_slice(&d_mem[..lanes]);
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
                         let acc = &mut d_w[k * weights.n_pad() + global * CHUNK..][..CHUNK];
                         for (a, &v) in acc.iter_mut().zip(rows) {
                             *a += v.to_f64();
                         }
+                    }
+                }
+            }
+        }
+        d_w
+    }
+
+    /// The narrow kernel's backward pass for a constant input ([`crate::constant_input`]): a
+    /// fixed run of samples' current gradients, written into `d_currents`, and their weight
+    /// gradient `[NK][n_pad]`. Each chunk of 16 neurons goes once forward through the steps.
+    #[inline(always)]
+    fn backward_constant_samples<F: Real, const NK: usize>(
+        &self,
+        weights: &ChunkedWeights<F>,
+        task: BackwardTask<F>,
+        form: &ClosedForm<F>,
+    ) -> TaskWeightGradient {
+        let BackwardTask {
+            currents,
+            grad,
+            d,
+            samples,
+            d_currents,
+        } = task;
+        debug_assert!(self.constant && form.steps() == self.steps);
+        let mut d_w = vec![0f64; NK * weights.n_pad()];
+        let mut g = vec![[F::zero(); NK]; self.steps];
+        for b in samples {
+            for (t, g_t) in g.iter_mut().enumerate() {
+                g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
+            }
+            let input = &currents[self.current_index(d, 0, b, 0)..][..d.n];
+            // SAFETY: sample b's row belongs to this task alone.
+            let d_input_row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
+            for c in 0..weights.n_pad() / CHUNK {
+                let (d_input, d_w_chunk) =
+                    chunk_gradient(&chunk_at(input, c), weights.chunk::<NK>(c), &g, form);
+                let lanes = CHUNK.min(d.n - c * CHUNK);
+                d_input_row[c * CHUNK..][..lanes].copy_from_slice(&d_input[..lanes]);
+                for (k, rows) in d_w_chunk.iter().enumerate() {
+                    let acc = &mut d_w[k * weights.n_pad() + c * CHUNK..][..CHUNK];
+                    for (a, &v) in acc.iter_mut().zip(rows) {
+                        *a += v.to_f64();
                     }
                 }
             }
@@ -548,6 +584,20 @@ impl LifProject {
             d_currents,
         };
         let (parts, stride): (Vec<TaskWeightGradient>, usize) = match narrow_width(d.k) {
+            Some(width) if self.constant => {
+                let padded = ChunkedWeights::new(weights, d.n, d.k, width);
+                let form = ClosedForm::new(&self.cfg, self.steps);
+                let parts = (0..tasks)
+                    .into_par_iter()
+                    .map(|task| {
+                        with_narrow_width!(
+                            width,
+                            backward_constant_task::<F>(self, &padded, task_of(task), &form)
+                        )
+                    })
+                    .collect();
+                (parts, padded.n_pad())
+            }
             Some(width) => {
                 let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
@@ -720,6 +770,18 @@ vectorized! {
         slope: impl Fn(F) -> F + Copy,
     ) -> TaskWeightGradient {
         op.backward_narrow_samples::<F, NK>(weights, task, slope)
+    }
+}
+
+vectorized! {
+    /// [`LifProject::backward_constant_samples`], compiled for the CPU's widest vectors.
+    fn backward_constant_task<F: Real, const NK: usize>(
+        op: &LifProject,
+        weights: &ChunkedWeights<F>,
+        task: BackwardTask<F>,
+        form: &ClosedForm<F>,
+    ) -> TaskWeightGradient {
+        op.backward_constant_samples::<F, NK>(weights, task, form)
     }
 }
 
