@@ -63,33 +63,33 @@ impl<F: Real> ClosedForm<F> {
 }
 
 /// One chunk of 16 neurons with constant input currents `input`, through all steps: the
-/// gradient of the input currents and the chunk's weight-gradient rows `[NK][CHUNK]`, given
-/// the chunk's NK weight vectors and the gradients `g[t][k]` of the next layer's currents.
+/// gradient of the input currents, given the chunk's NK weight vectors and the gradients
+/// `g[t][k]` of the next layer's currents; the chunk's weight-gradient rows are added to
+/// `d_w` (`[NK][CHUNK]`, kept across a task's samples so they leave registers once per task).
 #[inline(always)]
 pub(crate) fn chunk_gradient<F: Real, const NK: usize>(
     input: &[F; CHUNK],
     weights: &[Chunk<F>; NK],
     g: &[[F; NK]],
     form: &ClosedForm<F>,
-) -> ([F; CHUNK], [[F; CHUNK]; NK]) {
+    d_w: &mut [Chunk<F>; NK],
+) -> [F; CHUNK] {
     #[cfg(target_arch = "x86_64")]
     if F::DTYPE == candle_core::DType::F32 && crate::simd::has_avx512() {
         // SAFETY: F is f32 (checked), so every reinterpretation below is of f32 data as f32;
         // the CPU reports AVX-512F.
         unsafe {
-            let (d_input, d_w) = avx512::chunk_gradient::<NK>(
+            let d_input = avx512::chunk_gradient::<NK>(
                 &*(input as *const [F; CHUNK]).cast(),
                 &*(weights as *const [Chunk<F>; NK]).cast(),
                 std::slice::from_raw_parts(g.as_ptr().cast(), g.len()),
                 &*(form as *const ClosedForm<F>).cast(),
+                &mut *(d_w as *mut [Chunk<F>; NK]).cast(),
             );
-            return (
-                std::mem::transmute_copy(&d_input),
-                std::mem::transmute_copy(&d_w),
-            );
+            return std::mem::transmute_copy(&d_input);
         }
     }
-    portable_chunk_gradient(input, weights, g, form)
+    portable_chunk_gradient(input, weights, g, form, d_w)
 }
 
 #[inline(always)]
@@ -98,11 +98,12 @@ fn portable_chunk_gradient<F: Real, const NK: usize>(
     weights: &[Chunk<F>; NK],
     g: &[[F; NK]],
     form: &ClosedForm<F>,
-) -> ([F; CHUNK], [[F; CHUNK]; NK]) {
+    d_w_sums: &mut [Chunk<F>; NK],
+) -> [F; CHUNK] {
     let [a, c, r] = form.shape;
     let (mut mem, mut spiked) = ([F::zero(); CHUNK], [F::zero(); CHUNK]);
     let mut slope_sums = [[F::zero(); CHUNK]; NK];
-    let mut d_w = [[F::zero(); CHUNK]; NK];
+    let mut d_w = d_w_sums.map(|Chunk(row)| row);
     for (g_t, &numerator) in g.iter().zip(&form.numerators) {
         let mut weighted_slope = [F::zero(); CHUNK];
         for l in 0..CHUNK {
@@ -123,7 +124,8 @@ fn portable_chunk_gradient<F: Real, const NK: usize>(
             d_input[l] = sums[l].mul_add(w[l], d_input[l]);
         }
     }
-    (d_input, d_w)
+    *d_w_sums = d_w.map(Chunk);
+    d_input
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -142,7 +144,8 @@ mod avx512 {
         weights: &[Chunk<f32>; NK],
         g: &[[f32; NK]],
         form: &ClosedForm<f32>,
-    ) -> ([f32; CHUNK], [[f32; CHUNK]; NK]) {
+        d_w_sums: &mut [Chunk<f32>; NK],
+    ) -> [f32; CHUNK] {
         let [a, c, r] = form.shape.map(|v| _mm512_set1_ps(v));
         let (beta, thr) = (_mm512_set1_ps(form.beta), _mm512_set1_ps(form.thr));
         // SAFETY: 16 f32 from a [f32; 16].
@@ -150,7 +153,8 @@ mod avx512 {
         let mut mem = _mm512_setzero_ps();
         let mut spiked: __mmask16 = 0;
         let mut slope_sums = [_mm512_setzero_ps(); NK];
-        let mut d_w = [_mm512_setzero_ps(); NK];
+        // SAFETY: 16 f32 from each [f32; 16].
+        let mut d_w = d_w_sums.map(|Chunk(row)| unsafe { _mm512_loadu_ps(row.as_ptr()) });
         for (g_t, &numerator) in g.iter().zip(&form.numerators) {
             // lif_step: β·mem + I (two roundings), then −s·thr: a subtraction of thr where the
             // neuron fired (−1·thr + x rounds as x − thr), nothing where it did not.
@@ -171,11 +175,11 @@ mod avx512 {
             // SAFETY: 16 f32 from a [f32; 16].
             d_input = _mm512_fmadd_ps(*sums, unsafe { _mm512_loadu_ps(w.as_ptr()) }, d_input);
         }
-        let mut out = ([0f32; CHUNK], [[0f32; CHUNK]; NK]);
+        let mut out = [0f32; CHUNK];
         // SAFETY: 16 f32 into a [f32; 16], for each.
         unsafe {
-            _mm512_storeu_ps(out.0.as_mut_ptr(), d_input);
-            for (row, v) in out.1.iter_mut().zip(d_w) {
+            _mm512_storeu_ps(out.as_mut_ptr(), d_input);
+            for (Chunk(row), v) in d_w_sums.iter_mut().zip(d_w) {
                 _mm512_storeu_ps(row.as_mut_ptr(), v);
             }
         }
@@ -219,7 +223,9 @@ mod tests {
             let cfg = config(surrogate);
             let (input, weights, g) = sample_inputs();
             let form = ClosedForm::<f32>::new(&cfg, g.len());
-            let (d_input, d_w) = chunk_gradient(&input, &weights, &g, &form);
+            // Weight-gradient rows that already hold a previous sample's sums.
+            let mut d_w = std::array::from_fn(|k| Chunk([k as f32 * 0.5; CHUNK]));
+            let d_input = chunk_gradient(&input, &weights, &g, &form, &mut d_w);
             for l in 0..CHUNK {
                 let (mut mem, mut spiked) = (0f64, 0f64);
                 let mut history = Vec::new();
@@ -229,7 +235,7 @@ mod tests {
                     history.push((mem, spiked));
                 }
                 let (mut carry, mut expected_input) = (0f64, 0f64);
-                let mut expected_w = [0f64; 10];
+                let mut expected_w = std::array::from_fn::<f64, 10, _>(|k| k as f64 * 0.5);
                 for (t, &(mem, spiked)) in history.iter().enumerate().rev() {
                     let d_spike: f64 = (0..10)
                         .map(|k| f64::from(g[t][k]) * f64::from(weights[k].0[l]))
@@ -251,7 +257,7 @@ mod tests {
                 );
                 for k in 0..10 {
                     assert!(
-                        close(d_w[k][l], expected_w[k]),
+                        close(d_w[k].0[l], expected_w[k]),
                         "{surrogate:?} dW[{k}][{l}]"
                     );
                 }
@@ -268,12 +274,14 @@ mod tests {
         ] {
             let (input, weights, g) = sample_inputs();
             let form = ClosedForm::<f32>::new(&config(surrogate), g.len());
-            let portable = portable_chunk_gradient(&input, &weights, &g, &form);
-            let fast = chunk_gradient(&input, &weights, &g, &form);
-            assert_eq!(portable.0.map(f32::to_bits), fast.0.map(f32::to_bits));
+            let start: [Chunk<f32>; 10] = std::array::from_fn(|k| Chunk([k as f32 * 0.5; CHUNK]));
+            let (mut portable_w, mut fast_w) = (start, start);
+            let portable = portable_chunk_gradient(&input, &weights, &g, &form, &mut portable_w);
+            let fast = chunk_gradient(&input, &weights, &g, &form, &mut fast_w);
+            assert_eq!(portable.map(f32::to_bits), fast.map(f32::to_bits));
             assert_eq!(
-                portable.1.map(|row| row.map(f32::to_bits)),
-                fast.1.map(|row| row.map(f32::to_bits))
+                portable_w.map(|Chunk(row)| row.map(f32::to_bits)),
+                fast_w.map(|Chunk(row)| row.map(f32::to_bits))
             );
         }
     }

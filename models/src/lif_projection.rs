@@ -470,7 +470,9 @@ impl LifProject {
 
     /// The narrow kernel's backward pass for a constant input ([`crate::constant_input`]): a
     /// fixed run of samples' current gradients, written into `d_currents`, and their weight
-    /// gradient `[NK][n_pad]`. Each chunk of 16 neurons goes once forward through the steps.
+    /// gradient `[NK][n_pad]`. Each chunk of 16 neurons goes once forward through the steps
+    /// per sample; its weight-gradient rows are summed over the run's samples in F (as the
+    /// plain ops' product sums all T·B rows in F), then added into the f64 sums once.
     #[inline(always)]
     fn backward_constant_samples<F: Real, const NK: usize>(
         &self,
@@ -487,24 +489,33 @@ impl LifProject {
         } = task;
         debug_assert!(self.constant && form.steps() == self.steps);
         let mut d_w = vec![0f64; NK * weights.n_pad()];
-        let mut g = vec![[F::zero(); NK]; self.steps];
-        for b in samples {
-            for (t, g_t) in g.iter_mut().enumerate() {
+        // The run's output gradients, `[sample][T][NK]`.
+        let mut g = vec![[F::zero(); NK]; samples.len() * self.steps];
+        for (b, g_b) in samples.clone().zip(g.chunks_exact_mut(self.steps)) {
+            for (t, g_t) in g_b.iter_mut().enumerate() {
                 g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
             }
-            let input = &currents[self.current_index(d, 0, b, 0)..][..d.n];
-            // SAFETY: sample b's row belongs to this task alone.
-            let d_input_row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
-            for c in 0..weights.n_pad() / CHUNK {
-                let (d_input, d_w_chunk) =
-                    chunk_gradient(&chunk_at(input, c), weights.chunk::<NK>(c), &g, form);
-                let lanes = CHUNK.min(d.n - c * CHUNK);
-                d_input_row[c * CHUNK..][..lanes].copy_from_slice(&d_input[..lanes]);
-                for (k, rows) in d_w_chunk.iter().enumerate() {
-                    let acc = &mut d_w[k * weights.n_pad() + c * CHUNK..][..CHUNK];
-                    for (a, &v) in acc.iter_mut().zip(rows) {
-                        *a += v.to_f64();
-                    }
+        }
+        for c in 0..weights.n_pad() / CHUNK {
+            let lanes = CHUNK.min(d.n - c * CHUNK);
+            let mut d_w_chunk = [Chunk([F::zero(); CHUNK]); NK];
+            for (b, g_b) in samples.clone().zip(g.chunks_exact(self.steps)) {
+                let input = &currents[self.current_index(d, 0, b, c * CHUNK)..][..lanes];
+                let d_input = chunk_gradient(
+                    &chunk_at(input, 0),
+                    weights.chunk::<NK>(c),
+                    g_b,
+                    form,
+                    &mut d_w_chunk,
+                );
+                // SAFETY: sample b's row belongs to this task alone.
+                let row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
+                row[c * CHUNK..][..lanes].copy_from_slice(&d_input[..lanes]);
+            }
+            for (k, Chunk(rows)) in d_w_chunk.iter().enumerate() {
+                let acc = &mut d_w[k * weights.n_pad() + c * CHUNK..][..CHUNK];
+                for (a, &v) in acc.iter_mut().zip(rows) {
+                    *a += v.to_f64();
                 }
             }
         }
