@@ -366,10 +366,15 @@ impl LifProject {
                 *lanes_t = acc;
             }
         }
-        lanes
-            .iter()
-            .flat_map(|acc| acc[..d.k].iter().map(|lane| lane_sum(lane)))
-            .collect()
+        // A plain loop, not an iterator chain: the chain's closure was compiled outside this
+        // kernel's target features, a scalar call per output (~1 % of an snn3d step).
+        let mut rows = Vec::with_capacity(self.steps * d.k);
+        for acc in &lanes {
+            for lane in &acc[..d.k] {
+                rows.push(lane_sum(lane));
+            }
+        }
+        rows
     }
 
     /// The narrow kernel's backward pass for a fixed run of samples with time-varying input
