@@ -9,7 +9,8 @@
 //! Hot ops have a fused CPU kernel (a Candle `CustomOp`) and a plain-ops fallback that every
 //! other backend runs: the weight synthesis, the embedded synapses' current on sparse input
 //! ([`sparse_synapses::embedded_current`]), the LIF recurrence ([`lif::lif`]) and a hidden LIF
-//! layer feeding the next synapses ([`lif_projection::lif_project`]).
+//! layer feeding the next synapses ([`lif_projection::lif_project`]) and the SNN training loss
+//! ([`spiking_loss::membrane_cross_entropy`]).
 
 pub mod checkpoint;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod network;
 pub mod prune;
 pub mod simd;
 pub mod sparse_synapses;
+pub mod spiking_loss;
 pub mod synapses;
 pub mod training;
 

@@ -6,9 +6,10 @@ use candle_nn::{Init, Linear, VarBuilder, VarMap};
 use crate::config::{AxisMode, Config};
 use crate::geometry::LayerAxis;
 use crate::init::SeededVarMap;
-use crate::lif::lif;
+use crate::lif::{lif, LifConfig};
 use crate::lif_projection::lif_project;
 use crate::sparse_synapses::{CurrentOptions, ProductPath};
+use crate::spiking_loss::membrane_cross_entropy;
 use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
@@ -141,31 +142,9 @@ impl Network {
     /// Runs the network on a batch `[B, n_input]`.
     pub fn run(&self, x: &Tensor) -> Result<NetworkOutput> {
         match &self.config.lif {
-            None => {
-                let last = self.synapses.len() - 1;
-                let mut h = x.clone();
-                for (c, syn) in self.synapses.iter().enumerate() {
-                    let activation = (c < last).then_some(self.config.activation);
-                    h = syn.forward_activated(&h, activation)?;
-                }
-                Ok(NetworkOutput::Logits(h))
-            }
+            None => Ok(NetworkOutput::Logits(self.logits(x)?)),
             Some(lif_cfg) => {
-                // The image is the same current at every step: the first layer's current is
-                // computed once and the LIF ops take it as a constant input (identical to
-                // recomputing and repeating it T times, without the T copies). Every hidden
-                // LIF layer feeds the next synapses through the fused
-                // projection, so no [T, B, N] spike tensor is materialised on the CPU.
-                let mut current = self.synapses[0].forward(x)?;
-                for syn in &self.synapses[1..] {
-                    // Every synapse layer here has a bias (embedded ones and the baselines'
-                    // `Linear`s alike).
-                    let bias = syn.bias().ok_or_else(|| {
-                        candle_core::Error::Msg("a spiking layer's synapses have no bias".into())
-                    })?;
-                    current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
-                }
-                let out = lif(&current, lif_cfg, true)?;
+                let out = lif(&self.output_currents(x, lif_cfg)?, lif_cfg, true)?;
                 let membrane = out.membrane.ok_or_else(|| {
                     candle_core::Error::Msg("the output LIF layer lost its membranes".into())
                 })?;
@@ -177,22 +156,45 @@ impl Network {
         }
     }
 
+    /// An MLP's logits `[B, classes]`.
+    fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        let last = self.synapses.len() - 1;
+        let mut h = x.clone();
+        for (c, syn) in self.synapses.iter().enumerate() {
+            let activation = (c < last).then_some(self.config.activation);
+            h = syn.forward_activated(&h, activation)?;
+        }
+        Ok(h)
+    }
+
+    /// An SNN's input currents to its output LIF layer: `[T, B, classes]`, or `[B, classes]`
+    /// (constant over the steps) for a network with no hidden layer.
+    fn output_currents(&self, x: &Tensor, lif_cfg: &LifConfig) -> Result<Tensor> {
+        // The image is the same current at every step: the first layer's current is computed
+        // once and the LIF ops take it as a constant input (identical to recomputing and
+        // repeating it T times, without the T copies). Every hidden LIF layer feeds the next
+        // synapses through the fused projection, so no [T, B, N] spike tensor is materialised
+        // on the CPU.
+        let mut current = self.synapses[0].forward(x)?;
+        for syn in &self.synapses[1..] {
+            // Every synapse layer here has a bias (embedded ones and the baselines' `Linear`s
+            // alike).
+            let bias = syn.bias().ok_or_else(|| {
+                candle_core::Error::Msg("a spiking layer's synapses have no bias".into())
+            })?;
+            current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
+        }
+        Ok(current)
+    }
+
     /// Training loss: cross-entropy of the logits (MLP), or the cross-entropy of the output
-    /// membrane at every step summed over the steps (SNN, the snnTorch tutorial convention).
+    /// membrane at every step summed over the steps, averaged over the batch (SNN, the snnTorch
+    /// tutorial convention; one fused op on the CPU, [`membrane_cross_entropy`]).
     pub fn loss(&self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
-        match self.run(x)? {
-            NetworkOutput::Logits(logits) => candle_nn::loss::cross_entropy(&logits, labels),
-            NetworkOutput::Spiking { membrane, .. } => {
-                let (steps, batch, classes) = membrane.dims3()?;
-                let targets = labels
-                    .unsqueeze(0)?
-                    .broadcast_as((steps, batch))?
-                    .flatten_all()?;
-                let mean = candle_nn::loss::cross_entropy(
-                    &membrane.reshape((steps * batch, classes))?,
-                    &targets,
-                )?;
-                mean.affine(steps as f64, 0.0)
+        match &self.config.lif {
+            None => candle_nn::loss::cross_entropy(&self.logits(x)?, labels),
+            Some(lif_cfg) => {
+                membrane_cross_entropy(&self.output_currents(x, lif_cfg)?, labels, lif_cfg)
             }
         }
     }

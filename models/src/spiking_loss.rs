@@ -1,0 +1,394 @@
+//! The SNN training loss as one op: the output layer's LIF membranes, the cross-entropy of
+//! the membrane at every step, summed over the steps and averaged over the batch (the snnTorch
+//! tutorial convention; see [`crate::Network::loss`]).
+//!
+//! As plain ops this is the LIF op with its membranes, a `[T·B, K]` log-softmax and a gather
+//! — about ten Candle passes forward and as many backward over 150,000 values, plus the
+//! gradient accumulators of the LIF op's `[2, T, B, K]` output: ~8 ms of an `snn3d` step for
+//! work that takes well under one. Fused, each sample's K output neurons run through the
+//! steps once forward (the loss) and once more backward (the gradient): only the membrane
+//! path carries gradient — the loss does not read the output spikes, and the reset carries
+//! none — so the backward pass is `dmem_t = (softmax_t − onehot)·g/B + β·dmem_{t+1}`.
+//! [`membrane_cross_entropy_reference`] is the same loss in plain ops for every other backend.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig};
+use crate::simd::{Real, SharedMut};
+
+/// `Σ_t cross_entropy(mem_t, labels) / B`: the output LIF layer's membranes `mem_t` from
+/// `currents` (`[T, B, K]`, or `[B, K]` constant over `cfg.time_steps` steps) scored against
+/// `labels` (`[B]`, integers below K) at every step.
+pub fn membrane_cross_entropy(
+    currents: &Tensor,
+    labels: &Tensor,
+    cfg: &LifConfig,
+) -> Result<Tensor> {
+    if currents.device().is_cpu() && matches!(currents.dtype(), DType::F32 | DType::F64) {
+        membrane_cross_entropy_fused(currents, labels, cfg)
+    } else {
+        membrane_cross_entropy_reference(currents, labels, cfg)
+    }
+}
+
+/// [`crate::lif::lif`] with membranes, then `candle_nn`'s cross-entropy over all steps.
+pub fn membrane_cross_entropy_reference(
+    currents: &Tensor,
+    labels: &Tensor,
+    cfg: &LifConfig,
+) -> Result<Tensor> {
+    let membrane = lif(currents, cfg, true)?
+        .membrane
+        .ok_or_else(|| candle_core::Error::Msg("the output LIF layer lost its membranes".into()))?;
+    let (steps, batch, classes) = membrane.dims3()?;
+    let targets = labels
+        .unsqueeze(0)?
+        .broadcast_as((steps, batch))?
+        .flatten_all()?;
+    let mean =
+        candle_nn::loss::cross_entropy(&membrane.reshape((steps * batch, classes))?, &targets)?;
+    mean.affine(steps as f64, 0.0)
+}
+
+/// The fused CPU kernel (plain ops off the CPU).
+pub fn membrane_cross_entropy_fused(
+    currents: &Tensor,
+    labels: &Tensor,
+    cfg: &LifConfig,
+) -> Result<Tensor> {
+    if !currents.device().is_cpu() {
+        return membrane_cross_entropy_reference(currents, labels, cfg);
+    }
+    let (steps, constant) = sequence_shape(currents, cfg)?;
+    let (batch, classes) = if constant {
+        currents.dims2()?
+    } else {
+        let (_, b, k) = currents.dims3()?;
+        (b, k)
+    };
+    if labels.dims() != [batch] {
+        candle_core::bail!(
+            "membrane cross-entropy: {batch} samples but labels of shape {:?}",
+            labels.shape()
+        );
+    }
+    let labels = labels.to_dtype(DType::U32)?.contiguous()?;
+    let op = MembraneLoss {
+        cfg: *cfg,
+        steps,
+        constant,
+        batch,
+        classes,
+    };
+    currents.contiguous()?.apply_op2(&labels, op)
+}
+
+#[derive(Clone, Copy)]
+struct MembraneLoss {
+    cfg: LifConfig,
+    steps: usize,
+    constant: bool,
+    batch: usize,
+    classes: usize,
+}
+
+/// `(currents, labels, grad of the loss)` → grad of the currents.
+struct MembraneLossBackward {
+    forward: MembraneLoss,
+}
+
+/// Samples per parallel task; the tasks' partial losses are added in order, so the loss is
+/// the same on any number of threads.
+const SAMPLES_PER_TASK: usize = 32;
+
+impl MembraneLoss {
+    /// Index of output neuron k of sample b at step t in the currents.
+    fn current_index(&self, t: usize, b: usize, k: usize) -> usize {
+        let row = if self.constant { b } else { t * self.batch + b };
+        row * self.classes + k
+    }
+
+    /// Sample `b`'s membranes `[T][K]` into `membranes`.
+    fn simulate<F: Real>(&self, currents: &[F], b: usize, membranes: &mut [F]) {
+        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
+        let k = self.classes;
+        let mut spiked = vec![F::zero(); k];
+        let mut mem = vec![F::zero(); k];
+        for (t, row) in membranes.chunks_exact_mut(k).enumerate() {
+            let input = &currents[self.current_index(t, b, 0)..][..k];
+            for j in 0..k {
+                (mem[j], spiked[j]) = lif_step(mem[j], spiked[j], input[j], beta, thr);
+            }
+            row.copy_from_slice(&mem);
+        }
+    }
+
+    fn label(&self, labels: &[u32], b: usize) -> Result<usize> {
+        let y = labels[b] as usize;
+        if y >= self.classes {
+            candle_core::bail!(
+                "membrane cross-entropy: label {y} of sample {b} is not below {} classes",
+                self.classes
+            );
+        }
+        Ok(y)
+    }
+
+    fn forward_kernel<F: Real>(&self, currents: &[F], labels: &[u32]) -> Result<F> {
+        let tasks = self.batch.div_ceil(SAMPLES_PER_TASK);
+        let partial: Vec<Result<f64>> = (0..tasks)
+            .into_par_iter()
+            .map(|task| {
+                let mut membranes = vec![F::zero(); self.steps * self.classes];
+                let mut sum = 0f64;
+                for b in task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch) {
+                    let y = self.label(labels, b)?;
+                    self.simulate(currents, b, &mut membranes);
+                    for row in membranes.chunks_exact(self.classes) {
+                        let (max, log_sum) = log_sum_exp(row);
+                        sum += (max + log_sum - row[y]).to_f64();
+                    }
+                }
+                Ok(sum)
+            })
+            .collect();
+        let mut total = 0f64;
+        for p in partial {
+            total += p?;
+        }
+        Ok(F::from_f64(total / self.batch as f64))
+    }
+
+    fn backward_kernel<F: Real>(&self, currents: &[F], labels: &[u32], grad: F) -> Result<Vec<F>> {
+        let mut out = vec![F::zero(); currents.len()];
+        let shared = SharedMut::new(&mut out);
+        let scale = grad / F::from_f64(self.batch as f64);
+        let beta = F::from_f64(self.cfg.beta);
+        let tasks = self.batch.div_ceil(SAMPLES_PER_TASK);
+        (0..tasks)
+            .into_par_iter()
+            .try_for_each(|task| -> Result<()> {
+                let k = self.classes;
+                let mut membranes = vec![F::zero(); self.steps * k];
+                let mut carry = vec![F::zero(); k];
+                let mut summed = vec![F::zero(); k];
+                for b in task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch) {
+                    let y = self.label(labels, b)?;
+                    self.simulate(currents, b, &mut membranes);
+                    carry.fill(F::zero());
+                    summed.fill(F::zero());
+                    for (t, row) in membranes.chunks_exact(k).enumerate().rev() {
+                        let (max, log_sum) = log_sum_exp(row);
+                        for j in 0..k {
+                            // softmax − onehot, from the log-softmax as the plain ops form it.
+                            let p = (row[j] - max - log_sum).exp();
+                            let target = if j == y { F::one() } else { F::zero() };
+                            let d_mem = (p - target).mul_add(scale, carry[j]);
+                            carry[j] = beta * d_mem;
+                            if self.constant {
+                                summed[j] += d_mem;
+                            } else {
+                                // SAFETY: sample b's values belong to this task alone.
+                                unsafe { shared.write(self.current_index(t, b, j), d_mem) };
+                            }
+                        }
+                    }
+                    if self.constant {
+                        for (j, &v) in summed.iter().enumerate() {
+                            // SAFETY: sample b's values belong to this task alone.
+                            unsafe { shared.write(self.current_index(0, b, j), v) };
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        Ok(out)
+    }
+}
+
+/// `(max, ln Σ exp(x − max))` of a row, as `candle_nn`'s log-softmax forms them.
+#[inline(always)]
+fn log_sum_exp<F: Real>(row: &[F]) -> (F, F) {
+    let max = row
+        .iter()
+        .copied()
+        .fold(F::neg_infinity(), num_traits::Float::max);
+    let sum = row.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
+    (max, sum.ln())
+}
+
+impl CustomOp2 for MembraneLoss {
+    fn name(&self) -> &'static str {
+        "membrane-cross-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::U32(labels) = s2 else {
+            candle_core::bail!("membrane cross-entropy: labels must be u32");
+        };
+        let labels = contiguous(labels, l2)?;
+        let out = match s1 {
+            CpuStorage::F32(c) => {
+                CpuStorage::F32(vec![self.forward_kernel(contiguous(c, l1)?, labels)?])
+            }
+            CpuStorage::F64(c) => {
+                CpuStorage::F64(vec![self.forward_kernel(contiguous(c, l1)?, labels)?])
+            }
+            _ => candle_core::bail!("membrane cross-entropy supports f32 and f64 currents"),
+        };
+        Ok((out, Shape::from(())))
+    }
+
+    fn bwd(
+        &self,
+        currents: &Tensor,
+        labels: &Tensor,
+        _loss: &Tensor,
+        grad_loss: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = currents.apply_op3_no_bwd(
+            labels,
+            &grad_loss.contiguous()?,
+            &MembraneLossBackward { forward: *self },
+        )?;
+        Ok((Some(grad), None))
+    }
+}
+
+impl CustomOp3 for MembraneLossBackward {
+    fn name(&self) -> &'static str {
+        "membrane-cross-entropy-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::U32(labels) = s2 else {
+            candle_core::bail!("membrane cross-entropy: labels must be u32");
+        };
+        let labels = contiguous(labels, l2)?;
+        let out = match (s1, s3) {
+            (CpuStorage::F32(c), CpuStorage::F32(g)) => {
+                let g = contiguous(g, l3)?[0];
+                CpuStorage::F32(
+                    self.forward
+                        .backward_kernel(contiguous(c, l1)?, labels, g)?,
+                )
+            }
+            (CpuStorage::F64(c), CpuStorage::F64(g)) => {
+                let g = contiguous(g, l3)?[0];
+                CpuStorage::F64(
+                    self.forward
+                        .backward_kernel(contiguous(c, l1)?, labels, g)?,
+                )
+            }
+            _ => candle_core::bail!("membrane cross-entropy backward: matching f32 or f64 only"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    type Loss = fn(&Tensor, &Tensor, &LifConfig) -> Result<Tensor>;
+
+    fn loss_and_grad(
+        f: Loss,
+        currents: &Tensor,
+        labels: &Tensor,
+        c: &LifConfig,
+    ) -> (f64, Vec<f64>) {
+        let v = Var::from_tensor(currents).unwrap();
+        // Scaled, so the upstream gradient is not 1.
+        let loss = f(v.as_tensor(), labels, c)
+            .unwrap()
+            .affine(0.7, 0.0)
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let value = loss
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        let grad = grads
+            .get(v.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        (value, grad)
+    }
+
+    #[test]
+    fn fused_loss_agrees_with_lif_then_cross_entropy() {
+        let dev = Device::Cpu;
+        for (dtype, shape, steps) in [
+            (DType::F32, &[25, 600, 10][..], 25),
+            (DType::F64, &[7, 33, 4][..], 7),
+            (DType::F32, &[40, 10][..], 25),
+            (DType::F64, &[9, 3][..], 6),
+        ] {
+            let c = LifConfig {
+                time_steps: steps,
+                ..LifConfig::default()
+            };
+            let batch = shape[shape.len() - 2];
+            let classes = shape[shape.len() - 1] as u32;
+            // Currents that make some output neurons fire (and reset) and others not.
+            let currents = Tensor::randn(0.3f64, 0.6, shape, &dev)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let labels: Vec<u32> = (0..batch as u32).map(|b| (b * 7 + 3) % classes).collect();
+            let labels = Tensor::new(labels, &dev).unwrap();
+            let (fused, fused_grad) =
+                loss_and_grad(membrane_cross_entropy_fused, &currents, &labels, &c);
+            let (reference, reference_grad) =
+                loss_and_grad(membrane_cross_entropy_reference, &currents, &labels, &c);
+            let tol = if dtype == DType::F64 { 1e-10 } else { 1e-5 };
+            assert!(
+                (fused - reference).abs() <= tol * reference.abs(),
+                "{shape:?}: loss {fused} vs {reference}"
+            );
+            let scale = reference_grad.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+            for (i, (a, b)) in fused_grad.iter().zip(&reference_grad).enumerate() {
+                assert!(
+                    (a - b).abs() <= tol * scale,
+                    "{shape:?}: d currents[{i}]: fused {a} vs reference {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_labels_are_errors() {
+        let dev = Device::Cpu;
+        let c = LifConfig::default();
+        let currents = Tensor::zeros((4, 10), DType::F32, &dev).unwrap();
+        let out_of_range = Tensor::new(&[0u32, 1, 10, 2], &dev).unwrap();
+        let err = membrane_cross_entropy_fused(&currents, &out_of_range, &c).unwrap_err();
+        assert!(err.to_string().contains("label 10 of sample 2"), "{err}");
+        let too_few = Tensor::new(&[0u32, 1], &dev).unwrap();
+        let err = membrane_cross_entropy_fused(&currents, &too_few, &c).unwrap_err();
+        assert!(err.to_string().contains("4 samples"), "{err}");
+    }
+}
