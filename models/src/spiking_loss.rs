@@ -15,7 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape
 use rayon::prelude::*;
 
 use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig};
-use crate::simd::{Real, SharedMut};
+use crate::simd::{vectorized, Real, SharedMut};
 
 /// `Σ_t cross_entropy(mem_t, labels) / B`: the output LIF layer's membranes `mem_t` from
 /// `currents` (`[T, B, K]`, or `[B, K]` constant over `cfg.time_steps` steps) scored against
@@ -110,6 +110,7 @@ impl MembraneLoss {
     }
 
     /// Sample `b`'s membranes `[T][K]` into `membranes`.
+    #[inline(always)]
     fn simulate<F: Real>(&self, currents: &[F], b: usize, membranes: &mut [F]) {
         let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
         let k = self.classes;
@@ -135,23 +136,14 @@ impl MembraneLoss {
         Ok(y)
     }
 
+    fn samples(&self, task: usize) -> std::ops::Range<usize> {
+        task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch)
+    }
+
     fn forward_kernel<F: Real>(&self, currents: &[F], labels: &[u32]) -> Result<F> {
-        let tasks = self.batch.div_ceil(SAMPLES_PER_TASK);
-        let partial: Vec<Result<f64>> = (0..tasks)
+        let partial: Vec<Result<f64>> = (0..self.batch.div_ceil(SAMPLES_PER_TASK))
             .into_par_iter()
-            .map(|task| {
-                let mut membranes = vec![F::zero(); self.steps * self.classes];
-                let mut sum = 0f64;
-                for b in task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch) {
-                    let y = self.label(labels, b)?;
-                    self.simulate(currents, b, &mut membranes);
-                    for row in membranes.chunks_exact(self.classes) {
-                        let (max, log_sum) = log_sum_exp(row);
-                        sum += (max + log_sum - row[y]).to_f64();
-                    }
-                }
-                Ok(sum)
-            })
+            .map(|task| loss_task(self, currents, labels, self.samples(task)))
             .collect();
         let mut total = 0f64;
         for p in partial {
@@ -160,62 +152,134 @@ impl MembraneLoss {
         Ok(F::from_f64(total / self.batch as f64))
     }
 
+    /// The summed loss of a run of samples.
+    #[inline(always)]
+    fn loss_samples<F: Real>(
+        &self,
+        currents: &[F],
+        labels: &[u32],
+        samples: std::ops::Range<usize>,
+    ) -> Result<f64> {
+        let mut membranes = vec![F::zero(); self.steps * self.classes];
+        let mut sum = 0f64;
+        for b in samples {
+            let y = self.label(labels, b)?;
+            self.simulate(currents, b, &mut membranes);
+            for row in membranes.chunks_exact(self.classes) {
+                let (max, exp_sum) = max_and_exp_sum(row);
+                sum += (max + exp_sum.ln() - row[y]).to_f64();
+            }
+        }
+        Ok(sum)
+    }
+
     fn backward_kernel<F: Real>(&self, currents: &[F], labels: &[u32], grad: F) -> Result<Vec<F>> {
         let mut out = vec![F::zero(); currents.len()];
         let shared = SharedMut::new(&mut out);
         let scale = grad / F::from_f64(self.batch as f64);
-        let beta = F::from_f64(self.cfg.beta);
-        let tasks = self.batch.div_ceil(SAMPLES_PER_TASK);
-        (0..tasks)
+        (0..self.batch.div_ceil(SAMPLES_PER_TASK))
             .into_par_iter()
-            .try_for_each(|task| -> Result<()> {
-                let k = self.classes;
-                let mut membranes = vec![F::zero(); self.steps * k];
-                let mut carry = vec![F::zero(); k];
-                let mut summed = vec![F::zero(); k];
-                for b in task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch) {
-                    let y = self.label(labels, b)?;
-                    self.simulate(currents, b, &mut membranes);
-                    carry.fill(F::zero());
-                    summed.fill(F::zero());
-                    for (t, row) in membranes.chunks_exact(k).enumerate().rev() {
-                        let (max, log_sum) = log_sum_exp(row);
-                        for j in 0..k {
-                            // softmax − onehot, from the log-softmax as the plain ops form it.
-                            let p = (row[j] - max - log_sum).exp();
-                            let target = if j == y { F::one() } else { F::zero() };
-                            let d_mem = (p - target).mul_add(scale, carry[j]);
-                            carry[j] = beta * d_mem;
-                            if self.constant {
-                                summed[j] += d_mem;
-                            } else {
-                                // SAFETY: sample b's values belong to this task alone.
-                                unsafe { shared.write(self.current_index(t, b, j), d_mem) };
-                            }
-                        }
-                    }
-                    if self.constant {
-                        for (j, &v) in summed.iter().enumerate() {
-                            // SAFETY: sample b's values belong to this task alone.
-                            unsafe { shared.write(self.current_index(0, b, j), v) };
-                        }
-                    }
-                }
-                Ok(())
+            .try_for_each(|task| {
+                gradient_task(self, currents, labels, scale, self.samples(task), shared)
             })?;
         Ok(out)
     }
+
+    /// The current gradients of a run of samples, written into `shared` (laid out as the
+    /// currents): backwards through the steps, `dmem_t = (softmax_t − onehot)·scale +
+    /// β·dmem_{t+1}`.
+    #[inline(always)]
+    fn gradient_samples<F: Real>(
+        &self,
+        currents: &[F],
+        labels: &[u32],
+        scale: F,
+        samples: std::ops::Range<usize>,
+        shared: SharedMut<F>,
+    ) -> Result<()> {
+        let k = self.classes;
+        let beta = F::from_f64(self.cfg.beta);
+        let mut membranes = vec![F::zero(); self.steps * k];
+        let mut exps = vec![F::zero(); k];
+        let mut carry = vec![F::zero(); k];
+        let mut summed = vec![F::zero(); k];
+        for b in samples {
+            let y = self.label(labels, b)?;
+            self.simulate(currents, b, &mut membranes);
+            carry.fill(F::zero());
+            summed.fill(F::zero());
+            for (t, row) in membranes.chunks_exact(k).enumerate().rev() {
+                let max = row_max(row);
+                let mut exp_sum = F::zero();
+                for (e, &v) in exps.iter_mut().zip(row) {
+                    *e = (v - max).exp();
+                    exp_sum += *e;
+                }
+                for j in 0..k {
+                    let target = if j == y { F::one() } else { F::zero() };
+                    let d_mem = (exps[j] / exp_sum - target).mul_add(scale, carry[j]);
+                    carry[j] = beta * d_mem;
+                    if self.constant {
+                        summed[j] += d_mem;
+                    } else {
+                        // SAFETY: sample b's values belong to this task alone.
+                        unsafe { shared.write(self.current_index(t, b, j), d_mem) };
+                    }
+                }
+            }
+            if self.constant {
+                for (j, &v) in summed.iter().enumerate() {
+                    // SAFETY: sample b's values belong to this task alone.
+                    unsafe { shared.write(self.current_index(0, b, j), v) };
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-/// `(max, ln Σ exp(x − max))` of a row, as `candle_nn`'s log-softmax forms them.
+vectorized! {
+    /// [`MembraneLoss::loss_samples`], compiled for the CPU's widest vectors (hardware FMAs).
+    fn loss_task<F: Real>(
+        op: &MembraneLoss,
+        currents: &[F],
+        labels: &[u32],
+        samples: std::ops::Range<usize>,
+    ) -> Result<f64> {
+        op.loss_samples(currents, labels, samples)
+    }
+}
+
+vectorized! {
+    /// [`MembraneLoss::gradient_samples`], compiled for the CPU's widest vectors.
+    fn gradient_task<F: Real>(
+        op: &MembraneLoss,
+        currents: &[F],
+        labels: &[u32],
+        scale: F,
+        samples: std::ops::Range<usize>,
+        shared: SharedMut<F>,
+    ) -> Result<()> {
+        op.gradient_samples(currents, labels, scale, samples, shared)
+    }
+}
+
+/// The largest value of a row.
 #[inline(always)]
-fn log_sum_exp<F: Real>(row: &[F]) -> (F, F) {
-    let max = row
-        .iter()
+fn row_max<F: Real>(row: &[F]) -> F {
+    row.iter()
         .copied()
-        .fold(F::neg_infinity(), num_traits::Float::max);
-    let sum = row.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
-    (max, sum.ln())
+        .fold(F::neg_infinity(), num_traits::Float::max)
+}
+
+/// `(max, Σ exp(x − max))` of a row, as `candle_nn`'s log-softmax forms them.
+#[inline(always)]
+fn max_and_exp_sum<F: Real>(row: &[F]) -> (F, F) {
+    let max = row_max(row);
+    (
+        max,
+        row.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp()),
+    )
 }
 
 impl CustomOp2 for MembraneLoss {
@@ -376,6 +440,20 @@ mod tests {
                     "{shape:?}: d currents[{i}]: fused {a} vs reference {b}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn vector_and_portable_kernels_agree_bit_for_bit() {
+        let dev = Device::Cpu;
+        let c = LifConfig::default();
+        for shape in [&[25, 70, 10][..], &[70, 10][..]] {
+            let currents = Tensor::randn(0.3f32, 0.6, shape, &dev).unwrap();
+            let labels = Tensor::new((0..70u32).map(|b| b % 10).collect::<Vec<_>>(), &dev).unwrap();
+            let [portable, vector] = crate::test_support::portable_and_vector(|| {
+                loss_and_grad(membrane_cross_entropy_fused, &currents, &labels, &c)
+            });
+            assert_eq!(portable, vector, "{shape:?}");
         }
     }
 
