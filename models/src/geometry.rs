@@ -446,7 +446,7 @@ pub fn inhibition_mask(raw: &Tensor, steepness: f64) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{flat, probe_loss};
+    use crate::test_support::{assert_close, flat, probe_loss};
     use candle_core::{Device, Var};
 
     fn t2(rows: &[&[f64]]) -> Tensor {
@@ -612,13 +612,8 @@ mod tests {
             assert_eq!(w1, w2, "{dtype:?}: weights differ");
             let tol = if dtype == DType::F64 { 1e-10 } else { 1e-4 };
             for (name, a, b) in [("pre", gp1, gp2), ("post", gq1, gq2)] {
-                let scale = b.iter().fold(0f64, |m, v| m.max(v.abs()));
-                for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                    assert!(
-                        (x - y).abs() <= tol * scale,
-                        "{dtype:?} d={d}: d{name}[{i}]: fused {x} vs reference {y}"
-                    );
-                }
+                let context = format!("{dtype:?} d={d}: fused vs reference d{name}");
+                assert_close(&a, &b, tol, 0.0, &context);
             }
         }
     }

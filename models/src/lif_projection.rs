@@ -988,7 +988,7 @@ vectorized! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{flat, probe_loss};
+    use crate::test_support::{assert_close, flat, probe_loss};
     use candle_core::{Device, Var};
 
     type Project = fn(&Tensor, &Tensor, &Tensor, &LifConfig) -> Result<Tensor>;
@@ -1056,14 +1056,8 @@ mod tests {
             ("d weights", &fused[2], &reference[2]),
             ("d bias", &fused[3], &reference[3]),
         ] {
-            assert_eq!(a.len(), b.len());
-            let scale = b.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!(
-                    (x - y).abs() <= tol * scale,
-                    "{dtype:?} {currents_shape:?}: {name}[{i}]: fused {x} vs reference {y}"
-                );
-            }
+            let context = format!("{dtype:?} {currents_shape:?}: fused vs reference {name}");
+            assert_close(a, b, tol, 1e-12, &context);
         }
     }
 

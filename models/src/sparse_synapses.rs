@@ -923,7 +923,7 @@ impl CustomOp3 for EmbeddedCurrent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{flat, probe_loss};
+    use crate::test_support::{assert_close, flat, probe_loss};
     use candle_core::Var;
 
     /// `[rows, cols]` uniform in [0, 1) with about `1 − density` of the entries zeroed.
@@ -1037,15 +1037,11 @@ mod tests {
             for path in [ProductPath::Sparse, ProductPath::Dense, ProductPath::Auto] {
                 let got = case.run(Some(CurrentOptions { path, tile }));
                 for (k, (a, b)) in got.iter().zip(&reference).enumerate() {
-                    assert_eq!(a.len(), b.len(), "{path:?} {}", names[k]);
-                    let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
-                    for (i, (u, v)) in a.iter().zip(b).enumerate() {
-                        assert!(
-                            (u - v).abs() <= tol * scale,
-                            "{dtype:?} {shape:?} {path:?} density {density}: {}[{i}] {u} vs {v}",
-                            names[k]
-                        );
-                    }
+                    let context = format!(
+                        "{dtype:?} {shape:?} {path:?} density {density}: {}",
+                        names[k]
+                    );
+                    assert_close(a, b, tol, 1e-30, &context);
                 }
             }
         }

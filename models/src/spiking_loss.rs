@@ -433,13 +433,8 @@ mod tests {
                 (fused - reference).abs() <= tol * reference.abs(),
                 "{shape:?}: loss {fused} vs {reference}"
             );
-            let scale = reference_grad.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
-            for (i, (a, b)) in fused_grad.iter().zip(&reference_grad).enumerate() {
-                assert!(
-                    (a - b).abs() <= tol * scale,
-                    "{shape:?}: d currents[{i}]: fused {a} vs reference {b}"
-                );
-            }
+            let context = format!("{shape:?}: fused vs reference d currents");
+            crate::test_support::assert_close(&fused_grad, &reference_grad, tol, 1e-12, &context);
         }
     }
 

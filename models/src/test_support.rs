@@ -42,3 +42,16 @@ pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
     crate::simd::force_portable(false);
     [portable, f()]
 }
+
+/// Asserts that `got` equals `want` element by element within `tol` times the largest
+/// magnitude in `want` (at least `floor`), naming `context` and the first index that is not.
+pub fn assert_close(got: &[f64], want: &[f64], tol: f64, floor: f64, context: &str) {
+    assert_eq!(got.len(), want.len(), "{context}: lengths differ");
+    let scale = want.iter().fold(floor, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * scale,
+            "{context}[{i}]: {g} vs {w} (tolerance {tol} × {scale})"
+        );
+    }
+}
