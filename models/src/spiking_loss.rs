@@ -282,6 +282,14 @@ fn max_and_exp_sum<F: Real>(row: &[F]) -> (F, F) {
     )
 }
 
+/// The labels' storage as `[u32]`.
+fn labels_of<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [u32]> {
+    match storage {
+        CpuStorage::U32(labels) => contiguous(labels, layout),
+        _ => candle_core::bail!("membrane cross-entropy: labels must be u32"),
+    }
+}
+
 impl CustomOp2 for MembraneLoss {
     fn name(&self) -> &'static str {
         "membrane-cross-entropy"
@@ -294,10 +302,7 @@ impl CustomOp2 for MembraneLoss {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::U32(labels) = s2 else {
-            candle_core::bail!("membrane cross-entropy: labels must be u32");
-        };
-        let labels = contiguous(labels, l2)?;
+        let labels = labels_of(s2, l2)?;
         let out = match s1 {
             CpuStorage::F32(c) => {
                 CpuStorage::F32(vec![self.forward_kernel(contiguous(c, l1)?, labels)?])
@@ -340,10 +345,7 @@ impl CustomOp3 for MembraneLossBackward {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::U32(labels) = s2 else {
-            candle_core::bail!("membrane cross-entropy: labels must be u32");
-        };
-        let labels = contiguous(labels, l2)?;
+        let labels = labels_of(s2, l2)?;
         let out = match (s1, s3) {
             (CpuStorage::F32(c), CpuStorage::F32(g)) => {
                 let g = contiguous(g, l3)?[0];
