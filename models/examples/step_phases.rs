@@ -95,6 +95,42 @@ fn main() -> anyhow::Result<()> {
             t.sort_by(f64::total_cmp);
             println!("  {name}: min {:.2} median {:.2} ms", t[0], t[t.len() / 2]);
         }
+        // The loss, forward and backward, on the output layer's currents of the paper's
+        // network: the fused op against the plain ops it replaces.
+        let currents = candle_core::Var::from_tensor(&Tensor::randn(
+            0.3f32,
+            0.6,
+            (lif_cfg.time_steps, 600, 10),
+            &Device::Cpu,
+        )?)?;
+        let labels = mnist.train_labels.narrow(0, 0, 600)?;
+        type Loss =
+            fn(&Tensor, &Tensor, &neuropos_models::lif::LifConfig) -> candle_core::Result<Tensor>;
+        let losses: [(&str, Loss); 2] = [
+            (
+                "loss, fused op",
+                neuropos_models::spiking_loss::membrane_cross_entropy_fused,
+            ),
+            (
+                "loss, plain ops",
+                neuropos_models::spiking_loss::membrane_cross_entropy_reference,
+            ),
+        ];
+        for (name, loss) in losses {
+            let mut t = Vec::new();
+            for _ in 0..20 {
+                let t0 = Instant::now();
+                let grads = loss(currents.as_tensor(), &labels, lif_cfg)?.backward()?;
+                let _ = grads.get(currents.as_tensor()).map(|g| g.sum_all());
+                t.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            t.sort_by(f64::total_cmp);
+            println!(
+                "  {name} (forward + backward): min {:.2} median {:.2} ms",
+                t[0],
+                t[t.len() / 2]
+            );
+        }
     }
     for (name, t) in [
         ("forward+loss", &mut fwd),

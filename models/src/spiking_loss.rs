@@ -4,8 +4,8 @@
 //!
 //! As plain ops this is the LIF op with its membranes, a `[T·B, K]` log-softmax and a gather
 //! — about ten Candle passes forward and as many backward over 150,000 values, plus the
-//! gradient accumulators of the LIF op's `[2, T, B, K]` output: ~8 ms of an `snn3d` step for
-//! work that takes well under one. Fused, each sample's K output neurons run through the
+//! gradient accumulators of the LIF op's `[2, T, B, K]` output: ~5 ms of an `snn3d` step,
+//! ~1.7 ms fused (`--example step_phases`). Fused, each sample's K output neurons run through the
 //! steps once forward (the loss) and once more backward (the gradient): only the membrane
 //! path carries gradient — the loss does not read the output spikes, and the reset carries
 //! none — so the backward pass is `dmem_t = (softmax_t − onehot)·g/B + β·dmem_{t+1}`.
