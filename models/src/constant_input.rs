@@ -64,13 +64,13 @@ impl<F: Real> ClosedForm<F> {
 
 /// One chunk of 16 neurons with constant input currents `input`, through all steps: the
 /// gradient of the input currents, given the chunk's NK weight vectors and the gradients
-/// `g[t][k]` of the next layer's currents; the chunk's weight-gradient rows are added to
-/// `d_w` (`[NK][CHUNK]`, kept across a task's samples so they leave registers once per task).
+/// `g[t·NK + k]` of the next layer's currents; the chunk's weight-gradient rows are added to
+/// `d_w` (`[NK][CHUNK]`, kept across samples so they leave registers once per run of them).
 #[inline(always)]
 pub(crate) fn chunk_gradient<F: Real, const NK: usize>(
     input: &[F; CHUNK],
     weights: &[Chunk<F>; NK],
-    g: &[[F; NK]],
+    g: &[F],
     form: &ClosedForm<F>,
     d_w: &mut [Chunk<F>; NK],
 ) -> [F; CHUNK] {
@@ -96,7 +96,7 @@ pub(crate) fn chunk_gradient<F: Real, const NK: usize>(
 fn portable_chunk_gradient<F: Real, const NK: usize>(
     input: &[F; CHUNK],
     weights: &[Chunk<F>; NK],
-    g: &[[F; NK]],
+    g: &[F],
     form: &ClosedForm<F>,
     d_w_sums: &mut [Chunk<F>; NK],
 ) -> [F; CHUNK] {
@@ -104,7 +104,7 @@ fn portable_chunk_gradient<F: Real, const NK: usize>(
     let (mut mem, mut spiked) = ([F::zero(); CHUNK], [F::zero(); CHUNK]);
     let mut slope_sums = [[F::zero(); CHUNK]; NK];
     let mut d_w = d_w_sums.map(|Chunk(row)| row);
-    for (g_t, &numerator) in g.iter().zip(&form.numerators) {
+    for (g_t, &numerator) in g.chunks_exact(NK).zip(&form.numerators) {
         let mut weighted_slope = [F::zero(); CHUNK];
         for l in 0..CHUNK {
             (mem[l], spiked[l]) = lif_step(mem[l], spiked[l], input[l], form.beta, form.thr);
@@ -142,7 +142,7 @@ mod avx512 {
     pub(super) unsafe fn chunk_gradient<const NK: usize>(
         input: &[f32; CHUNK],
         weights: &[Chunk<f32>; NK],
-        g: &[[f32; NK]],
+        g: &[f32],
         form: &ClosedForm<f32>,
         d_w_sums: &mut [Chunk<f32>; NK],
     ) -> [f32; CHUNK] {
@@ -155,7 +155,7 @@ mod avx512 {
         let mut slope_sums = [_mm512_setzero_ps(); NK];
         // SAFETY: 16 f32 from each [f32; 16].
         let mut d_w = d_w_sums.map(|Chunk(row)| unsafe { _mm512_loadu_ps(row.as_ptr()) });
-        for (g_t, &numerator) in g.iter().zip(&form.numerators) {
+        for (g_t, &numerator) in g.chunks_exact(NK).zip(&form.numerators) {
             // lif_step: β·mem + I (two roundings), then −s·thr: a subtraction of thr where the
             // neuron fired (−1·thr + x rounds as x − thr), nothing where it did not.
             let charged = _mm512_add_ps(_mm512_mul_ps(mem, beta), input);
@@ -225,7 +225,7 @@ mod tests {
             let form = ClosedForm::<f32>::new(&cfg, g.len());
             // Weight-gradient rows that already hold a previous sample's sums.
             let mut d_w = std::array::from_fn(|k| Chunk([k as f32 * 0.5; CHUNK]));
-            let d_input = chunk_gradient(&input, &weights, &g, &form, &mut d_w);
+            let d_input = chunk_gradient(&input, &weights, &g.concat(), &form, &mut d_w);
             for l in 0..CHUNK {
                 let (mut mem, mut spiked) = (0f64, 0f64);
                 let mut history = Vec::new();
@@ -276,6 +276,7 @@ mod tests {
             let form = ClosedForm::<f32>::new(&config(surrogate), g.len());
             let start: [Chunk<f32>; 10] = std::array::from_fn(|k| Chunk([k as f32 * 0.5; CHUNK]));
             let (mut portable_w, mut fast_w) = (start, start);
+            let g = g.concat();
             let portable = portable_chunk_gradient(&input, &weights, &g, &form, &mut portable_w);
             let fast = chunk_gradient(&input, &weights, &g, &form, &mut fast_w);
             assert_eq!(portable.map(f32::to_bits), fast.map(f32::to_bits));

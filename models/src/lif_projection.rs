@@ -248,6 +248,34 @@ struct BackwardTask<'a, F> {
     d_currents: SharedMut<F>,
 }
 
+/// What one block task of the constant-input backward pass reads and writes.
+struct ConstantTask<'a, F> {
+    currents: &'a [F],
+    /// The output gradients per sample, `[B][T][NK]`.
+    per_sample: &'a [F],
+    d: Dims,
+    /// Chunks `block · CONSTANT_BLOCK_CHUNKS ..` are this task's.
+    block: usize,
+    /// Laid out as the currents.
+    d_currents: SharedMut<F>,
+    /// `[N, K]`.
+    d_weights: SharedMut<F>,
+}
+
+/// The bias gradient: the output gradient `[T·B, K]` summed over steps and samples, in order,
+/// in f64.
+fn bias_gradient<F: Real>(grad: &[F], k: usize, out: &mut [F]) {
+    let mut d_bias = vec![0f64; k];
+    for row in grad.chunks_exact(k) {
+        for (acc, &g) in d_bias.iter_mut().zip(row) {
+            *acc += WithDType::to_f64(g);
+        }
+    }
+    for (o, v) in out.iter_mut().zip(d_bias) {
+        *o = F::from_f64(v);
+    }
+}
+
 /// One backward task's partial weight gradient `[K][n]`, in f64 (its samples' current
 /// gradients go straight into the op's output).
 type TaskWeightGradient = Vec<f64>;
@@ -480,78 +508,82 @@ impl LifProject {
         d_w
     }
 
-    /// The narrow kernel's backward pass for a constant input ([`crate::constant_input`]): a
-    /// fixed run of samples' current gradients, written into `d_currents`, and their weight
-    /// gradient `[NK][n_pad]`. Each chunk of 16 neurons goes once forward through the steps
-    /// per sample; its weight-gradient rows are summed over the run's samples in F (as the
-    /// plain ops' product sums all T·B rows in F), then added into the f64 sums once.
+    /// The narrow kernel's backward pass for a constant input ([`crate::constant_input`]), for
+    /// one block of chunks over the whole batch: the block's columns of every sample's current
+    /// gradient and the block's rows of the weight gradient, written in place. Each chunk of
+    /// 16 neurons goes once forward through the steps per sample; its weight-gradient rows are
+    /// summed over runs of 16 samples in F (as the plain ops' product sums all T·B rows in F),
+    /// the runs in f64, in sample order: the same bits on any thread count, and no partial
+    /// weight gradients to allocate, zero and add up across tasks.
     #[inline(always)]
-    fn backward_constant_samples<F: Real, const NK: usize>(
+    fn backward_constant_block<F: Real, const NK: usize>(
         &self,
         weights: &ChunkedWeights<F>,
-        task: BackwardTask<F>,
+        task: ConstantTask<F>,
         form: &ClosedForm<F>,
-    ) -> TaskWeightGradient {
-        let BackwardTask {
+    ) {
+        let ConstantTask {
             currents,
-            grad,
+            per_sample,
             d,
-            samples,
+            block,
             d_currents,
+            d_weights,
         } = task;
         debug_assert!(self.constant && form.steps() == self.steps);
-        let mut d_w = vec![0f64; NK * weights.n_pad()];
-        // The run's output gradients, `[sample][T][NK]`.
-        let mut g = vec![[F::zero(); NK]; samples.len() * self.steps];
-        for (b, g_b) in samples.clone().zip(g.chunks_exact_mut(self.steps)) {
-            for (t, g_t) in g_b.iter_mut().enumerate() {
-                g_t[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
-            }
-        }
-        // Chunks in blocks: each sample's input and gradient rows are read and written a few
-        // consecutive cache lines at a time, the next sample's prefetched (one chunk per
-        // sample in turn missed the cache on every load: rows 8 KiB apart, 4.9 MB in all).
         let chunks = weights.n_pad() / CHUNK;
-        let mut d_w_block = vec![[Chunk([F::zero(); CHUNK]); NK]; CONSTANT_BLOCK_CHUNKS];
-        for first in (0..chunks).step_by(CONSTANT_BLOCK_CHUNKS) {
-            let block = CONSTANT_BLOCK_CHUNKS.min(chunks - first);
-            d_w_block.fill([Chunk([F::zero(); CHUNK]); NK]);
-            let block_of = |b: usize| {
-                let start = self.current_index(d, 0, b, first * CHUNK);
-                &currents[start..(start + block * CHUNK).min(currents.len())]
-            };
-            prefetch(block_of(samples.start));
-            for (b, g_b) in samples.clone().zip(g.chunks_exact(self.steps)) {
-                // The next sample's block comes from memory while this one is worked on (the
-                // currents were written long before, in the forward pass).
-                if b + 1 < samples.end {
-                    prefetch(block_of(b + 1));
-                }
-                // SAFETY: sample b's row belongs to this task alone.
-                let d_input_row = unsafe { self.gradient_row(&d_currents, d, 0, b) };
-                let input_row = &currents[self.current_index(d, 0, b, 0)..][..d.n];
-                for (c, d_w_chunk) in (first..first + block).zip(&mut d_w_block) {
-                    let lanes = CHUNK.min(d.n - c * CHUNK);
-                    let d_input = chunk_gradient(
-                        &chunk_at(input_row, c),
-                        weights.chunk::<NK>(c),
-                        g_b,
-                        form,
-                        d_w_chunk,
-                    );
-                    d_input_row[c * CHUNK..][..lanes].copy_from_slice(&d_input[..lanes]);
-                }
+        let first = block * CONSTANT_BLOCK_CHUNKS;
+        let len = CONSTANT_BLOCK_CHUNKS.min(chunks - first);
+        let mut partial = vec![[Chunk([F::zero(); CHUNK]); NK]; len];
+        let mut sums = vec![[[0f64; CHUNK]; NK]; len];
+        // Each sample's block is read a few consecutive cache lines at a time and the next
+        // sample's prefetched: the currents were written long before, in the forward pass,
+        // and rows 8 KiB apart defeat the hardware prefetcher.
+        // The block's real (unpadded) columns of a row.
+        let columns = (len * CHUNK).min(d.n - first * CHUNK);
+        let block_start = |b: usize| self.current_index(d, 0, b, first * CHUNK);
+        let block_of = |b: usize| &currents[block_start(b)..][..columns];
+        prefetch(block_of(0));
+        for (b, g_b) in per_sample.chunks_exact(self.steps * NK).enumerate() {
+            if b + 1 < d.batch {
+                prefetch(block_of(b + 1));
             }
-            for (c, d_w_chunk) in (first..first + block).zip(&d_w_block) {
-                for (k, Chunk(rows)) in d_w_chunk.iter().enumerate() {
-                    let acc = &mut d_w[k * weights.n_pad() + c * CHUNK..][..CHUNK];
-                    for (a, &v) in acc.iter_mut().zip(rows) {
-                        *a += v.to_f64();
+            // SAFETY: this task alone touches the block's columns of every row.
+            let d_input_block = unsafe { d_currents.slice(block_start(b), columns) };
+            let input_row = &currents[self.current_index(d, 0, b, 0)..][..d.n];
+            for ((c, d_w_chunk), d_input_chunk) in (first..first + len)
+                .zip(&mut partial)
+                .zip(d_input_block.chunks_mut(CHUNK))
+            {
+                let d_input = chunk_gradient(
+                    &chunk_at(input_row, c),
+                    weights.chunk::<NK>(c),
+                    g_b,
+                    form,
+                    d_w_chunk,
+                );
+                d_input_chunk.copy_from_slice(&d_input[..d_input_chunk.len()]);
+            }
+            if (b + 1) % SAMPLES_PER_TASK == 0 || b + 1 == d.batch {
+                for (sum, run) in sums.iter_mut().zip(&mut partial) {
+                    for (sum_k, Chunk(run_k)) in sum.iter_mut().zip(run.iter_mut()) {
+                        for (s, v) in sum_k.iter_mut().zip(run_k.iter_mut()) {
+                            *s += v.to_f64();
+                            *v = F::zero();
+                        }
                     }
                 }
             }
         }
-        d_w
+        for (c, sum) in (first..first + len).zip(&sums) {
+            for l in 0..CHUNK.min(d.n - c * CHUNK) {
+                let n = c * CHUNK + l;
+                for (k, sum_k) in sum.iter().enumerate().take(d.k) {
+                    // SAFETY: this task alone writes the block's rows of the weight gradient.
+                    unsafe { d_weights.write(n * d.k + k, F::from_f64(sum_k[l])) };
+                }
+            }
+        }
     }
 
     /// Sample `b`'s current-gradient row at step `t` (constant input: its one row) in
@@ -618,6 +650,10 @@ impl LifProject {
         // batch, accumulates in f64.
         let grad_len = currents.len();
         let mut out = vec![F::zero(); grad_len + d.n * d.k + d.k];
+        if let (Some(width), true) = (narrow_width(d.k), self.constant) {
+            self.backward_constant(currents, weights, grad, d, width, &mut out);
+            return out;
+        }
         let d_currents = SharedMut::new(&mut out[..grad_len]);
         let task_of = |task: usize| BackwardTask {
             currents,
@@ -627,20 +663,6 @@ impl LifProject {
             d_currents,
         };
         let (parts, stride): (Vec<TaskWeightGradient>, usize) = match narrow_width(d.k) {
-            Some(width) if self.constant => {
-                let padded = ChunkedWeights::new(weights, d.n, d.k, width);
-                let form = ClosedForm::new(&self.cfg, self.steps);
-                let parts = (0..tasks)
-                    .into_par_iter()
-                    .map(|task| {
-                        with_narrow_width!(
-                            width,
-                            backward_constant_task::<F>(self, &padded, task_of(task), &form)
-                        )
-                    })
-                    .collect();
-                (parts, padded.n_pad())
-            }
             Some(width) => {
                 let padded = ChunkedWeights::new(weights, d.n, d.k, width);
                 let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
@@ -686,17 +708,52 @@ impl LifProject {
                     }
                 }
             });
-        // The bias gradient: the output gradient summed over steps and samples, in order.
-        let mut d_bias = vec![0f64; d.k];
-        for row in grad.chunks_exact(d.k) {
-            for (acc, &g) in d_bias.iter_mut().zip(row) {
-                *acc += WithDType::to_f64(g);
-            }
-        }
-        for (o, v) in d_bias_out.iter_mut().zip(d_bias) {
-            *o = F::from_f64(v);
-        }
+        bias_gradient(grad, d.k, d_bias_out);
         out
+    }
+
+    /// The backward pass of a narrow layer on a constant input into `out` (current gradients,
+    /// weight gradient `[N, K]`, bias gradient): tasks own blocks of chunks across the batch.
+    fn backward_constant<F: Real>(
+        &self,
+        currents: &[F],
+        weights: &[F],
+        grad: &[F],
+        d: Dims,
+        width: usize,
+        out: &mut [F],
+    ) {
+        let padded = ChunkedWeights::new(weights, d.n, d.k, width);
+        let form = ClosedForm::new(&self.cfg, self.steps);
+        // Each sample's output gradients `[T][width]`, zero-padded past K: `[B][T][width]`.
+        let mut per_sample = vec![F::zero(); d.batch * self.steps * width];
+        per_sample
+            .par_chunks_mut(self.steps * width)
+            .enumerate()
+            .for_each(|(b, rows)| {
+                for (t, row) in rows.chunks_exact_mut(width).enumerate() {
+                    row[..d.k].copy_from_slice(&grad[(t * d.batch + b) * d.k..][..d.k]);
+                }
+            });
+        let (d_currents, rest) = out.split_at_mut(currents.len());
+        let (d_weights, d_bias) = rest.split_at_mut(d.n * d.k);
+        let (d_currents, d_weights) = (SharedMut::new(d_currents), SharedMut::new(d_weights));
+        let blocks = (padded.n_pad() / CHUNK).div_ceil(CONSTANT_BLOCK_CHUNKS);
+        (0..blocks).into_par_iter().for_each(|block| {
+            let task = ConstantTask {
+                currents,
+                per_sample: &per_sample,
+                d,
+                block,
+                d_currents,
+                d_weights,
+            };
+            with_narrow_width!(
+                width,
+                backward_constant_task::<F>(self, &padded, task, &form)
+            )
+        });
+        bias_gradient(grad, d.k, d_bias);
     }
 
     /// The AXPY kernel's backward pass for a fixed run of samples: their current gradients,
@@ -817,14 +874,14 @@ vectorized! {
 }
 
 vectorized! {
-    /// [`LifProject::backward_constant_samples`], compiled for the CPU's widest vectors.
+    /// [`LifProject::backward_constant_block`], compiled for the CPU's widest vectors.
     fn backward_constant_task<F: Real, const NK: usize>(
         op: &LifProject,
         weights: &ChunkedWeights<F>,
-        task: BackwardTask<F>,
+        task: ConstantTask<F>,
         form: &ClosedForm<F>,
-    ) -> TaskWeightGradient {
-        op.backward_constant_samples::<F, NK>(weights, task, form)
+    ) {
+        op.backward_constant_block::<F, NK>(weights, task, form)
     }
 }
 
@@ -1070,6 +1127,10 @@ mod tests {
         compare(DType::F32, &[7, 3, 520], 10, 7);
         compare(DType::F32, &[4, 270], 16, 9);
         compare(DType::F64, &[3, 2, 17], 13, 5);
+        // Constant input over more samples than one run of weight-gradient sums (16), and
+        // more neurons than one block of chunks.
+        compare(DType::F32, &[40, 300], 10, 25);
+        compare(DType::F64, &[33, 150], 4, 9);
         // The AXPY kernels (K > 16).
         compare(DType::F32, &[5, 600], 17, 12);
         compare(DType::F64, &[4, 3, 530], 24, 6);
