@@ -1,7 +1,7 @@
 //! Runtime selection of the widest vector instructions the CPU has, for the fused kernels.
 //!
 //! The crate is built for baseline x86-64 (SSE2) so the binary runs anywhere, which leaves the
-//! kernels' loops four f32 lanes wide. [`vectorized!`] compiles a kernel three times — for
+//! kernels' loops four f32 lanes wide. `vectorized!` compiles a kernel three times — for
 //! AVX-512, for AVX2 and as built — and picks one per call from what the CPU reports. The
 //! kernels contain no floating-point reductions across lanes (LLVM vectorises only
 //! element-wise loops without fast-math), so every version returns bit-identical results.
