@@ -536,10 +536,10 @@ impl LifProject {
         let len = CONSTANT_BLOCK_CHUNKS.min(chunks - first);
         let mut partial = vec![[Chunk([F::zero(); CHUNK]); NK]; len];
         let mut sums = vec![[[0f64; CHUNK]; NK]; len];
-        // Each sample's block is read a few consecutive cache lines at a time and the next
-        // sample's prefetched: the currents were written long before, in the forward pass,
-        // and rows 8 KiB apart defeat the hardware prefetcher.
-        // The block's real (unpadded) columns of a row.
+        // The block's real (unpadded) columns of a row. Each sample's are read a few
+        // consecutive cache lines at a time and the next sample's prefetched: the currents
+        // were written long before, in the forward pass, and rows 8 KiB apart defeat the
+        // hardware prefetcher.
         let columns = (len * CHUNK).min(d.n - first * CHUNK);
         let block_start = |b: usize| self.current_index(d, 0, b, first * CHUNK);
         let block_of = |b: usize| &currents[block_start(b)..][..columns];
