@@ -251,29 +251,53 @@ pub(crate) fn lif_step<F: Real>(mem: F, spiked: F, current: F, beta: F, thr: F) 
     (m, if m > thr { F::one() } else { F::zero() })
 }
 
+/// Simulates neurons `neurons` of a `width`-wide layer for `steps` steps, calling
+/// `emit(t, k, spike, mem)` for every step and neuron in time order; `currents` is `[T, width]`,
+/// or `[width]` the same at every step (`constant`). Inlined, so kernels compiled for wider
+/// vectors get hardware multiply-adds in [`lif_step`].
+#[inline(always)]
+pub(crate) fn simulate<F: Real>(
+    cfg: &LifConfig,
+    steps: usize,
+    constant: bool,
+    currents: &[F],
+    width: usize,
+    neurons: std::ops::Range<usize>,
+    mut emit: impl FnMut(usize, usize, F, F),
+) {
+    let (beta, thr) = (F::from_f64(cfg.beta), F::from_f64(cfg.threshold));
+    let mut mem = vec![F::zero(); neurons.len()];
+    let mut spiked = vec![F::zero(); neurons.len()];
+    for t in 0..steps {
+        let row = if constant { 0 } else { t * width };
+        for (j, k) in neurons.clone().enumerate() {
+            let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr);
+            mem[j] = m;
+            spiked[j] = s;
+            emit(t, k, s, m);
+        }
+    }
+}
+
 impl LifForward {
-    /// Simulates neurons `start..end` of a `width`-wide layer, calling `emit(t, k, spike, mem)`
-    /// for every step and neuron in time order.
+    /// [`simulate`] with this op's configuration.
     fn simulate<F: Real>(
         &self,
         currents: &[F],
         width: usize,
         start: usize,
         end: usize,
-        mut emit: impl FnMut(usize, usize, F, F),
+        emit: impl FnMut(usize, usize, F, F),
     ) {
-        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
-        let mut mem = vec![F::zero(); end - start];
-        let mut spiked = vec![F::zero(); end - start];
-        for t in 0..self.steps {
-            let row = if self.constant { 0 } else { t * width };
-            for (j, k) in (start..end).enumerate() {
-                let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr);
-                mem[j] = m;
-                spiked[j] = s;
-                emit(t, k, s, m);
-            }
-        }
+        simulate(
+            &self.cfg,
+            self.steps,
+            self.constant,
+            currents,
+            width,
+            start..end,
+            emit,
+        );
     }
 
     fn width(&self, len: usize) -> usize {

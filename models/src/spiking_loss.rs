@@ -14,7 +14,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig};
+use crate::lif::{contiguous, lif, sequence_shape, simulate, LifConfig};
 use crate::simd::{vectorized, Real, SharedMut};
 
 /// `Σ_t cross_entropy(mem_t, labels) / B`: the output LIF layer's membranes `mem_t` from
@@ -112,17 +112,19 @@ impl MembraneLoss {
     /// Sample `b`'s membranes `[T][K]` into `membranes`.
     #[inline(always)]
     fn simulate<F: Real>(&self, currents: &[F], b: usize, membranes: &mut [F]) {
-        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
         let k = self.classes;
-        let mut spiked = vec![F::zero(); k];
-        let mut mem = vec![F::zero(); k];
-        for (t, row) in membranes.chunks_exact_mut(k).enumerate() {
-            let input = &currents[self.current_index(t, b, 0)..][..k];
-            for j in 0..k {
-                (mem[j], spiked[j]) = lif_step(mem[j], spiked[j], input[j], beta, thr);
-            }
-            row.copy_from_slice(&mem);
-        }
+        let width = self.batch * k;
+        simulate(
+            &self.cfg,
+            self.steps,
+            self.constant,
+            currents,
+            width,
+            b * k..(b + 1) * k,
+            |t, j, _, m| {
+                membranes[t * k + j - b * k] = m;
+            },
+        );
     }
 
     fn label(&self, labels: &[u32], b: usize) -> Result<usize> {
@@ -161,12 +163,13 @@ impl MembraneLoss {
         samples: std::ops::Range<usize>,
     ) -> Result<f64> {
         let mut membranes = vec![F::zero(); self.steps * self.classes];
+        let mut exps = vec![F::zero(); self.classes];
         let mut sum = 0f64;
         for b in samples {
             let y = self.label(labels, b)?;
             self.simulate(currents, b, &mut membranes);
             for row in membranes.chunks_exact(self.classes) {
-                let (max, exp_sum) = max_and_exp_sum(row);
+                let (max, exp_sum) = shifted_exps(row, &mut exps);
                 sum += (max + exp_sum.ln() - row[y]).to_f64();
             }
         }
@@ -209,12 +212,7 @@ impl MembraneLoss {
             carry.fill(F::zero());
             summed.fill(F::zero());
             for (t, row) in membranes.chunks_exact(k).enumerate().rev() {
-                let max = row_max(row);
-                let mut exp_sum = F::zero();
-                for (e, &v) in exps.iter_mut().zip(row) {
-                    *e = (v - max).exp();
-                    exp_sum += *e;
-                }
+                let (_, exp_sum) = shifted_exps(row, &mut exps);
                 for j in 0..k {
                     let target = if j == y { F::one() } else { F::zero() };
                     let d_mem = (exps[j] / exp_sum - target).mul_add(scale, carry[j]);
@@ -264,22 +262,20 @@ vectorized! {
     }
 }
 
-/// The largest value of a row.
+/// `exp(x − max)` of a row into `exps`, and `(max, Σ exps)`: the log-softmax's parts as
+/// `candle_nn` forms them.
 #[inline(always)]
-fn row_max<F: Real>(row: &[F]) -> F {
-    row.iter()
+fn shifted_exps<F: Real>(row: &[F], exps: &mut [F]) -> (F, F) {
+    let max = row
+        .iter()
         .copied()
-        .fold(F::neg_infinity(), num_traits::Float::max)
-}
-
-/// `(max, Σ exp(x − max))` of a row, as `candle_nn`'s log-softmax forms them.
-#[inline(always)]
-fn max_and_exp_sum<F: Real>(row: &[F]) -> (F, F) {
-    let max = row_max(row);
-    (
-        max,
-        row.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp()),
-    )
+        .fold(F::neg_infinity(), num_traits::Float::max);
+    let mut sum = F::zero();
+    for (e, &v) in exps.iter_mut().zip(row) {
+        *e = (v - max).exp();
+        sum += *e;
+    }
+    (max, sum)
 }
 
 /// The labels' storage as `[u32]`.
