@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint::{self, CheckpointInfo, Provenance};
 use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
-use neuropos_models::lif::{LifConfig, Surrogate};
+use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::training::{self, adam};
 use neuropos_models::Network;
 use rand::rngs::StdRng;

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use neuropos_models::sparse_synapses::{
-    embedded_current_with, CurrentOptions, EmbeddedLayer, ProductPath,
+use neuropos_models::layers::embedded::{
+    embedded_current, CurrentInputs, CurrentOptions, ProductPath,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -23,11 +23,12 @@ fn main() -> anyhow::Result<()> {
     let post = Var::from_tensor(&Tensor::rand(-10f32, 10.0, (n_out, d), &dev)?)?;
     let mask = Var::from_tensor(&Tensor::rand(-1f32, 1.0, n_in, &dev)?)?;
     let bias = Var::from_tensor(&Tensor::zeros(n_out, DType::F32, &dev)?)?;
-    let layer = EmbeddedLayer {
+    let layer = CurrentInputs {
         pre: pre.as_tensor(),
         post: post.as_tensor(),
         mask: mask.as_tensor(),
         bias: bias.as_tensor(),
+        keep: None,
         relu: true,
         eps: 1e-6,
     };
@@ -47,7 +48,7 @@ fn main() -> anyhow::Result<()> {
                     path,
                     ..CurrentOptions::default()
                 };
-                let y = embedded_current_with(&x, &layer, options)?;
+                let y = embedded_current(&x, &layer, options)?;
                 let grads = y.sum_all()?.backward()?;
                 std::hint::black_box(grads);
                 runs.push(start.elapsed().as_secs_f64() * 1e3);

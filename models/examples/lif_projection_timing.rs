@@ -3,8 +3,8 @@
 //! `cargo run --release -p neuropos-models --example lif_projection_timing`
 //! (`RAYON_NUM_THREADS=1` for one thread).
 use candle_core::{DType, Device, Tensor, Var};
-use neuropos_models::lif::LifConfig;
-use neuropos_models::lif_projection::lif_project;
+use neuropos_models::layers::lif::lif_project;
+use neuropos_models::layers::lif::LifConfig;
 use std::time::Instant;
 
 fn main() -> candle_core::Result<()> {

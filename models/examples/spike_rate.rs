@@ -1,8 +1,8 @@
 //! Hidden-layer spike rate of a trained SNN checkpoint on 600 training images: how sparse the
 //! spikes the LIF projection handles are. `cargo run --release -p neuropos-models --example
 //! spike_rate -- runs/snn3d-seed0`
-use candle_core::{DType, Device, Tensor};
-use neuropos_models::{checkpoint, data, lif::lif};
+use candle_core::{DType, Device, Module, Tensor};
+use neuropos_models::{checkpoint, data, layers::lif::lif};
 
 fn main() -> anyhow::Result<()> {
     let dir = std::env::args()

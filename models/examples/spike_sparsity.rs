@@ -6,9 +6,9 @@
 //! silent for every sample.
 //!
 //! `cargo run --release -p neuropos-models --example spike_sparsity` (about a minute).
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
-use neuropos_models::{data, lif::lif, training::adam, Config, ModelKind, Network};
+use neuropos_models::{data, layers::lif::lif, training::adam, Config, ModelKind, Network};
 
 /// Neurons per chunk of the spiking layer's kernels.
 const CHUNK: usize = 16;

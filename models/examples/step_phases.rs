@@ -2,7 +2,7 @@
 //! model on real MNIST batches: where a step's time goes, beyond the kernels' own profile.
 //!
 //! `cargo run --release --example step_phases -- snn3d` (or `mlp3d`).
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
 use neuropos_models::{data, training::adam, Config, ModelKind, Network};
 use std::time::Instant;
@@ -70,10 +70,10 @@ fn main() -> anyhow::Result<()> {
             let _ = w.sum_all()?.to_scalar::<f32>()?;
             let t2 = Instant::now();
             let bias = syn[1].bias().unwrap();
-            let next = neuropos_models::lif_projection::lif_project(&current, &w, bias, lif_cfg)?;
+            let next = neuropos_models::layers::lif::lif_project(&current, &w, bias, lif_cfg)?;
             let _ = next.sum_all()?.to_scalar::<f32>()?;
             let t3 = Instant::now();
-            let out = neuropos_models::lif::lif(&next, lif_cfg, true)?;
+            let out = neuropos_models::layers::lif::lif(&next, lif_cfg, true)?;
             let _ = out.spikes.sum_all()?.to_scalar::<f32>()?;
             let t4 = Instant::now();
             for (p, (a, b)) in parts
@@ -104,16 +104,19 @@ fn main() -> anyhow::Result<()> {
             &Device::Cpu,
         )?)?;
         let labels = mnist.train_labels.narrow(0, 0, 600)?;
-        type Loss =
-            fn(&Tensor, &Tensor, &neuropos_models::lif::LifConfig) -> candle_core::Result<Tensor>;
+        type Loss = fn(
+            &Tensor,
+            &Tensor,
+            &neuropos_models::layers::lif::LifConfig,
+        ) -> candle_core::Result<Tensor>;
         let losses: [(&str, Loss); 2] = [
             (
                 "loss, fused op",
-                neuropos_models::spiking_loss::membrane_cross_entropy_fused,
+                neuropos_models::kernels::membrane_cross_entropy::membrane_cross_entropy_fused,
             ),
             (
                 "loss, plain ops",
-                neuropos_models::spiking_loss::membrane_cross_entropy_reference,
+                neuropos_models::loss::membrane_cross_entropy_reference,
             ),
         ];
         for (name, loss) in losses {

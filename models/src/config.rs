@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::lif::LifConfig;
+use crate::layers::lif::LifConfig;
 use crate::{Error, Result};
 
 /// Default steepness `k` of the inhibition mask `m = 2·σ(k·v) − 1`.

@@ -1,7 +1,8 @@
-//! Device selection: `--device cpu|cuda|metal|auto`.
+//! Device selection (`--device cpu|cuda|metal|auto`), and whether the CPU runs the fused kernels.
 
 use candle_core::Device;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Error, Result};
 
@@ -65,4 +66,18 @@ pub fn select(choice: DeviceChoice) -> Result<Device> {
             Ok(Device::Cpu)
         }
     }
+}
+
+static FUSED_KERNELS: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fused CPU kernels on (the default) or off for the whole process. Off, the CPU
+/// runs the same plain Candle ops that CUDA and Metal run: slower, but the way to reproduce
+/// (or debug) what those backends compute on a machine without them.
+pub fn set_fused_kernels(enabled: bool) {
+    FUSED_KERNELS.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the fused CPU kernels may run ([`set_fused_kernels`]).
+pub fn fused_kernels() -> bool {
+    FUSED_KERNELS.load(Ordering::Relaxed)
 }

@@ -2,33 +2,39 @@
 //!
 //! A network is *synapses × neuron dynamics*: synapses turn presynaptic activity into
 //! postsynaptic current, `current = (x ⊙ m) W + b`, and the dynamics — ReLU for MLPs, leaky
-//! integrate-and-fire neurons over time for SNNs ([`lif`]) — turn current into activity.
-//! Embedded synapses synthesise `W` from neuron positions ([`geometry::synthesize_weights`], the
-//! one place that math lives); dense synapses are a plain `candle_nn::Linear`.
+//! integrate-and-fire neurons over time for SNNs — turn current into activity. Where to read
+//! each idea of the paper:
 //!
-//! Hot ops have a fused CPU kernel (a Candle `CustomOp`) and a plain-ops fallback that every
-//! other backend runs: the weight synthesis, the embedded synapses' current on sparse input
-//! ([`sparse_synapses::embedded_current`]), the LIF recurrence ([`lif::lif`]) and a hidden LIF
-//! layer feeding the next synapses ([`lif_projection::lif_project`]) and the SNN training loss
-//! ([`spiking_loss::membrane_cross_entropy`]).
+//! - [`geometry`]: positions → weights `W = 1/‖p_i − p_j‖`, and the inhibition mask
+//!   `m = 2·σ(k·v) − 1`, in plain Candle ops;
+//! - [`layers`]: an embedded layer ([`layers::embedded`]: the neurons and the synapses between
+//!   them), a dense layer ([`layers::dense`]), LIF neurons and their surrogate gradient
+//!   ([`layers::lif`]);
+//! - [`network`]: the layers and dynamics stacked, with predictions; [`loss`]: the losses;
+//! - [`prune`]: cutting the longest wires; [`config`]: the architecture and the parameter
+//!   counts of the paper's eq. (3)/(4); [`checkpoint`], [`data`], [`training`], [`init`],
+//!   [`device`].
+//!
+//! The hot ops have fused CPU kernels (Candle `CustomOp`s with their own backward passes) in a
+//! private `kernels` module, each tested against the plain ops above; every op keeps its
+//! plain-ops path, which CUDA and Metal run. With the `unstable-kernels` feature that module is
+//! public for the timing examples (no stability promise).
 
 pub mod checkpoint;
 pub mod config;
-mod constant_input;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod geometry;
 pub mod init;
-pub mod lif;
-pub mod lif_projection;
-mod narrow;
+#[cfg(feature = "unstable-kernels")]
+pub mod kernels;
+#[cfg(not(feature = "unstable-kernels"))]
+mod kernels;
+pub mod layers;
+pub mod loss;
 pub mod network;
 pub mod prune;
-pub mod simd;
-pub mod sparse_synapses;
-pub mod spiking_loss;
-pub mod synapses;
 pub mod training;
 
 #[cfg(test)]

@@ -1,40 +1,64 @@
 //! A network is a stack of synapses with neuron dynamics in between.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Init, Linear, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 
-use crate::config::{AxisMode, Config};
-use crate::geometry::LayerAxis;
+use crate::config::Config;
 use crate::init::SeededVarMap;
-use crate::lif::{lif, LifConfig};
-use crate::lif_projection::lif_project;
-use crate::sparse_synapses::{CurrentOptions, ProductPath};
-use crate::spiking_loss::membrane_cross_entropy;
-use crate::synapses::{DenseSynapses, EmbeddedSynapses, Synapses};
+use crate::layers::dense::{Dense, DenseConfig};
+use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, ProductPath};
+use crate::layers::lif::{lif, lif_project, LifConfig};
+use crate::layers::Synapses;
+use crate::loss::{logits_cross_entropy, membrane_cross_entropy};
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
 /// ReLU (MLP) or LIF neurons over time (SNN) as dynamics.
 ///
-/// Variable names (also the checkpoint's tensor names), for layer `l` of `L`:
-/// embedded: `layers.{l}.coords` `[n_l, d−1]`, `layers.{l}.inhibition` `[n_l]` (l < L−1),
-/// `layers.{l}.bias` `[n_l]` (l ≥ 1), `layers.{l}.z` `[n_l]` (relaxed), `gaps` `[L−1]` (gaps);
-/// baseline: `linear.{c}.weight` `[n_{c+1}, n_c]`, `linear.{c}.bias` `[n_{c+1}]`.
+/// Variable names (also the checkpoint's tensor names): an embedded network's are those of
+/// its [`Embedding`]; a baseline's `linear.{c}.weight` `[n_{c+1}, n_c]` and
+/// `linear.{c}.bias` `[n_{c+1}]` ([`Dense`]).
 #[derive(Debug, Clone)]
 pub struct Network {
     config: Config,
-    synapses: Vec<Synapses>,
+    layers: Layers,
+    /// Pruning keep-masks per synapse layer, in the layout of that layer's weights: `[n_in,
+    /// n_out]` for embedded synapses (as `W` is synthesised), `[n_out, n_in]` for dense ones.
+    keep: Vec<Option<Tensor>>,
+    current: CurrentOptions,
+}
+
+/// Where the state lives: the neurons of an embedding, or one weight matrix per layer.
+#[derive(Debug, Clone)]
+enum Layers {
+    Embedded(Embedding),
+    Dense(Vec<Dense>),
 }
 
 impl Network {
     pub fn new(config: &Config, vb: VarBuilder) -> crate::Result<Self> {
         config.validate()?;
-        let synapses = match config.kind.axis() {
-            Some(axis) => embedded_synapses(config, axis, vb)?,
-            None => dense_synapses(config, vb)?,
+        let layers = match EmbeddedConfig::of(config) {
+            Some(cfg) => Layers::Embedded(Embedding::new(&cfg, vb)?),
+            None => Layers::Dense(
+                config
+                    .layers
+                    .windows(2)
+                    .enumerate()
+                    .map(|(c, pair)| {
+                        let cfg = DenseConfig {
+                            n_in: pair[0],
+                            n_out: pair[1],
+                        };
+                        Dense::new(&cfg, vb.pp("linear").pp(c))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
         };
         Ok(Network {
             config: config.clone(),
-            synapses,
+            layers,
+            keep: vec![None; config.layers.len() - 1],
+            current: CurrentOptions::default(),
         })
     }
 
@@ -53,21 +77,44 @@ impl Network {
         &self.config
     }
 
-    pub fn synapses(&self) -> &[Synapses] {
-        &self.synapses
+    /// The embedded neurons, `None` for the dense baselines.
+    pub fn embedding(&self) -> Option<&Embedding> {
+        match &self.layers {
+            Layers::Embedded(e) => Some(e),
+            Layers::Dense(_) => None,
+        }
+    }
+
+    /// The synapses from every layer to the next, with pruning and current options applied.
+    pub fn synapses(&self) -> Vec<Synapses<'_>> {
+        (0..self.keep.len())
+            .map(|c| self.synapse_layer(c))
+            .collect()
+    }
+
+    fn synapse_layer(&self, c: usize) -> Synapses<'_> {
+        let keep = self.keep[c].as_ref();
+        match &self.layers {
+            Layers::Embedded(e) => Synapses::Embedded(
+                e.synapses(c)
+                    .expect("a validated config has synapses between consecutive layers")
+                    .with_keep(keep)
+                    .with_options(self.current),
+            ),
+            Layers::Dense(d) => Synapses::Dense(&d[c], keep),
+        }
     }
 
     /// Effective weights of every synapse layer, `[n_out, n_in]` each.
     pub fn weights(&self) -> Result<Vec<Tensor>> {
-        self.synapses.iter().map(Synapses::weights).collect()
+        self.synapses().iter().map(Synapses::weights).collect()
     }
 
-    /// Sets how every embedded layer forms its current on the CPU
-    /// ([`Synapses::set_current_options`]).
+    /// Sets how every embedded layer forms its current on the CPU (no effect on dense layers
+    /// or off the CPU). [`ProductPath::Sparse`] with a small tile is the O(n)-memory inference
+    /// path.
     pub fn set_current_options(&mut self, options: CurrentOptions) {
-        for s in &mut self.synapses {
-            s.set_current_options(options);
-        }
+        self.current = options;
     }
 
     /// Bytes of synthesised weights held at once by a forward pass with `options` on
@@ -81,10 +128,10 @@ impl Network {
         threads: usize,
     ) -> Option<usize> {
         let bytes = self
-            .synapses
+            .synapses()
             .iter()
-            .find_map(|s| s.bias())
-            .map_or(4, |b| b.dtype().size_in_bytes());
+            .find_map(|s| s.bias().map(|b| b.dtype().size_in_bytes()))
+            .unwrap_or(4);
         let spiking = self.config.lif.is_some();
         let layers = self.config.layers.windows(2).enumerate();
         match (self.config.kind.axis(), options.path) {
@@ -106,25 +153,32 @@ impl Network {
     /// Installs pruning keep-masks, one `[n_out, n_in]` 0/1 tensor per synapse layer, or
     /// removes them with `None`.
     pub fn set_keep_masks(&mut self, masks: Option<Vec<Tensor>>) -> Result<()> {
-        match masks {
-            None => {
-                for s in &mut self.synapses {
-                    s.set_keep_mask(None)?;
-                }
-            }
-            Some(masks) => {
-                if masks.len() != self.synapses.len() {
-                    candle_core::bail!(
-                        "{} keep-masks for {} synapse layers",
-                        masks.len(),
-                        self.synapses.len()
-                    );
-                }
-                for (s, m) in self.synapses.iter_mut().zip(masks) {
-                    s.set_keep_mask(Some(m))?;
-                }
-            }
+        let Some(masks) = masks else {
+            self.keep.iter_mut().for_each(|k| *k = None);
+            return Ok(());
+        };
+        if masks.len() != self.keep.len() {
+            candle_core::bail!(
+                "{} keep-masks for {} synapse layers",
+                masks.len(),
+                self.keep.len()
+            );
         }
+        let mut keep = Vec::with_capacity(masks.len());
+        for (c, mask) in masks.into_iter().enumerate() {
+            let (n_in, n_out) = self.synapse_layer(c).shape()?;
+            if mask.dims() != [n_out, n_in] {
+                candle_core::bail!(
+                    "keep-mask {c} has shape {:?}, expected [{n_out}, {n_in}]",
+                    mask.dims()
+                );
+            }
+            keep.push(Some(match self.layers {
+                Layers::Embedded(_) => mask.t()?.contiguous()?,
+                Layers::Dense(_) => mask,
+            }));
+        }
+        self.keep = keep;
         Ok(())
     }
 }
@@ -158,9 +212,10 @@ impl Network {
 
     /// An MLP's logits `[B, classes]`.
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let last = self.synapses.len() - 1;
+        let synapses = self.synapses();
+        let last = synapses.len() - 1;
         let mut h = x.clone();
-        for (c, syn) in self.synapses.iter().enumerate() {
+        for (c, syn) in synapses.iter().enumerate() {
             let activation = (c < last).then_some(self.config.activation);
             h = syn.forward_activated(&h, activation)?;
         }
@@ -175,8 +230,9 @@ impl Network {
         // repeating it T times, without the T copies). Every hidden LIF layer feeds the next
         // synapses through the fused projection, so no [T, B, N] spike tensor is materialised
         // on the CPU.
-        let mut current = self.synapses[0].forward(x)?;
-        for syn in &self.synapses[1..] {
+        let synapses = self.synapses();
+        let mut current = synapses[0].forward(x)?;
+        for syn in &synapses[1..] {
             // Every synapse layer here has a bias (embedded ones and the baselines' `Linear`s
             // alike).
             let bias = syn.bias().ok_or_else(|| {
@@ -192,7 +248,7 @@ impl Network {
     /// tutorial convention; one fused op on the CPU, [`membrane_cross_entropy`]).
     pub fn loss(&self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
         match &self.config.lif {
-            None => candle_nn::loss::cross_entropy(&self.logits(x)?, labels),
+            None => logits_cross_entropy(&self.logits(x)?, labels),
             Some(lif_cfg) => {
                 membrane_cross_entropy(&self.output_currents(x, lif_cfg)?, labels, lif_cfg)
             }
@@ -238,86 +294,4 @@ impl Module for Network {
             NetworkOutput::Spiking { spikes, .. } => spikes.sum(0),
         }
     }
-}
-
-fn embedded_synapses(cfg: &Config, axis: AxisMode, vb: VarBuilder) -> Result<Vec<Synapses>> {
-    let n = &cfg.layers;
-    let depth = n.len();
-    let free = cfg.dim - 1;
-    let a = cfg.init.coord_half_width;
-    let b = cfg.init.inhibition_half_width;
-    let layers = vb.pp("layers");
-
-    // Gaps are constants at init, so creating them first leaves the random stream (and so
-    // every seeded initialisation) as it is.
-    let gaps = match axis {
-        AxisMode::Gaps => Some(vb.get_with_hints(depth - 1, "gaps", Init::Const(1.0))?),
-        _ => None,
-    };
-    let mut coords = Vec::with_capacity(depth);
-    let mut axes = Vec::with_capacity(depth);
-    let mut inhibition = Vec::with_capacity(depth - 1);
-    let mut bias = Vec::with_capacity(depth - 1);
-    for (l, &size) in n.iter().enumerate() {
-        let lv = layers.pp(l);
-        coords.push(lv.get_with_hints((size, free), "coords", Init::Uniform { lo: -a, up: a })?);
-        axes.push(match (axis, &gaps) {
-            (AxisMode::Gaps, Some(gaps)) => LayerAxis::Gaps {
-                gaps: gaps.clone(),
-                layer: l,
-            },
-            (AxisMode::Relaxed, _) => {
-                let lo = l as f64;
-                LayerAxis::PerNeuron(lv.get_with_hints(
-                    size,
-                    "z",
-                    Init::Uniform { lo, up: lo + 1.0 },
-                )?)
-            }
-            _ => LayerAxis::Fixed(l as f64),
-        });
-        if l + 1 < depth {
-            inhibition.push(lv.get_with_hints(
-                size,
-                "inhibition",
-                Init::Uniform { lo: -b, up: b },
-            )?);
-        }
-        if l > 0 {
-            bias.push(lv.get_with_hints(size, "bias", Init::Const(0.0))?);
-        }
-    }
-    Ok((0..depth - 1)
-        .map(|c| {
-            Synapses::Embedded(EmbeddedSynapses::new(
-                (coords[c].clone(), axes[c].clone()),
-                (coords[c + 1].clone(), axes[c + 1].clone()),
-                inhibition[c].clone(),
-                bias[c].clone(),
-                cfg.steepness,
-                cfg.distance_epsilon,
-            ))
-        })
-        .collect())
-}
-
-/// `candle_nn::Linear` layers with PyTorch's default initialisation: weights and biases
-/// uniform in ±1/sqrt(fan_in) (Kaiming-uniform with a = √5).
-fn dense_synapses(cfg: &Config, vb: VarBuilder) -> Result<Vec<Synapses>> {
-    cfg.layers
-        .windows(2)
-        .enumerate()
-        .map(|(c, pair)| {
-            let (n_in, n_out) = (pair[0], pair[1]);
-            let bound = 1.0 / (n_in as f64).sqrt();
-            let init = Init::Uniform {
-                lo: -bound,
-                up: bound,
-            };
-            let lv = vb.pp("linear").pp(c);
-            let w = lv.get_with_hints((n_out, n_in), "weight", init)?;
-            let b = lv.get_with_hints(n_out, "bias", init)?;
-            Ok(Synapses::Dense(DenseSynapses::new(Linear::new(w, Some(b)))))
-        })
-        .collect()
 }

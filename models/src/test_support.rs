@@ -37,9 +37,9 @@ pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
     let _guard = SWITCH
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    crate::simd::force_portable(true);
+    crate::kernels::simd::force_portable(true);
     let portable = f();
-    crate::simd::force_portable(false);
+    crate::kernels::simd::force_portable(false);
     [portable, f()]
 }
 

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
-use neuropos_models::sparse_synapses::{CurrentOptions, ProductPath};
+use neuropos_models::layers::embedded::{CurrentOptions, ProductPath};
 use neuropos_models::{Config, ModelKind, Network};
 
 /// Pixel-like input, fixed (so spike counts compare the same way every run): values in

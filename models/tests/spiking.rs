@@ -1,9 +1,9 @@
 //! Spiking networks: the constant-input shortcut is exact, and LIF settings are honoured.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
-use neuropos_models::lif::{lif, LifConfig};
-use neuropos_models::lif_projection::lif_project;
+use neuropos_models::layers::lif::lif_project;
+use neuropos_models::layers::lif::{lif, LifConfig};
 use neuropos_models::network::NetworkOutput;
 use neuropos_models::{Config, ModelKind, Network};
 

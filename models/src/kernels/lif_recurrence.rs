@@ -1,202 +1,18 @@
-//! Leaky integrate-and-fire neurons over a whole sequence, with surrogate gradients.
-//!
-//! Semantics follow snnTorch's `Leaky` (subtractive reset, reset taken from the previous step
-//! and carrying no gradient), so results compare with the paper's:
-//!
-//! ```text
-//! mem[t] = β·mem[t−1] + I[t] − H(mem[t−1] − thr)·thr,   mem[−1] = 0
-//! spk[t] = H(mem[t] − thr)
-//! ```
-//!
-//! Two implementations agree exactly on spikes: [`lif_fused`], a `CustomOp` whose CPU kernel
-//! runs the forward pass and the backward-through-time pass in one sweep each, multi-threaded
-//! over neurons; and [`lif_reference`], plain Candle ops that every backend runs (CUDA, Metal).
-//! [`lif`] picks the fused kernel on the CPU.
+//! The LIF recurrence of [`crate::layers::lif`] as one CPU op: the forward pass and the
+//! backward-through-time pass in one sweep each, multi-threaded over neurons, with the
+//! membranes recomputed in the backward pass instead of stored. Its scalar step
+//! ([`lif_step`]) and per-neuron simulation ([`simulate`]) are shared by the other spiking
+//! kernels, so all of them produce the same spikes as the plain ops.
 
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::simd::{Real, SharedMut};
-use serde::{Deserialize, Serialize};
+use super::contiguous_values;
+use super::simd::{Real, SharedMut};
+use crate::layers::lif::{sequence_shape, LifConfig, LifOutput};
 
-/// Stand-in derivative of the Heaviside step used in the backward pass.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Surrogate {
-    /// snnTorch's default: `dS/dU = (α/2) / (1 + (π/2·α·U)²)`.
-    Arctan { alpha: f64 },
-    /// snnTorch's `fast_sigmoid`: `dS/dU = 1 / (1 + slope·|U|)²`.
-    FastSigmoid { slope: f64 },
-}
-
-impl Default for Surrogate {
-    fn default() -> Self {
-        Surrogate::Arctan { alpha: 2.0 }
-    }
-}
-
-impl Surrogate {
-    /// `dS/dU` at `u = mem − thr`.
-    pub fn derivative(self, u: f64) -> f64 {
-        match self {
-            Surrogate::Arctan { alpha } => {
-                let x = std::f64::consts::FRAC_PI_2 * alpha * u;
-                (alpha / 2.0) / (1.0 + x * x)
-            }
-            Surrogate::FastSigmoid { slope } => {
-                let d = 1.0 + slope * u.abs();
-                1.0 / (d * d)
-            }
-        }
-    }
-
-    /// The same derivative as tensor ops, for backends without the fused kernel.
-    pub fn derivative_tensor(self, u: &Tensor) -> Result<Tensor> {
-        match self {
-            Surrogate::Arctan { alpha } => u
-                .affine(std::f64::consts::FRAC_PI_2 * alpha, 0.0)?
-                .sqr()?
-                .affine(1.0, 1.0)?
-                .recip()?
-                .affine(alpha / 2.0, 0.0),
-            Surrogate::FastSigmoid { slope } => u.abs()?.affine(slope, 1.0)?.sqr()?.recip(),
-        }
-    }
-
-    fn validate(self) -> std::result::Result<(), String> {
-        let (name, v) = match self {
-            Surrogate::Arctan { alpha } => ("alpha", alpha),
-            Surrogate::FastSigmoid { slope } => ("slope", slope),
-        };
-        if v.is_finite() && v > 0.0 {
-            Ok(())
-        } else {
-            Err(format!(
-                "surrogate {name} must be positive and finite, got {v}"
-            ))
-        }
-    }
-}
-
-/// LIF neuron parameters (not trained, as in the paper) and the simulation length.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LifConfig {
-    pub beta: f64,
-    pub threshold: f64,
-    pub surrogate: Surrogate,
-    /// Simulation steps T; the image is a constant input current at every step.
-    pub time_steps: usize,
-}
-
-impl Default for LifConfig {
-    fn default() -> Self {
-        LifConfig {
-            beta: 0.95,
-            threshold: 1.0,
-            surrogate: Surrogate::default(),
-            time_steps: 25,
-        }
-    }
-}
-
-impl LifConfig {
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        if !(self.beta.is_finite() && (0.0..=1.0).contains(&self.beta)) {
-            return Err(format!("beta must lie in [0, 1], got {}", self.beta));
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(format!(
-                "threshold must be positive, got {}",
-                self.threshold
-            ));
-        }
-        if self.time_steps == 0 {
-            return Err("time_steps must be at least 1".into());
-        }
-        self.surrogate.validate()
-    }
-}
-
-/// Output of a LIF layer: spikes `[T, B, N]`, and the membranes when asked for.
-#[derive(Debug, Clone)]
-pub struct LifOutput {
-    pub spikes: Tensor,
-    pub membrane: Option<Tensor>,
-}
-
-/// Runs LIF neurons: the fused kernel on the CPU, plain ops elsewhere.
-///
-/// `currents` is either a sequence `[T, B, N]`, or `[B, N]` for a current that is the same at
-/// each of `cfg.time_steps` steps (direct image input) — then nothing is copied T times and
-/// the gradient comes back already summed over time. `with_membrane` also returns the
-/// membrane potentials (the output layer's loss needs them; hidden layers do not).
-pub fn lif(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
-    if currents.device().is_cpu() && matches!(currents.dtype(), DType::F32 | DType::F64) {
-        lif_fused(currents, cfg, with_membrane)
-    } else {
-        lif_reference(currents, cfg, with_membrane)
-    }
-}
-
-/// `(steps, constant)` for a `[T, B, N]` or `[B, N]` input.
-pub(crate) fn sequence_shape(currents: &Tensor, cfg: &LifConfig) -> Result<(usize, bool)> {
-    match currents.rank() {
-        3 => Ok((currents.dim(0)?, false)),
-        2 => Ok((cfg.time_steps, true)),
-        r => candle_core::bail!("LIF currents must be [T, B, N] or [B, N], got rank {r}"),
-    }
-}
-
-/// Plain Candle ops, one step at a time; autograd provides backpropagation through time.
-pub fn lif_reference(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
-    let (steps, constant) = sequence_shape(currents, cfg)?;
-    let shape = if constant {
-        currents.dims().to_vec()
-    } else {
-        currents.dims()[1..].to_vec()
-    };
-    let mut mem = Tensor::zeros(shape, currents.dtype(), currents.device())?;
-    let mut previous_spikes = mem.clone();
-    let mut spikes = Vec::with_capacity(steps);
-    let mut membranes = Vec::with_capacity(steps);
-    for t in 0..steps {
-        let input = if constant {
-            currents.clone()
-        } else {
-            currents.get(t)?
-        };
-        // The reset is detached, as in snnTorch: it shapes the value, not the gradient.
-        let reset = previous_spikes.detach().affine(cfg.threshold, 0.0)?;
-        mem = mem.affine(cfg.beta, 0.0)?.add(&input)?.sub(&reset)?;
-        let u = mem.affine(1.0, -cfg.threshold)?;
-        let step = u.gt(0.0)?.to_dtype(u.dtype())?;
-        // Value H(u), gradient s(u): s(u)·u carries the gradient, the rest is detached.
-        let slope = cfg.surrogate.derivative_tensor(&u)?.detach();
-        let carrier = slope.mul(&u)?;
-        let spk = (&carrier + (step - carrier.detach())?.detach())?;
-        previous_spikes = spk.clone();
-        spikes.push(spk);
-        if with_membrane {
-            membranes.push(mem.clone());
-        }
-    }
-    Ok(LifOutput {
-        spikes: Tensor::stack(&spikes, 0)?,
-        membrane: if with_membrane {
-            Some(Tensor::stack(&membranes, 0)?)
-        } else {
-            None
-        },
-    })
-}
-
-/// The fused CPU kernel (falls back to [`lif_reference`] off the CPU).
+/// [`crate::layers::lif::lif`] on the CPU.
 pub fn lif_fused(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {
-    if !currents.device().is_cpu() {
-        return lif_reference(currents, cfg, with_membrane);
-    }
     let (steps, constant) = sequence_shape(currents, cfg)?;
     let op = LifForward {
         cfg: *cfg,
@@ -241,7 +57,7 @@ const NEURON_CHUNK: usize = 512;
 
 /// One LIF update: `(membrane, spike)` after a step from the previous ones.
 ///
-/// The same values as [`lif_reference`]'s `(β·mem + 0 + I) − s·thr` and `mem − thr > 0`, so
+/// The same values as [`crate::layers::lif::lif_reference`]'s `(β·mem + 0 + I) − s·thr` and `mem − thr > 0`, so
 /// every kernel's spikes agree exactly with it, in fewer vector operations: adding 0 only
 /// turns −0 into +0; `s·thr` is exact (s is 0 or 1), so the fused `−s·thr + m` rounds once,
 /// as the subtraction does; and `m − thr > 0` exactly when `m > thr` (gradual underflow).
@@ -338,7 +154,8 @@ impl LifForward {
         let plane = self.steps * width;
         let mut out = vec![F::zero(); currents.len()];
         let out_ptr = SharedMut::new(&mut out);
-        let (beta, thr, surrogate) = (self.cfg.beta, self.cfg.threshold, self.cfg.surrogate);
+        let (beta, thr) = (self.cfg.beta, self.cfg.threshold);
+        let slope = self.cfg.surrogate.form().slope::<f64>();
         (0..width.div_ceil(NEURON_CHUNK))
             .into_par_iter()
             .for_each(|c| {
@@ -356,7 +173,7 @@ impl LifForward {
                     for (j, k) in (start..end).enumerate() {
                         let i = t * width + k;
                         let u = membranes[t * n + j].to_f64() - thr;
-                        let mut d = grad[i].to_f64() * surrogate.derivative(u) + carry[j];
+                        let mut d = grad[i].to_f64() * slope(u) + carry[j];
                         if self.with_membrane {
                             d += grad[plane + i].to_f64();
                         }
@@ -380,11 +197,9 @@ impl LifForward {
     }
 }
 
+/// A LIF kernel input's values.
 pub(crate) fn contiguous<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("LIF kernel expects contiguous input"),
-    }
+    contiguous_values(s, layout, "LIF kernel")
 }
 
 impl CustomOp1 for LifForward {
@@ -456,81 +271,15 @@ impl CustomOp2 for LifBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::lif::{lif_reference, Surrogate};
     use crate::test_support::{flat, probe_loss};
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     fn cfg(surrogate: Surrogate) -> LifConfig {
         LifConfig {
             surrogate,
             ..LifConfig::default()
         }
-    }
-
-    #[test]
-    fn hand_computed_five_steps() {
-        // One neuron, β = 0.95, thr = 1. Currents 0.6, 0.6, 0.2, 1.5, 0:
-        // mem0 = 0.6                      → no spike
-        // mem1 = 0.57 + 0.6 = 1.17        → spike
-        // mem2 = 1.1115 + 0.2 − 1 = 0.3115 → no spike (reset from step 1)
-        // mem3 = 0.295925 + 1.5 = 1.795925 → spike
-        // mem4 = 1.70612875 + 0 − 1 = 0.70612875 → no spike
-        let currents = Tensor::new(&[0.6f64, 0.6, 0.2, 1.5, 0.0], &Device::Cpu)
-            .unwrap()
-            .reshape((5, 1, 1))
-            .unwrap();
-        let expect_mem = [0.6, 1.17, 0.3115, 1.795925, 0.70612875];
-        let expect_spk = [0.0, 1.0, 0.0, 1.0, 0.0];
-        let c = LifConfig::default();
-        for out in [
-            lif_fused(&currents, &c, true).unwrap(),
-            lif_reference(&currents, &c, true).unwrap(),
-        ] {
-            let mem = out
-                .membrane
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap();
-            let spk = out.spikes.flatten_all().unwrap().to_vec1::<f64>().unwrap();
-            for t in 0..5 {
-                assert!(
-                    (mem[t] - expect_mem[t]).abs() < 1e-12,
-                    "mem[{t}] = {}",
-                    mem[t]
-                );
-            }
-            assert_eq!(spk, expect_spk);
-        }
-    }
-
-    #[test]
-    fn surrogates_match_their_formulas() {
-        let u = [-1.0, -0.2, 0.0, 0.05, 0.7];
-        let ut = Tensor::new(&u, &Device::Cpu).unwrap();
-        let arctan = Surrogate::Arctan { alpha: 2.0 };
-        let fast = Surrogate::FastSigmoid { slope: 25.0 };
-        let a = arctan
-            .derivative_tensor(&ut)
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let f = fast
-            .derivative_tensor(&ut)
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        for (i, &x) in u.iter().enumerate() {
-            let pi = std::f64::consts::PI;
-            let want_a = 1.0 / (1.0 + (pi / 2.0 * 2.0 * x).powi(2));
-            let want_f = 1.0 / (1.0 + 25.0 * x.abs()).powi(2);
-            assert!((arctan.derivative(x) - want_a).abs() < 1e-15);
-            assert!((a[i] - want_a).abs() < 1e-15);
-            assert!((fast.derivative(x) - want_f).abs() < 1e-15);
-            assert!((f[i] - want_f).abs() < 1e-15);
-        }
-        // The arctan surrogate peaks at α/2 at the threshold.
-        assert_eq!(arctan.derivative(0.0), 1.0);
     }
 
     type Lif = fn(&Tensor, &LifConfig, bool) -> Result<LifOutput>;
@@ -637,21 +386,5 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
             }
         }
-    }
-
-    #[test]
-    fn configuration_is_validated() {
-        assert!(LifConfig::default().validate().is_ok());
-        let bad_beta = LifConfig {
-            beta: 1.5,
-            ..LifConfig::default()
-        };
-        assert!(bad_beta.validate().is_err());
-        let no_steps = LifConfig {
-            time_steps: 0,
-            ..LifConfig::default()
-        };
-        assert!(no_steps.validate().is_err());
-        assert!(cfg(Surrogate::Arctan { alpha: -1.0 }).validate().is_err());
     }
 }

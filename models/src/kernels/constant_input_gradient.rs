@@ -1,5 +1,5 @@
 //! The gradient of a LIF layer driven by a constant input current, in closed form, for the
-//! narrow LIF projection's backward pass ([`crate::lif_projection`]).
+//! narrow LIF projection's backward pass ([`super::lif_projection`]).
 //!
 //! Backpropagation through time runs backwards: `dmem_t = dspike_t · slope_t + β · dmem_{t+1}`,
 //! and a constant input collects `dI = Σ_t dmem_t`. Unrolled, that sum is
@@ -9,16 +9,20 @@
 //! the weight-gradient rows `Σ_t g_t[k] · spike_t` — no membrane history in memory, no
 //! recurrence, and `c_t` folds into the surrogate's numerator.
 //!
-//! Both surrogates take one form, `slope = numerator / ((a·|mem − thr| + c)² + r)`: arctan is
-//! `(α/2) / ((π/2·α·|u|)² + 1)`, fast sigmoid `1 / (slope·|u| + 1)²`.
+//! The surrogate comes from its one definition, [`crate::layers::lif::SurrogateForm`]:
+//! `slope = numerator / ((a·|mem − thr| + c)² + r)`, here with `c_t` folded into the numerator
+//! and the denominator formed with two fused multiply-adds (one rounding each instead of two:
+//! the closed form's sums differ from backpropagation through time in rounding anyway, and
+//! the fused form is what the AVX-512 version computes in one instruction each).
 //!
 //! [`chunk_gradient`] is written for LLVM's vectoriser; on x86-64 with AVX-512 and f32 the
 //! same operations in the same order run as explicit intrinsics (LLVM compiled this loop —
 //! twenty accumulators and a division — with scalar multiply-adds), with bit-identical results
 //! (tested).
 
-use crate::lif::{lif_step, LifConfig, Surrogate};
-use crate::simd::{Chunk, Real, CHUNK};
+use super::lif_recurrence::lif_step;
+use super::simd::{Chunk, Real, CHUNK};
+use crate::layers::lif::LifConfig;
 
 /// The per-call constants of [`chunk_gradient`].
 #[derive(Clone)]
@@ -33,12 +37,8 @@ pub(crate) struct ClosedForm<F> {
 
 impl<F: Real> ClosedForm<F> {
     pub(crate) fn new(cfg: &LifConfig, steps: usize) -> Self {
-        let (numerator, shape) = match cfg.surrogate {
-            Surrogate::Arctan { alpha } => {
-                (alpha / 2.0, [std::f64::consts::FRAC_PI_2 * alpha, 0.0, 1.0])
-            }
-            Surrogate::FastSigmoid { slope } => (1.0, [slope, 1.0, 0.0]),
-        };
+        let form = cfg.surrogate.form();
+        let (numerator, shape) = (form.numerator, [form.scale, form.offset, form.floor]);
         // c_t = 1 + β + … + β^t, in f64.
         let mut c = 0.0;
         let mut power = 1.0;
@@ -75,7 +75,7 @@ pub(crate) fn chunk_gradient<F: Real, const NK: usize>(
     d_w: &mut [Chunk<F>; NK],
 ) -> [F; CHUNK] {
     #[cfg(target_arch = "x86_64")]
-    if F::DTYPE == candle_core::DType::F32 && crate::simd::has_avx512() {
+    if F::DTYPE == candle_core::DType::F32 && super::simd::has_avx512() {
         // SAFETY: F is f32 (checked), so every reinterpretation below is of f32 data as f32;
         // the CPU reports AVX-512F.
         unsafe {
@@ -131,7 +131,7 @@ fn portable_chunk_gradient<F: Real, const NK: usize>(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::ClosedForm;
-    use crate::simd::{Chunk, CHUNK};
+    use crate::kernels::simd::{Chunk, CHUNK};
     use std::arch::x86_64::*;
 
     /// [`super::portable_chunk_gradient`] for f32, operation for operation.
@@ -190,6 +190,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::lif::Surrogate;
 
     fn config(surrogate: Surrogate) -> LifConfig {
         LifConfig {

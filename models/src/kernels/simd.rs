@@ -35,11 +35,11 @@ macro_rules! vectorized {
                 fn avx2<$F: $bound $(, const $C: usize)*>($($arg: $ty),*) $(-> $ret)? {
                     portable::<$F $(, $C)*>($($arg),*)
                 }
-                if $crate::simd::has_avx512() {
+                if $crate::kernels::simd::has_avx512() {
                     // SAFETY: the CPU reports AVX-512F and AVX-512VL (and so AVX2 and FMA).
                     return unsafe { avx512::<$F $(, $C)*>($($arg),*) };
                 }
-                if $crate::simd::has_avx2() {
+                if $crate::kernels::simd::has_avx2() {
                     // SAFETY: the CPU reports AVX2 and FMA.
                     return unsafe { avx2::<$F $(, $C)*>($($arg),*) };
                 }
@@ -66,7 +66,8 @@ static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
 /// Restricts the kernels to their baseline build (`true`) or lets them use the widest
 /// instructions the CPU has (`false`, the default): for comparing the two, in speed or in
 /// results.
-pub fn force_portable(portable: bool) {
+#[cfg(test)]
+pub(crate) fn force_portable(portable: bool) {
     PORTABLE_ONLY.store(portable, Ordering::Relaxed);
 }
 

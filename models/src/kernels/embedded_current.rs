@@ -13,18 +13,28 @@
 //!   ever a full `[n_in, n_out]` tensor; the ReLU's and the bias's gradients come from the
 //!   same pass, and `dx` is formed only when `x` tracks a gradient.
 //!
-//! [`embedded_current_reference`] is the plain-ops version every other backend runs.
+//! A pruning keep-mask, when there is one, multiplies each tile of `W` as it is synthesised
+//! (and each tile of `dP` in the backward pass): pruned layers take the same path.
+//!
+//! [`crate::layers::embedded::embedded_current_reference`] is the plain-ops version, the
+//! reference this kernel is tested against.
 
 use candle_core::{
     CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
 use rayon::prelude::*;
 
-use crate::geometry::{
-    coordinate_major, forward_kernel, row_block_backward, slice, synthesize_rows,
-    synthesize_weights, RowBlockGradients,
+use super::contiguous_values;
+use super::inverse_distance::{
+    coordinate_major, forward_kernel, row_block_backward, synthesize_rows, RowBlockGradients,
 };
-use crate::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
+use super::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
+use crate::layers::embedded::CurrentInputs;
+
+/// An input's values.
+fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
+    contiguous_values(s, layout, "embedded current")
+}
 
 /// Input density (fraction of non-zeros) up to which the event-driven product runs; denser
 /// inputs go to the dense GEMM. Measured on this project's 2-core reference CPU with
@@ -54,7 +64,7 @@ pub enum ProductPath {
     Dense,
 }
 
-/// Options of [`embedded_current_with`].
+/// Options of [`embedded_current_fused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CurrentOptions {
     pub path: ProductPath,
@@ -76,81 +86,56 @@ impl Default for CurrentOptions {
 /// outputs or output gradients (600 KiB) fit a core's 2 MiB L2 together.
 pub const DEFAULT_TILE: usize = 256;
 
-/// One embedded synapse layer's tensors.
-#[derive(Debug, Clone, Copy)]
-pub struct EmbeddedLayer<'a> {
-    /// Full positions of the presynaptic neurons `[n_in, d]`.
-    pub pre: &'a Tensor,
-    /// Full positions of the postsynaptic neurons `[n_out, d]`.
-    pub post: &'a Tensor,
-    /// Presynaptic inhibition mask `[n_in]`.
-    pub mask: &'a Tensor,
-    /// `[n_out]`.
-    pub bias: &'a Tensor,
-    /// Apply a ReLU to the result.
-    pub relu: bool,
-    /// Floor of the squared distance.
-    pub eps: f64,
-}
-
-/// `act((x ⊙ m) W + b)` for `x` `[B, n_in]`: `[B, n_out]`, with `act` a ReLU or nothing.
-pub fn embedded_current(x: &Tensor, layer: &EmbeddedLayer) -> Result<Tensor> {
-    embedded_current_with(x, layer, CurrentOptions::default())
-}
-
-/// [`embedded_current`] with the product path and tile chosen.
-pub fn embedded_current_with(
+/// [`crate::layers::embedded::embedded_current`] on the CPU.
+pub fn embedded_current_fused(
     x: &Tensor,
-    layer: &EmbeddedLayer,
+    inputs: &CurrentInputs,
     options: CurrentOptions,
 ) -> Result<Tensor> {
-    if !(x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)) {
-        return embedded_current_reference(x, layer);
-    }
     let (_, n_in) = x.dims2()?;
-    let (pre_n, d) = layer.pre.dims2()?;
-    let (n_out, post_d) = layer.post.dims2()?;
-    if pre_n != n_in || layer.mask.dims() != [n_in] || post_d != d || layer.bias.dims() != [n_out] {
+    let (pre_n, d) = inputs.pre.dims2()?;
+    let (n_out, post_d) = inputs.post.dims2()?;
+    let keep_ok = inputs.keep.is_none_or(|k| k.dims() == [n_in, n_out]);
+    if pre_n != n_in
+        || inputs.mask.dims() != [n_in]
+        || post_d != d
+        || inputs.bias.dims() != [n_out]
+        || !keep_ok
+    {
         candle_core::bail!(
             "embedded current: input {:?}, pre positions {:?}, post positions {:?}, mask {:?}, \
-             bias {:?}",
+             bias {:?}, keep-mask {:?}",
             x.dims(),
-            layer.pre.dims(),
-            layer.post.dims(),
-            layer.mask.dims(),
-            layer.bias.dims()
+            inputs.pre.dims(),
+            inputs.post.dims(),
+            inputs.mask.dims(),
+            inputs.bias.dims(),
+            inputs.keep.map(Tensor::dims)
         );
     }
     if options.tile == 0 {
         candle_core::bail!("embedded current: the weight tile needs at least one column");
     }
     // The mask and the bias ride along as one more column of the positions: a CustomOp takes
-    // at most three tensors, and the concatenations' backward splits the gradients again.
-    let pre_and_mask = Tensor::cat(&[layer.pre, &layer.mask.reshape((n_in, 1))?], 1)?;
-    let post_and_bias = Tensor::cat(&[layer.post, &layer.bias.reshape((n_out, 1))?], 1)?;
+    // at most three tensors, and the concatenations' backward splits the gradients again. The
+    // keep-mask is a constant of the op (no gradient flows to it).
+    let pre_and_mask = Tensor::cat(&[inputs.pre, &inputs.mask.reshape((n_in, 1))?], 1)?;
+    let post_and_bias = Tensor::cat(&[inputs.post, &inputs.bias.reshape((n_out, 1))?], 1)?;
+    let keep = inputs
+        .keep
+        .map(|k| k.to_dtype(x.dtype())?.contiguous())
+        .transpose()?;
     x.contiguous()?.apply_op3(
         &pre_and_mask,
         &post_and_bias,
         EmbeddedCurrent {
-            eps: layer.eps,
-            relu: layer.relu,
+            eps: inputs.eps,
+            relu: inputs.relu,
             options,
             input_grad: x.track_op(),
+            keep,
         },
     )
-}
-
-/// The same in plain Candle ops, for every backend.
-pub fn embedded_current_reference(x: &Tensor, layer: &EmbeddedLayer) -> Result<Tensor> {
-    let n_in = layer.pre.dim(0)?;
-    let projection = synthesize_weights(layer.pre, layer.post, layer.eps)?
-        .broadcast_mul(&layer.mask.reshape((n_in, 1))?)?;
-    let current = x.matmul(&projection)?.broadcast_add(layer.bias)?;
-    if layer.relu {
-        current.relu()
-    } else {
-        Ok(current)
-    }
 }
 
 struct EmbeddedCurrent {
@@ -159,6 +144,8 @@ struct EmbeddedCurrent {
     options: CurrentOptions,
     /// Whether `x` needs a gradient (it does not when it is data).
     input_grad: bool,
+    /// Pruning keep-mask `[n_in, n_out]` in the input's dtype, contiguous.
+    keep: Option<Tensor>,
 }
 
 #[derive(Clone, Copy)]
@@ -210,6 +197,22 @@ fn density<F: WithDType>(x: &[F]) -> f64 {
 fn tile_span(t: usize, tile: usize, n: usize) -> (usize, usize) {
     let start = t * tile;
     (start, tile.min(n - start))
+}
+
+/// `block ⊙ keep[:, start..start + width]` for a block `[n_in, width]` of columns `start..` of
+/// `P` `[n_in, n_out]`, when there is a keep-mask (`[n_in, n_out]`).
+fn apply_keep<F: Real>(block: &mut [F], keep: Option<&[F]>, n_out: usize, start: usize) {
+    let Some(keep) = keep else { return };
+    let rows = keep.len() / n_out.max(1);
+    let width = block.len() / rows.max(1);
+    for (row, keep_row) in block
+        .chunks_exact_mut(width.max(1))
+        .zip(keep.chunks_exact(n_out))
+    {
+        for (w, &k) in row.iter_mut().zip(&keep_row[start..start + width]) {
+            *w *= k;
+        }
+    }
 }
 
 /// What one call computes with.
@@ -389,6 +392,7 @@ fn tiled_forward<F: Real>(
     dims: Dims,
     eps: f64,
     tile: usize,
+    keep: Option<&[F]>,
 ) -> Vec<F> {
     let Dims {
         batch,
@@ -405,6 +409,7 @@ fn tiled_forward<F: Real>(
         let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
         let mut weights = Scratch::take(n_in * width);
         synthesize_rows(pre, &tile_columns, eps, Some(mask), 0, &mut weights);
+        apply_keep(&mut weights, keep, n_out, start);
         let mut y_tile = Scratch::take(batch * width);
         event_product(&events, &weights, width, &mut y_tile);
         bias_and_activation(&mut y_tile, &bias[start..start + width], relu);
@@ -436,11 +441,11 @@ fn forward<F: Real>(
     x: &[F],
     pre_and_mask: &[F],
     post_and_bias: &[F],
+    keep: Option<&[F]>,
     dims: Dims,
-    eps: f64,
-    relu: bool,
-    path: CurrentOptions,
+    op: &EmbeddedCurrent,
 ) -> Result<Vec<F>> {
+    let (eps, relu, path) = (op.eps, op.relu, op.options);
     let Dims {
         batch,
         n_in,
@@ -452,15 +457,13 @@ fn forward<F: Real>(
     let mut y = match path.path.strategy(x, n_out) {
         Strategy::Events => {
             return Ok(tiled_forward(
-                x, &pre, &mask, &post, &bias, relu, dims, eps, path.tile,
+                x, &pre, &mask, &post, &bias, relu, dims, eps, path.tile, keep,
             ))
         }
         Strategy::Narrow => {
-            let p_t = transpose(
-                &forward_kernel(&pre, &post, d, eps, Some(&mask)),
-                n_in,
-                n_out,
-            );
+            let mut p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+            apply_keep(&mut p, keep, n_out, 0);
+            let p_t = transpose(&p, n_in, n_out);
             let mut y = vec![F::zero(); batch * n_out];
             y.par_chunks_mut(n_out * SAMPLES_PER_TASK)
                 .enumerate()
@@ -472,7 +475,8 @@ fn forward<F: Real>(
             y
         }
         Strategy::Gemm => {
-            let p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+            let mut p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+            apply_keep(&mut p, keep, n_out, 0);
             dense_product(x, (batch, n_in), false, &p, (n_in, n_out))?
         }
     };
@@ -679,6 +683,7 @@ fn backward_kernel<F: Real>(
     post_and_bias: &[F],
     y: &[F],
     dy: &[F],
+    keep: Option<&[F]>,
     dims: Dims,
     op: &EmbeddedCurrent,
 ) -> Result<Gradients<F>> {
@@ -736,6 +741,8 @@ fn backward_kernel<F: Real>(
                 }
                 (None, None) => unreachable!("one of the products is always formed"),
             }
+            // A pruned connection's weight is a constant 0: no gradient reaches its positions.
+            apply_keep(&mut grad, keep, n_out, start);
             let tile_columns: Vec<&[F]> = columns.iter().map(|c| &c[start..][..width]).collect();
             let mut d_pre = vec![0f64; n_in * d];
             let mut d_mask = vec![0f64; n_in];
@@ -781,7 +788,8 @@ fn backward_kernel<F: Real>(
     let input = if !op.input_grad {
         None
     } else {
-        let p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+        let mut p = forward_kernel(&pre, &post, d, eps, Some(&mask));
+        apply_keep(&mut p, keep, n_out, 0);
         Some(match strategy {
             Strategy::Narrow => {
                 let p_t = transpose(&p, n_in, n_out);
@@ -828,14 +836,18 @@ impl EmbeddedCurrent {
     ) -> Result<Vec<F>> {
         let [x, a, b] = storages;
         let [l1, l2, l3] = layouts;
+        let keep_guard = self.keep.as_ref().map(Tensor::storage_and_layout);
+        let keep = keep_guard
+            .as_ref()
+            .map(|(storage, layout)| cpu_values::<F>(storage, layout))
+            .transpose()?;
         forward(
             slice(x, l1)?,
             slice(a, l2)?,
             slice(b, l3)?,
+            keep,
             dims,
-            self.eps,
-            self.relu,
-            self.options,
+            self,
         )
     }
 
@@ -849,8 +861,13 @@ impl EmbeddedCurrent {
             .iter()
             .map(|(storage, layout)| cpu_values::<F>(storage, layout))
             .collect::<Result<_>>()?;
+        let keep_guard = self.keep.as_ref().map(Tensor::storage_and_layout);
+        let keep = keep_guard
+            .as_ref()
+            .map(|(storage, layout)| cpu_values::<F>(storage, layout))
+            .transpose()?;
         let grads = backward_kernel(
-            values[0], values[1], values[2], values[3], values[4], dims, self,
+            values[0], values[1], values[2], values[3], values[4], keep, dims, self,
         )?;
         let dev = Device::Cpu;
         let d_x = grads
@@ -923,6 +940,7 @@ impl CustomOp3 for EmbeddedCurrent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::embedded::embedded_current_reference;
     use crate::test_support::{assert_close, flat, probe_loss};
     use candle_core::Var;
 
@@ -947,6 +965,8 @@ mod tests {
         mask: Tensor,
         bias: Tensor,
         relu: bool,
+        /// A pruning keep-mask `[n_in, n_out]`.
+        keep: Option<Tensor>,
     }
 
     impl Case {
@@ -972,7 +992,21 @@ mod tests {
                 // Biases around the currents' scale, so the ReLU cuts a fair share.
                 bias: randn((n_out, 1), 0.3).flatten_all().unwrap(),
                 relu,
+                keep: None,
             }
+        }
+
+        /// The same case with about `pruned` of its connections removed.
+        fn pruned(mut self, pruned: f64) -> Case {
+            let (n_in, n_out) = (self.pre.dim(0).unwrap(), self.post.dim(0).unwrap());
+            let keep = Tensor::rand(0f64, 1.0, (n_in, n_out), &Device::Cpu)
+                .unwrap()
+                .ge(pruned)
+                .unwrap()
+                .to_dtype(self.x.dtype())
+                .unwrap();
+            self.keep = Some(keep);
+            self
         }
 
         /// Output, then the gradients of a probe loss w.r.t. x, pre, post, mask and bias.
@@ -984,17 +1018,18 @@ mod tests {
             } else {
                 self.x.clone()
             };
-            let layer = EmbeddedLayer {
+            let inputs = CurrentInputs {
                 pre: vars[1].as_tensor(),
                 post: vars[2].as_tensor(),
                 mask: vars[3].as_tensor(),
                 bias: vars[4].as_tensor(),
+                keep: self.keep.as_ref(),
                 relu: self.relu,
                 eps: 1e-6,
             };
             let y = match options {
-                Some(options) => embedded_current_with(&input, &layer, options),
-                None => embedded_current_reference(&input, &layer),
+                Some(options) => embedded_current_fused(&input, &inputs, options),
+                None => embedded_current_reference(&input, &inputs),
             }
             .unwrap();
             let grads = probe_loss(&y).backward().unwrap();
@@ -1019,15 +1054,22 @@ mod tests {
         // Tiles of 256 (f32) and 128 (f64) columns take the register-block loops, the others
         // and the remainders the general ones; fewer than 128 outputs take the narrow path
         // under Auto.
-        for (dtype, shape, density, track_x, relu, tile) in [
-            (DType::F32, (37, 60, 300, 3), 0.19, false, true, 256),
-            (DType::F32, (20, 33, 517, 5), 0.5, true, false, 48),
-            (DType::F32, (45, 70, 10, 3), 0.3, true, false, 256),
-            (DType::F64, (9, 40, 300, 3), 0.1, true, true, 128),
-            (DType::F64, (5, 12, 6, 2), 0.0, false, true, 4),
-            (DType::F64, (40, 50, 20, 4), 0.9, true, true, 7),
+        // The last three cases are pruned (a keep-mask inside the op), on every path.
+        for (dtype, shape, density, track_x, relu, tile, pruned) in [
+            (DType::F32, (37, 60, 300, 3), 0.19, false, true, 256, 0.0),
+            (DType::F32, (20, 33, 517, 5), 0.5, true, false, 48, 0.0),
+            (DType::F32, (45, 70, 10, 3), 0.3, true, false, 256, 0.0),
+            (DType::F64, (9, 40, 300, 3), 0.1, true, true, 128, 0.0),
+            (DType::F64, (5, 12, 6, 2), 0.0, false, true, 4, 0.0),
+            (DType::F64, (40, 50, 20, 4), 0.9, true, true, 7, 0.0),
+            (DType::F32, (37, 60, 300, 3), 0.19, true, true, 100, 0.8),
+            (DType::F64, (9, 40, 20, 3), 0.3, true, true, 128, 0.5),
+            (DType::F64, (9, 40, 300, 3), 0.9, false, false, 64, 0.3),
         ] {
-            let case = Case::random(dtype, shape, density, track_x, relu);
+            let mut case = Case::random(dtype, shape, density, track_x, relu);
+            if pruned > 0.0 {
+                case = case.pruned(pruned);
+            }
             let reference = case.run(None);
             if relu {
                 cut += reference[0].iter().filter(|&&v| v == 0.0).count();
@@ -1100,15 +1142,25 @@ mod tests {
     fn mismatched_shapes_are_errors() {
         let mut case = Case::random(DType::F32, (4, 10, 7, 3), 0.5, false, false);
         case.pre = Tensor::zeros((9, 3), DType::F32, &Device::Cpu).unwrap();
-        let layer = EmbeddedLayer {
+        let mut inputs = CurrentInputs {
             pre: &case.pre,
             post: &case.post,
             mask: &case.mask,
             bias: &case.bias,
+            keep: None,
             relu: false,
             eps: 1e-6,
         };
-        let err = embedded_current(&case.x, &layer).unwrap_err();
+        let options = CurrentOptions::default();
+        let err = embedded_current_fused(&case.x, &inputs, options).unwrap_err();
         assert!(err.to_string().contains("pre positions"), "{err}");
+        let (pre, keep) = (
+            Tensor::zeros((10, 3), DType::F32, &Device::Cpu).unwrap(),
+            Tensor::ones((7, 10), DType::F32, &Device::Cpu).unwrap(),
+        );
+        inputs.pre = &pre;
+        inputs.keep = Some(&keep);
+        let err = embedded_current_fused(&case.x, &inputs, options).unwrap_err();
+        assert!(err.to_string().contains("keep-mask"), "{err}");
     }
 }

@@ -3,9 +3,9 @@
 //! accumulators held in vector registers. Per-output dot products over N (one accumulator
 //! each) wait on their own additions; K independent sums fill the FMA units.
 //!
-//! Used by the fused LIF projection ([`crate::lif_projection`]).
+//! Used by the fused LIF projection ([`super::lif_projection`]).
 
-use crate::simd::{Chunk, Real, CHUNK};
+use super::simd::{Chunk, Real, CHUNK};
 
 /// The widths K the kernels are compiled for: a layer of K ≤ 16 outputs uses the smallest
 /// that holds it, zero-padded.

@@ -1,6 +1,6 @@
 //! The SNN training loss as one op: the output layer's LIF membranes, the cross-entropy of
 //! the membrane at every step, summed over the steps and averaged over the batch (the snnTorch
-//! tutorial convention; see [`crate::Network::loss`]).
+//! tutorial convention; see [`crate::loss`]).
 //!
 //! As plain ops this is the LIF op with its membranes, a `[T·B, K]` log-softmax and a gather
 //! — about ten Candle passes forward and as many backward over 150,000 values, plus the
@@ -9,57 +9,22 @@
 //! steps once forward (the loss) and once more backward (the gradient): only the membrane
 //! path carries gradient — the loss does not read the output spikes, and the reset carries
 //! none — so the backward pass is `dmem_t = (softmax_t − onehot)·g/B + β·dmem_{t+1}`.
-//! [`membrane_cross_entropy_reference`] is the same loss in plain ops for every other backend.
+//! [`crate::loss::membrane_cross_entropy_reference`] is the same loss in plain ops, the
+//! reference this kernel is tested against.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use crate::lif::{contiguous, lif, sequence_shape, simulate, LifConfig};
-use crate::simd::{vectorized, Real, SharedMut};
+use super::lif_recurrence::{contiguous, simulate};
+use super::simd::{vectorized, Real, SharedMut};
+use crate::layers::lif::{sequence_shape, LifConfig};
 
-/// `Σ_t cross_entropy(mem_t, labels) / B`: the output LIF layer's membranes `mem_t` from
-/// `currents` (`[T, B, K]`, or `[B, K]` constant over `cfg.time_steps` steps) scored against
-/// `labels` (`[B]`, integers below K) at every step.
-pub fn membrane_cross_entropy(
-    currents: &Tensor,
-    labels: &Tensor,
-    cfg: &LifConfig,
-) -> Result<Tensor> {
-    if currents.device().is_cpu() && matches!(currents.dtype(), DType::F32 | DType::F64) {
-        membrane_cross_entropy_fused(currents, labels, cfg)
-    } else {
-        membrane_cross_entropy_reference(currents, labels, cfg)
-    }
-}
-
-/// [`crate::lif::lif`] with membranes, then `candle_nn`'s cross-entropy over all steps.
-pub fn membrane_cross_entropy_reference(
-    currents: &Tensor,
-    labels: &Tensor,
-    cfg: &LifConfig,
-) -> Result<Tensor> {
-    let membrane = lif(currents, cfg, true)?
-        .membrane
-        .ok_or_else(|| candle_core::Error::Msg("the output LIF layer lost its membranes".into()))?;
-    let (steps, batch, classes) = membrane.dims3()?;
-    let targets = labels
-        .unsqueeze(0)?
-        .broadcast_as((steps, batch))?
-        .flatten_all()?;
-    let mean =
-        candle_nn::loss::cross_entropy(&membrane.reshape((steps * batch, classes))?, &targets)?;
-    mean.affine(steps as f64, 0.0)
-}
-
-/// The fused CPU kernel (plain ops off the CPU).
+/// [`crate::loss::membrane_cross_entropy`] on the CPU.
 pub fn membrane_cross_entropy_fused(
     currents: &Tensor,
     labels: &Tensor,
     cfg: &LifConfig,
 ) -> Result<Tensor> {
-    if !currents.device().is_cpu() {
-        return membrane_cross_entropy_reference(currents, labels, cfg);
-    }
     let (steps, constant) = sequence_shape(currents, cfg)?;
     let (batch, classes) = if constant {
         currents.dims2()?
@@ -366,6 +331,7 @@ impl CustomOp3 for MembraneLossBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::membrane_cross_entropy_reference;
     use candle_core::{Device, Var};
 
     type Loss = fn(&Tensor, &Tensor, &LifConfig) -> Result<Tensor>;

@@ -13,50 +13,21 @@
 //! vectors and keeps the K partial sums (forward) or K weight-gradient rows (backward) in
 //! vector registers across all T steps; for wider layers one built from blocked AXPYs over
 //! 512 neurons.
-//! [`lif_project_reference`] is the same computation in plain ops for every other backend.
+//! [`crate::layers::lif::lif_project_reference`] is the same computation in plain ops, the
+//! reference these kernels are tested against.
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::constant_input::{chunk_gradient, ClosedForm};
-use crate::lif::{contiguous, lif, lif_step, sequence_shape, LifConfig, Surrogate};
-use crate::narrow::{narrow_width, with_narrow_width, ChunkedWeights};
-use crate::simd::{
+use super::constant_input_gradient::{chunk_gradient, ClosedForm};
+use super::lif_recurrence::{contiguous, lif_step};
+use super::register_blocks::{narrow_width, with_narrow_width, ChunkedWeights};
+use super::simd::{
     lane_dot, lane_sum, prefetch, transpose, vectorized, Chunk, Real, SharedMut, CHUNK,
 };
+use crate::layers::lif::{sequence_shape, LifConfig};
 
-/// `spikes(currents) · weights + bias`: `[T, B, K]` currents for the next layer.
-///
-/// `currents` is `[T, B, N]`, or `[B, N]` constant over `cfg.time_steps` steps; `weights` is
-/// `[N, K]` (pre × post, with the inhibition mask and any pruning folded in), `bias` `[K]`.
-pub fn lif_project(
-    currents: &Tensor,
-    weights: &Tensor,
-    bias: &Tensor,
-    cfg: &LifConfig,
-) -> Result<Tensor> {
-    if currents.device().is_cpu() && matches!(currents.dtype(), DType::F32 | DType::F64) {
-        lif_project_fused(currents, weights, bias, cfg)
-    } else {
-        lif_project_reference(currents, weights, bias, cfg)
-    }
-}
-
-/// [`crate::lif::lif`], a matmul and the bias, in plain ops.
-pub fn lif_project_reference(
-    currents: &Tensor,
-    weights: &Tensor,
-    bias: &Tensor,
-    cfg: &LifConfig,
-) -> Result<Tensor> {
-    let spikes = lif(currents, cfg, false)?.spikes;
-    let (steps, batch, n) = spikes.dims3()?;
-    let next = spikes.reshape((steps * batch, n))?.matmul(weights)?;
-    next.reshape((steps, batch, weights.dim(1)?))?
-        .broadcast_add(bias)
-}
-
-/// The fused CPU kernel (plain ops off the CPU). The bias is added inside it too: Candle's
+/// [`crate::layers::lif::lif_project`] on the CPU. The bias is added inside the op too: Candle's
 /// gradient of a broadcast add sums over the leading `[T, B]` dimensions with a division per
 /// element (~1.5 ms a step for the paper's 10 outputs), the kernel sums them directly.
 pub fn lif_project_fused(
@@ -65,9 +36,6 @@ pub fn lif_project_fused(
     bias: &Tensor,
     cfg: &LifConfig,
 ) -> Result<Tensor> {
-    if !currents.device().is_cpu() {
-        return lif_project_reference(currents, weights, bias, cfg);
-    }
     let (steps, constant) = sequence_shape(currents, cfg)?;
     let n = currents.dim(currents.rank() - 1)?;
     let (wn, k) = weights.dims2()?;
@@ -114,44 +82,10 @@ const CONSTANT_BLOCK_CHUNKS: usize = 8;
 /// K = 10) stay in L1 while the block runs through all T steps.
 const BLOCK_CHUNKS: usize = 16;
 
-/// `dS/dU` of the arctan surrogate at membrane `m`, in the kernel's float type.
-fn arctan_slope<F: Real>(alpha: f64, thr: F) -> impl Fn(F) -> F + Copy {
-    let (scale, peak) = (
-        F::from_f64(std::f64::consts::FRAC_PI_2 * alpha),
-        F::from_f64(alpha / 2.0),
-    );
-    move |m: F| {
-        let x = scale * (m - thr);
-        peak / (F::one() + x * x)
-    }
-}
-
-/// `dS/dU` of the fast-sigmoid surrogate at membrane `m`, in the kernel's float type.
-fn fast_sigmoid_slope<F: Real>(slope: f64, thr: F) -> impl Fn(F) -> F + Copy {
-    let k = F::from_f64(slope);
-    move |m: F| {
-        let u = m - thr;
-        let magnitude = if u < F::zero() { F::zero() - u } else { u };
-        let q = F::one() + k * magnitude;
-        F::one() / (q * q)
-    }
-}
-
-/// Evaluates `$body` with `$slope` bound to the surrogate's derivative as a closure: one
-/// monomorphised kernel per surrogate, so the slope inlines into the vectorised loops.
-macro_rules! with_slope {
-    ($surrogate:expr, $thr:expr, |$slope:ident| $body:expr) => {
-        match $surrogate {
-            Surrogate::Arctan { alpha } => {
-                let $slope = arctan_slope(alpha, $thr);
-                $body
-            }
-            Surrogate::FastSigmoid { slope } => {
-                let $slope = fast_sigmoid_slope(slope, $thr);
-                $body
-            }
-        }
-    };
+/// The surrogate's `dS/dU` as a function of the membrane `m`, in the kernel's float type.
+fn slope_at_membrane<F: Real>(cfg: &LifConfig, thr: F) -> impl Fn(F) -> F + Copy {
+    let slope = cfg.surrogate.form().slope::<F>();
+    move |m: F| slope(m - thr)
 }
 
 vectorized! {
@@ -665,24 +599,30 @@ impl LifProject {
         let (parts, stride): (Vec<TaskWeightGradient>, usize) = match narrow_width(d.k) {
             Some(width) => {
                 let padded = ChunkedWeights::new(weights, d.n, d.k, width);
-                let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
-                    .into_par_iter()
-                    .map(|task| {
-                        with_narrow_width!(
-                            width,
-                            backward_narrow_task::<F>(self, &padded, task_of(task), slope)
-                        )
-                    })
-                    .collect());
+                let parts = {
+                    let slope = slope_at_membrane(&self.cfg, thr);
+                    (0..tasks)
+                        .into_par_iter()
+                        .map(|task| {
+                            with_narrow_width!(
+                                width,
+                                backward_narrow_task::<F>(self, &padded, task_of(task), slope)
+                            )
+                        })
+                        .collect()
+                };
                 (parts, padded.n_pad())
             }
             None => {
                 // Weights transposed, [K][N], so dL/dspike over all neurons is a contiguous AXPY.
                 let weights_t = transpose(weights, d.n, d.k);
-                let parts = with_slope!(self.cfg.surrogate, thr, |slope| (0..tasks)
-                    .into_par_iter()
-                    .map(|task| backward_samples_task(self, &weights_t, task_of(task), slope))
-                    .collect());
+                let parts = {
+                    let slope = slope_at_membrane(&self.cfg, thr);
+                    (0..tasks)
+                        .into_par_iter()
+                        .map(|task| backward_samples_task(self, &weights_t, task_of(task), slope))
+                        .collect()
+                };
                 (parts, d.n)
             }
         };
@@ -1045,8 +985,9 @@ vectorized! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::lif::{lif_project_reference, Surrogate};
     use crate::test_support::{assert_close, flat, probe_loss};
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     type Project = fn(&Tensor, &Tensor, &Tensor, &LifConfig) -> Result<Tensor>;
 
