@@ -31,8 +31,13 @@ pub fn probe_loss(t: &Tensor) -> Tensor {
 }
 
 /// Runs `f` twice, with the kernels' baseline build and with the widest the CPU has, and
-/// returns both results. Serialised: the choice is a process-wide switch.
-pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
+/// returns both results; serialised, since the choice is a process-wide switch. On a CPU with
+/// neither AVX2 nor AVX-512 (Apple silicon included) both runs would take the baseline build
+/// and compare it with itself: then it prints why and returns `None`, and the test skips.
+pub fn portable_and_vector<T>(test: &str, mut f: impl FnMut() -> T) -> Option<[T; 2]> {
+    if !vector_builds_run(test, "AVX2 or AVX-512") {
+        return None;
+    }
     static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = SWITCH
         .lock()
@@ -40,7 +45,29 @@ pub fn portable_and_vector<T>(mut f: impl FnMut() -> T) -> [T; 2] {
     crate::kernels::simd::force_portable(true);
     let portable = f();
     crate::kernels::simd::force_portable(false);
-    [portable, f()]
+    Some([portable, f()])
+}
+
+/// Whether this CPU runs a vector build of the kernels (`needs`: which); if not, says on the
+/// test's stderr — written directly, so it shows even when the test passes — that `test`
+/// is skipped and why.
+pub fn vector_builds_run(test: &str, needs: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let available = match needs {
+        "AVX-512" => crate::kernels::simd::has_avx512(),
+        _ => crate::kernels::simd::has_avx2() || crate::kernels::simd::has_avx512(),
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let available = false;
+    if !available {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: this CPU lacks {needs}, so the kernels' vector build is the \
+             portable one and a comparison would test it against itself"
+        );
+    }
+    available
 }
 
 /// Asserts that `got` equals `want` element by element within `tol` times the largest

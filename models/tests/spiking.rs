@@ -83,6 +83,25 @@ fn prediction_counts_spikes_and_breaks_ties_by_membrane() {
     let (spikes, membrane) = spiking(net.run(&x).unwrap());
     let counts = spikes.sum(0).unwrap().to_vec2::<f32>().unwrap();
     let potential = membrane.sum(0).unwrap().to_vec2::<f32>().unwrap();
+    // Both rules must be exercised: samples whose prediction the spike counts decide (more
+    // spikes than some other class), and samples with a tie in the counts.
+    let decided_by_counts = predicted
+        .iter()
+        .enumerate()
+        .filter(|&(b, &p)| counts[b].iter().any(|&c| c < counts[b][p as usize]))
+        .count();
+    let tied = predicted
+        .iter()
+        .enumerate()
+        .filter(|&(b, &p)| {
+            let top = counts[b][p as usize];
+            counts[b].iter().filter(|&&c| c == top).count() > 1
+        })
+        .count();
+    assert!(
+        decided_by_counts > 0 && tied > 0,
+        "{decided_by_counts} samples decided by spike counts, {tied} by the tie-break"
+    );
     for (b, &p) in predicted.iter().enumerate() {
         let p = p as usize;
         for c in 0..4 {

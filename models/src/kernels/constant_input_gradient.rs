@@ -269,6 +269,11 @@ mod tests {
     /// The AVX-512 intrinsics and the portable loop give the same bits.
     #[test]
     fn vector_and_portable_versions_agree_exactly() {
+        // Only f32 on AVX-512 has a second version; elsewhere both calls run the portable loop.
+        let test = "constant_input_gradient::vector_and_portable_versions_agree_exactly";
+        if !crate::test_support::vector_builds_run(test, "AVX-512") {
+            return;
+        }
         for surrogate in [
             Surrogate::Arctan { alpha: 2.0 },
             Surrogate::FastSigmoid { slope: 25.0 },
