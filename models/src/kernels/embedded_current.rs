@@ -148,15 +148,17 @@ struct EmbeddedCurrent {
     keep: Option<Tensor>,
 }
 
+/// Shapes of one call: batch B, inputs n_in, outputs n_out, embedding dimension d. (The LIF
+/// projection has its own `ProjectionDims`: another op, with neurons and a next layer.)
 #[derive(Clone, Copy)]
-struct Dims {
+struct CurrentDims {
     batch: usize,
     n_in: usize,
     n_out: usize,
     d: usize,
 }
 
-fn dims(x: &Layout, pre_and_mask: &Layout, post_and_bias: &Layout) -> Result<Dims> {
+fn dims(x: &Layout, pre_and_mask: &Layout, post_and_bias: &Layout) -> Result<CurrentDims> {
     let (batch, n_in) = x.shape().dims2()?;
     let (pre_n, d_plus_mask) = pre_and_mask.shape().dims2()?;
     let (n_out, d_plus_bias) = post_and_bias.shape().dims2()?;
@@ -169,7 +171,7 @@ fn dims(x: &Layout, pre_and_mask: &Layout, post_and_bias: &Layout) -> Result<Dim
             post_and_bias.shape()
         );
     }
-    Ok(Dims {
+    Ok(CurrentDims {
         batch,
         n_in,
         n_out,
@@ -389,12 +391,12 @@ fn tiled_forward<F: Real>(
     post: &[F],
     bias: &[F],
     relu: bool,
-    dims: Dims,
+    dims: CurrentDims,
     eps: f64,
     tile: usize,
     keep: Option<&[F]>,
 ) -> Vec<F> {
-    let Dims {
+    let CurrentDims {
         batch,
         n_in,
         n_out,
@@ -435,18 +437,21 @@ vectorized! {
 }
 
 /// Samples per task of the narrow path (fixed: results do not depend on the thread count).
-const SAMPLES_PER_TASK: usize = 32;
+/// Each sample costs only `n_out < 128` dot products, so a task takes a run of them; the LIF
+/// projection's backward pass, whose tasks each carry a partial weight gradient to be summed,
+/// takes fewer (`BACKWARD_SAMPLES_PER_TASK` there).
+const NARROW_SAMPLES_PER_TASK: usize = 32;
 
 fn forward<F: Real>(
     x: &[F],
     pre_and_mask: &[F],
     post_and_bias: &[F],
     keep: Option<&[F]>,
-    dims: Dims,
+    dims: CurrentDims,
     op: &EmbeddedCurrent,
 ) -> Result<Vec<F>> {
     let (eps, relu, path) = (op.eps, op.relu, op.options);
-    let Dims {
+    let CurrentDims {
         batch,
         n_in,
         n_out,
@@ -465,10 +470,10 @@ fn forward<F: Real>(
             apply_keep(&mut p, keep, n_out, 0);
             let p_t = transpose(&p, n_in, n_out);
             let mut y = vec![F::zero(); batch * n_out];
-            y.par_chunks_mut(n_out * SAMPLES_PER_TASK)
+            y.par_chunks_mut(n_out * NARROW_SAMPLES_PER_TASK)
                 .enumerate()
                 .for_each(|(task, out)| {
-                    let first = task * SAMPLES_PER_TASK;
+                    let first = task * NARROW_SAMPLES_PER_TASK;
                     let rows = out.len() / n_out;
                     narrow_product(&x[first * n_in..][..rows * n_in], &p_t, n_in, out)
                 });
@@ -586,7 +591,7 @@ fn pre_activation_grad<F: Real>(
     relu: bool,
     n_out: usize,
 ) -> (Option<Vec<F>>, Vec<f64>) {
-    let rows_per_task = SAMPLES_PER_TASK * n_out.max(1);
+    let rows_per_task = NARROW_SAMPLES_PER_TASK * n_out.max(1);
     let dz = relu.then(|| {
         let mut dz = vec![F::zero(); dy.len()];
         dz.par_chunks_mut(rows_per_task)
@@ -684,10 +689,10 @@ fn backward_kernel<F: Real>(
     y: &[F],
     dy: &[F],
     keep: Option<&[F]>,
-    dims: Dims,
+    dims: CurrentDims,
     op: &EmbeddedCurrent,
 ) -> Result<Gradients<F>> {
-    let Dims {
+    let CurrentDims {
         batch,
         n_in,
         n_out,
@@ -794,10 +799,10 @@ fn backward_kernel<F: Real>(
             Strategy::Narrow => {
                 let p_t = transpose(&p, n_in, n_out);
                 let mut dx = vec![F::zero(); batch * n_in];
-                dx.par_chunks_mut(n_in * SAMPLES_PER_TASK)
+                dx.par_chunks_mut(n_in * NARROW_SAMPLES_PER_TASK)
                     .enumerate()
                     .for_each(|(task, out)| {
-                        let first = task * SAMPLES_PER_TASK;
+                        let first = task * NARROW_SAMPLES_PER_TASK;
                         let rows = out.len() / n_in;
                         narrow_input_grad(&dz[first * n_out..][..rows * n_out], &p_t, n_in, out)
                     });
@@ -832,7 +837,7 @@ impl EmbeddedCurrent {
         &self,
         storages: [&Vec<F>; 3],
         layouts: [&Layout; 3],
-        dims: Dims,
+        dims: CurrentDims,
     ) -> Result<Vec<F>> {
         let [x, a, b] = storages;
         let [l1, l2, l3] = layouts;
@@ -854,7 +859,7 @@ impl EmbeddedCurrent {
     fn backward_typed<F: Real>(
         &self,
         tensors: [&Tensor; 5],
-        dims: Dims,
+        dims: CurrentDims,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
         let guards = tensors.map(|t| t.storage_and_layout());
         let values: Vec<&[F]> = guards

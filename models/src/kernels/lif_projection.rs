@@ -169,15 +169,18 @@ impl<F: Real> SampleState<F> {
 }
 
 /// Samples per backward task. Tasks are fixed (not chosen by the scheduler) and their partial
-/// weight gradients are summed in order, so results are bit-identical from run to run.
-const SAMPLES_PER_TASK: usize = 16;
+/// weight gradients are summed in order, so results are bit-identical from run to run. Each
+/// sample here is T steps of N neurons (~50 k LIF updates), far more work than a sample of
+/// the narrow current or of the loss (32 per task there), so 16 already amortise a task, and a
+/// batch of 600 still gives 38 tasks to balance over the threads.
+const BACKWARD_SAMPLES_PER_TASK: usize = 16;
 
 /// What one backward task reads, and where its samples' current gradients go (the op's
 /// output, laid out as the currents).
 struct BackwardTask<'a, F> {
     currents: &'a [F],
     grad: &'a [F],
-    d: Dims,
+    d: ProjectionDims,
     samples: std::ops::Range<usize>,
     d_currents: SharedMut<F>,
 }
@@ -187,7 +190,7 @@ struct ConstantTask<'a, F> {
     currents: &'a [F],
     /// The output gradients per sample, `[B][T][NK]`.
     per_sample: &'a [F],
-    d: Dims,
+    d: ProjectionDims,
     /// Chunks `block · CONSTANT_BLOCK_CHUNKS ..` are this task's.
     block: usize,
     /// Laid out as the currents.
@@ -214,27 +217,28 @@ fn bias_gradient<F: Real>(grad: &[F], k: usize, out: &mut [F]) {
 /// gradients go straight into the op's output).
 type TaskWeightGradient = Vec<f64>;
 
-/// Shapes of one call: batch B, neurons N, next layer K.
+/// Shapes of one call: batch B, neurons N, next layer K (the embedded current has its own
+/// `CurrentDims`: another op, with inputs, outputs and positions).
 #[derive(Clone, Copy)]
-struct Dims {
+struct ProjectionDims {
     batch: usize,
     n: usize,
     k: usize,
 }
 
 impl LifProject {
-    fn dims(&self, currents: &Layout, weights: &Layout) -> Result<Dims> {
+    fn dims(&self, currents: &Layout, weights: &Layout) -> Result<ProjectionDims> {
         let (n, k) = weights.shape().dims2()?;
         let batch = if self.constant {
             currents.shape().dims2()?.0
         } else {
             currents.shape().dims3()?.1
         };
-        Ok(Dims { batch, n, k })
+        Ok(ProjectionDims { batch, n, k })
     }
 
     /// Index of neuron n of sample b at step t in the currents.
-    fn current_index(&self, d: Dims, t: usize, b: usize, n: usize) -> usize {
+    fn current_index(&self, d: ProjectionDims, t: usize, b: usize, n: usize) -> usize {
         if self.constant {
             b * d.n + n
         } else {
@@ -244,7 +248,7 @@ impl LifProject {
 
     /// The state of one sample's neurons before its first step.
     #[inline(always)]
-    fn start<F: Real>(&self, d: Dims) -> SampleState<F> {
+    fn start<F: Real>(&self, d: ProjectionDims) -> SampleState<F> {
         SampleState {
             mem: vec![F::zero(); d.n],
             spiked: vec![F::zero(); d.n],
@@ -257,7 +261,7 @@ impl LifProject {
         currents: &[F],
         weights: &[F],
         bias: &[F],
-        d: Dims,
+        d: ProjectionDims,
     ) -> Vec<F> {
         // One task per sample: it owns rows [t, b, :] of the output, so no reduction.
         let per_sample: Vec<Vec<F>> = match narrow_width(d.k) {
@@ -307,7 +311,7 @@ impl LifProject {
         &self,
         currents: &[F],
         weights: &ChunkedWeights<F>,
-        d: Dims,
+        d: ProjectionDims,
         b: usize,
     ) -> Vec<F> {
         let mut lanes = vec![[[F::zero(); CHUNK]; NK]; self.steps];
@@ -498,7 +502,7 @@ impl LifProject {
                 );
                 d_input_chunk.copy_from_slice(&d_input[..d_input_chunk.len()]);
             }
-            if (b + 1) % SAMPLES_PER_TASK == 0 || b + 1 == d.batch {
+            if (b + 1) % BACKWARD_SAMPLES_PER_TASK == 0 || b + 1 == d.batch {
                 for (sum, run) in sums.iter_mut().zip(&mut partial) {
                     for (sum_k, Chunk(run_k)) in sum.iter_mut().zip(run.iter_mut()) {
                         for (s, v) in sum_k.iter_mut().zip(run_k.iter_mut()) {
@@ -529,7 +533,7 @@ impl LifProject {
     unsafe fn gradient_row<'a, F>(
         &self,
         d_currents: &'a SharedMut<F>,
-        d: Dims,
+        d: ProjectionDims,
         t: usize,
         b: usize,
     ) -> &'a mut [F] {
@@ -545,7 +549,7 @@ impl LifProject {
         &self,
         currents: &[F],
         weights_t: &[F],
-        d: Dims,
+        d: ProjectionDims,
         b: usize,
     ) -> Vec<F> {
         let mut rows = vec![F::zero(); self.steps * d.k];
@@ -571,11 +575,12 @@ impl LifProject {
         currents: &[F],
         weights: &[F],
         grad: &[F],
-        d: Dims,
+        d: ProjectionDims,
     ) -> Vec<F> {
-        let tasks = d.batch.div_ceil(SAMPLES_PER_TASK);
-        let samples_of =
-            |task: usize| task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(d.batch);
+        let tasks = d.batch.div_ceil(BACKWARD_SAMPLES_PER_TASK);
+        let samples_of = |task: usize| {
+            task * BACKWARD_SAMPLES_PER_TASK..((task + 1) * BACKWARD_SAMPLES_PER_TASK).min(d.batch)
+        };
         let thr = F::from_f64(self.cfg.threshold);
         // The current gradients, then the weight gradient `[N, K]`. Each task writes its
         // samples' current gradients in place and returns its partial weight gradient `[K][n]`
@@ -659,7 +664,7 @@ impl LifProject {
         currents: &[F],
         weights: &[F],
         grad: &[F],
-        d: Dims,
+        d: ProjectionDims,
         width: usize,
         out: &mut [F],
     ) {
@@ -794,7 +799,7 @@ vectorized! {
         op: &LifProject,
         currents: &[F],
         weights: &ChunkedWeights<F>,
-        d: Dims,
+        d: ProjectionDims,
         b: usize,
     ) -> Vec<F> {
         op.forward_narrow_sample::<F, NK>(currents, weights, d, b)
@@ -831,7 +836,7 @@ vectorized! {
         op: &LifProject,
         currents: &[F],
         weights_t: &[F],
-        d: Dims,
+        d: ProjectionDims,
         b: usize,
     ) -> Vec<F> {
         op.forward_sample(currents, weights_t, d, b)

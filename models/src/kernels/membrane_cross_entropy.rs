@@ -64,8 +64,9 @@ struct MembraneLossBackward {
 }
 
 /// Samples per parallel task; the tasks' partial losses are added in order, so the loss is
-/// the same on any number of threads.
-const SAMPLES_PER_TASK: usize = 32;
+/// the same on any number of threads. A sample is only T steps of K = 10 output neurons, so a
+/// task takes a longer run of them than the LIF projection's backward tasks (16).
+const LOSS_SAMPLES_PER_TASK: usize = 32;
 
 impl MembraneLoss {
     /// Index of output neuron k of sample b at step t in the currents.
@@ -104,11 +105,11 @@ impl MembraneLoss {
     }
 
     fn samples(&self, task: usize) -> std::ops::Range<usize> {
-        task * SAMPLES_PER_TASK..((task + 1) * SAMPLES_PER_TASK).min(self.batch)
+        task * LOSS_SAMPLES_PER_TASK..((task + 1) * LOSS_SAMPLES_PER_TASK).min(self.batch)
     }
 
     fn forward_kernel<F: Real>(&self, currents: &[F], labels: &[u32]) -> Result<F> {
-        let partial: Vec<Result<f64>> = (0..self.batch.div_ceil(SAMPLES_PER_TASK))
+        let partial: Vec<Result<f64>> = (0..self.batch.div_ceil(LOSS_SAMPLES_PER_TASK))
             .into_par_iter()
             .map(|task| loss_task(self, currents, labels, self.samples(task)))
             .collect();
@@ -145,7 +146,7 @@ impl MembraneLoss {
         let mut out = vec![F::zero(); currents.len()];
         let shared = SharedMut::new(&mut out);
         let scale = grad / F::from_f64(self.batch as f64);
-        (0..self.batch.div_ceil(SAMPLES_PER_TASK))
+        (0..self.batch.div_ceil(LOSS_SAMPLES_PER_TASK))
             .into_par_iter()
             .try_for_each(|task| {
                 gradient_task(self, currents, labels, scale, self.samples(task), shared)
