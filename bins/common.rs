@@ -46,12 +46,25 @@ pub struct DeviceArgs {
     /// cpu, cuda, metal, or auto (CUDA, then Metal, then CPU).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Run the plain Candle ops on the CPU instead of the fused CPU kernels: what CUDA and
+    /// Metal compute, for comparing backends (slower).
+    #[arg(long)]
+    pub plain_ops: bool,
 }
 
 impl DeviceArgs {
     pub fn device(&self) -> anyhow::Result<Device> {
         let d = device::select(self.device)?;
-        tracing::info!("device: {}", describe_device(&d));
+        device::set_fused_kernels(!self.plain_ops);
+        tracing::info!(
+            "device: {}{}",
+            describe_device(&d),
+            if self.plain_ops && d.is_cpu() {
+                " (plain ops, no fused kernels)"
+            } else {
+                ""
+            }
+        );
         Ok(d)
     }
 }

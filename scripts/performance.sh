@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Re-measures every number in the README's Performance section on this machine, one JSON line
-# (or timing line) each. Build first: cargo build --release. Run on an otherwise idle machine.
+# (or timing line) each. Build first: cargo build --release (or set NEUROPOS_BIN). Run on an
+# otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=./target/release/neuropos
+bin=${NEUROPOS_BIN:-./target/release/neuropos}
 bench() { "$bin" bench --device cpu "$@" 2>/dev/null; }
 
 # Training steps, batch 600.

@@ -1,6 +1,6 @@
 //! Times the embedded synapses' current (784 → 2048, batch 600, f32) forward and backward on
 //! the event-driven and the dense path at a range of input densities, to place
-//! `SPARSE_DENSITY_THRESHOLD`. Also the real MNIST batch density for reference.
+//! `SPARSE_DENSITY_THRESHOLD`: one JSON line per density, forward + backward, median of 7.
 //!
 //! `cargo run --release -p neuropos-models --example density_threshold [threads]`
 
@@ -32,7 +32,6 @@ fn main() -> anyhow::Result<()> {
         relu: true,
         eps: 1e-6,
     };
-    println!("density  sparse_ms  dense_ms   (forward + backward, median of 7)");
     for density in [0.05, 0.1, 0.15, 0.19, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7, 1.0] {
         let values = Tensor::rand(0f32, 1.0, (batch, n_in), &dev)?;
         let keep = Tensor::rand(0f32, 1.0, (batch, n_in), &dev)?
@@ -56,7 +55,13 @@ fn main() -> anyhow::Result<()> {
             runs.sort_by(f64::total_cmp);
             times.push(runs[runs.len() / 2]);
         }
-        println!("{density:7.2}  {:9.1}  {:8.1}", times[0], times[1]);
+        let line = serde_json::json!({
+            "density": density,
+            "event_driven_ms": times[0],
+            "dense_ms": times[1],
+            "runs": 7,
+        });
+        println!("{line}");
     }
     Ok(())
 }

@@ -40,15 +40,15 @@ fn report(step: usize, network: &Network, x: &Tensor) -> anyhow::Result<()> {
         .filter(|&j| (0..batch).all(|b| (0..steps).all(|t| !fired(t, b, j))))
         .count();
     let chunks = batch * n.div_ceil(CHUNK);
-    println!(
-        "step {step:>5}: spike rate {:.4}, silent (sample, neuron) {:.3}, silent (sample, chunk) \
-         {:.3}, chunk-steps without a spike {:.3}, neurons silent for every sample {:.3}",
-        total as f64 / (steps * batch * n) as f64,
-        silent_pairs as f64 / (batch * n) as f64,
-        silent_chunks as f64 / chunks as f64,
-        silent_chunk_steps as f64 / (chunks * steps) as f64,
-        dead as f64 / n as f64
-    );
+    let line = serde_json::json!({
+        "step": step,
+        "spike_rate": total as f64 / (steps * batch * n) as f64,
+        "silent_sample_neuron_pairs": silent_pairs as f64 / (batch * n) as f64,
+        "silent_sample_chunk_pairs": silent_chunks as f64 / chunks as f64,
+        "chunk_steps_without_a_spike": silent_chunk_steps as f64 / (chunks * steps) as f64,
+        "neurons_silent_for_every_sample": dead as f64 / n as f64,
+    });
+    println!("{line}");
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Wall time of a training step's phases (forward + loss, backward, optimizer update) for a
 //! model on real MNIST batches: where a step's time goes, beyond the kernels' own profile.
 //!
-//! `cargo run --release --example step_phases -- snn3d` (or `mlp3d`).
+//! `cargo run --release -p neuropos-models --features unstable-kernels --example step_phases --
+//! snn3d` (or `mlp3d`); one JSON line per phase.
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
 use neuropos_models::{data, training::adam, Config, ModelKind, Network};
@@ -52,8 +53,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         for (name, t) in ["first layer relu", "first layer none"].iter().zip(&mut t) {
-            t.sort_by(f64::total_cmp);
-            println!("  {name}: min {:.2} median {:.2} ms", t[0], t[t.len() / 2]);
+            report(kind, name, t);
         }
     }
     if let Some(lif_cfg) = &config.lif {
@@ -92,8 +92,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .zip(&mut parts)
         {
-            t.sort_by(f64::total_cmp);
-            println!("  {name}: min {:.2} median {:.2} ms", t[0], t[t.len() / 2]);
+            report(kind, name, t);
         }
         // The loss, forward and backward, on the output layer's currents of the paper's
         // network: the fused op against the plain ops it replaces.
@@ -127,12 +126,7 @@ fn main() -> anyhow::Result<()> {
                 let _ = grads.get(currents.as_tensor()).map(|g| g.sum_all());
                 t.push(t0.elapsed().as_secs_f64() * 1e3);
             }
-            t.sort_by(f64::total_cmp);
-            println!(
-                "  {name} (forward + backward): min {:.2} median {:.2} ms",
-                t[0],
-                t[t.len() / 2]
-            );
+            report(kind, &format!("{name} (forward + backward)"), &mut t);
         }
     }
     for (name, t) in [
@@ -140,8 +134,20 @@ fn main() -> anyhow::Result<()> {
         ("backward", &mut bwd),
         ("update", &mut upd),
     ] {
-        t.sort_by(f64::total_cmp);
-        println!("{name}: min {:.1} median {:.1} ms", t[0], t[t.len() / 2]);
+        report(kind, name, t);
     }
     Ok(())
+}
+
+/// One JSON line: the phase's fastest and median time over its runs.
+fn report(kind: ModelKind, phase: &str, t: &mut [f64]) {
+    t.sort_by(f64::total_cmp);
+    let line = serde_json::json!({
+        "model": kind.name(),
+        "phase": phase,
+        "runs": t.len(),
+        "min_ms": t[0],
+        "median_ms": t[t.len() / 2],
+    });
+    println!("{line}");
 }

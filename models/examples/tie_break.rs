@@ -40,16 +40,15 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let n = labels.len() as f64;
-        println!(
-            "{dir}: accuracy {:.4} (ties by membrane), {:.4} (first of the tied, snnTorch's \
-             argmax), {:.4} (the largest summed membrane, spikes ignored); tied images {:.4}, \
-             images without an output spike {:.4}",
-            membrane_rule as f64 / n,
-            first_rule as f64 / n,
-            membrane_only as f64 / n,
-            tied as f64 / n,
-            silent as f64 / n
-        );
+        let line = serde_json::json!({
+            "checkpoint": dir,
+            "accuracy_ties_by_membrane": membrane_rule as f64 / n,
+            "accuracy_first_of_the_tied": first_rule as f64 / n,
+            "accuracy_membrane_only": membrane_only as f64 / n,
+            "tied_images": tied as f64 / n,
+            "images_without_an_output_spike": silent as f64 / n,
+        });
+        println!("{line}");
     }
     Ok(())
 }
