@@ -192,13 +192,6 @@ mod tests {
     use super::*;
     use crate::layers::lif::Surrogate;
 
-    fn config(surrogate: Surrogate) -> LifConfig {
-        LifConfig {
-            surrogate,
-            ..LifConfig::default()
-        }
-    }
-
     /// Currents around the threshold's reach (some neurons fire often, some never), weights and
     /// output gradients of both signs.
     fn sample_inputs() -> ([f32; CHUNK], [Chunk<f32>; 10], Vec<[f32; 10]>) {
@@ -221,7 +214,7 @@ mod tests {
             Surrogate::Arctan { alpha: 2.0 },
             Surrogate::FastSigmoid { slope: 25.0 },
         ] {
-            let cfg = config(surrogate);
+            let cfg = LifConfig::with_surrogate(surrogate);
             let (input, weights, g) = sample_inputs();
             let form = ClosedForm::<f32>::new(&cfg, g.len());
             // Weight-gradient rows that already hold a previous sample's sums.
@@ -279,7 +272,7 @@ mod tests {
             Surrogate::FastSigmoid { slope: 25.0 },
         ] {
             let (input, weights, g) = sample_inputs();
-            let form = ClosedForm::<f32>::new(&config(surrogate), g.len());
+            let form = ClosedForm::<f32>::new(&LifConfig::with_surrogate(surrogate), g.len());
             let start: [Chunk<f32>; 10] = std::array::from_fn(|k| Chunk([k as f32 * 0.5; CHUNK]));
             let (mut portable_w, mut fast_w) = (start, start);
             let g = g.concat();

@@ -275,13 +275,6 @@ mod tests {
     use crate::test_support::{flat, probe_loss};
     use candle_core::{DType, Device, Var};
 
-    fn cfg(surrogate: Surrogate) -> LifConfig {
-        LifConfig {
-            surrogate,
-            ..LifConfig::default()
-        }
-    }
-
     type Lif = fn(&Tensor, &LifConfig, bool) -> Result<LifOutput>;
 
     /// Spikes, membranes and the gradient of a random linear probe of both, flattened.
@@ -344,7 +337,7 @@ mod tests {
         compare(DType::F32, LifConfig::default(), &[25, 3, 700], true);
         compare(DType::F32, LifConfig::default(), &[25, 3, 700], false);
         compare(DType::F64, LifConfig::default(), &[7, 2, 9], true);
-        let fast = cfg(Surrogate::FastSigmoid { slope: 25.0 });
+        let fast = LifConfig::with_surrogate(Surrogate::FastSigmoid { slope: 25.0 });
         compare(DType::F32, fast, &[10, 4, 300], true);
     }
 

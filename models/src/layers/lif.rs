@@ -137,6 +137,14 @@ impl Default for LifConfig {
 }
 
 impl LifConfig {
+    /// The default neurons with another surrogate gradient.
+    pub fn with_surrogate(surrogate: Surrogate) -> Self {
+        LifConfig {
+            surrogate,
+            ..LifConfig::default()
+        }
+    }
+
     pub fn validate(&self) -> std::result::Result<(), String> {
         if !(self.beta.is_finite() && (0.0..=1.0).contains(&self.beta)) {
             return Err(format!("beta must lie in [0, 1], got {}", self.beta));
@@ -267,13 +275,6 @@ mod tests {
     use crate::kernels::lif_recurrence::lif_fused;
     use candle_core::Device;
 
-    fn cfg(surrogate: Surrogate) -> LifConfig {
-        LifConfig {
-            surrogate,
-            ..LifConfig::default()
-        }
-    }
-
     #[test]
     fn hand_computed_five_steps() {
         // One neuron, β = 0.95, thr = 1. Currents 0.6, 0.6, 0.2, 1.5, 0:
@@ -356,6 +357,8 @@ mod tests {
             ..LifConfig::default()
         };
         assert!(no_steps.validate().is_err());
-        assert!(cfg(Surrogate::Arctan { alpha: -1.0 }).validate().is_err());
+        assert!(LifConfig::with_surrogate(Surrogate::Arctan { alpha: -1.0 })
+            .validate()
+            .is_err());
     }
 }
