@@ -8,9 +8,9 @@
 //! evaluation, export, plots) goes through here, so nothing can disagree about what a
 //! position means.
 //!
-//! [`synthesize_weights_reference`] is the reference that the fused CPU kernel
-//! ([`crate::kernels`]) is tested against; [`synthesize_weights`] picks the kernel on the CPU
-//! and these plain ops everywhere else.
+//! [`synthesize_weights_reference`] is the reference that the fused CPU kernel (in the
+//! private `kernels` module) is tested against; [`synthesize_weights`] picks the kernel on the
+//! CPU and these plain ops everywhere else.
 
 use candle_core::{Result, Tensor};
 

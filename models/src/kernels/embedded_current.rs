@@ -64,7 +64,7 @@ pub enum ProductPath {
     Dense,
 }
 
-/// Options of [`embedded_current_fused`].
+/// Options of the embedded current's CPU kernel ([`crate::layers::embedded::embedded_current`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CurrentOptions {
     pub path: ProductPath,

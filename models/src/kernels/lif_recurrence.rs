@@ -57,8 +57,9 @@ const NEURON_CHUNK: usize = 512;
 
 /// One LIF update: `(membrane, spike)` after a step from the previous ones.
 ///
-/// The same values as [`crate::layers::lif::lif_reference`]'s `(β·mem + 0 + I) − s·thr` and `mem − thr > 0`, so
-/// every kernel's spikes agree exactly with it, in fewer vector operations: adding 0 only
+/// The same values as [`crate::layers::lif::lif_reference`]'s `(β·mem + 0 + I) − s·thr` and
+/// `mem − thr > 0`, so every kernel's spikes agree exactly with it, in fewer vector operations:
+/// adding 0 only
 /// turns −0 into +0; `s·thr` is exact (s is 0 or 1), so the fused `−s·thr + m` rounds once,
 /// as the subtraction does; and `m − thr > 0` exactly when `m > thr` (gradual underflow).
 #[inline(always)]

@@ -10,7 +10,7 @@
 //!
 //! [`lif_reference`] is that recurrence in plain Candle ops, with autograd providing the
 //! backpropagation through time; every backend runs it (CUDA, Metal). On the CPU [`lif`] runs
-//! a fused kernel instead ([`crate::kernels`]) that agrees with it exactly on spikes. The
+//! a fused kernel instead (the private `kernels` module) that agrees with it exactly on spikes. The
 //! surrogate gradient is defined once, here ([`Surrogate::form`]), and every implementation
 //! evaluates that definition.
 
@@ -39,10 +39,10 @@ impl Default for Surrogate {
 
 /// The one definition of every surrogate: `dS/dU = numerator / ((scale·|u| + offset)² + floor)`
 /// at `u = mem − thr`. Arctan is `(α/2) / ((π/2·α·|u|)² + 1)`, fast sigmoid
-/// `1 / (slope·|u| + 1)²`. The plain ops ([`SurrogateForm::slope_tensor`]), the kernels' scalar
-/// loops ([`SurrogateForm::slope`]) and the closed-form constant-input gradient (which folds a
-/// per-step factor into the numerator and evaluates the denominator with fused multiply-adds)
-/// all take their constants from here.
+/// `1 / (slope·|u| + 1)²`. The plain ops ([`SurrogateForm::slope_tensor`]), the kernels'
+/// scalar loops (`SurrogateForm::slope`, crate-private) and the closed-form constant-input
+/// gradient (which folds a per-step factor into the numerator and evaluates the denominator
+/// with fused multiply-adds) all take their constants from here.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SurrogateForm {
     pub numerator: f64,
