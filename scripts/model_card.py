@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Writes the Hugging Face style model card (README.md) of a zoo checkpoint from its own files:
+config.json (architecture, parameters, how it was trained), metrics.jsonl (the per-epoch log),
+pruning.json (`neuropos eval DIR --prune … --format json`, layer scope) and the paper's values
+(docs/paper-results.json). No number in a card is typed by hand.
+
+   scripts/model_card.py checkpoints/NAME [checkpoints/NAME …]   # each DIR/README.md
+   scripts/model_card.py --index checkpoints                      # checkpoints/README.md
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAPER = json.load(open(os.path.join(ROOT, "docs", "paper-results.json")))
+PRUNE_EXCERPT = [0, 10, 50, 80, 90, 95]
+
+
+def load(path):
+    return json.load(open(path))
+
+
+def metrics(d):
+    path = os.path.join(d, "metrics.jsonl")
+    return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+
+
+def hidden(model):
+    return model["layers"][1:-1]
+
+
+def paper_row(model):
+    """The paper's table row for this architecture, or None."""
+    h = hidden(model)
+    embedded = model["kind"] not in ("mlp", "snn")
+    for table in ("table1_mlp", "table2_snn", "table3_relaxed"):
+        for row in PAPER[table]:
+            if row["kind"] != model["kind"] or [row["hidden"]] != h:
+                continue
+            if embedded and row.get("dim") != model["dim"]:
+                continue
+            return row, table
+    return None
+
+
+def command(d, info):
+    model, training = info["model"], info["training"]
+    kind = model["kind"]
+    args = ["neuropos", "train", "--model", kind]
+    if hidden(model) != [2048]:
+        args += ["--hidden", ",".join(map(str, hidden(model)))]
+    embedded = kind not in ("mlp", "snn")
+    if embedded and model["dim"] != 3:
+        args += ["--dim", str(model["dim"])]
+    spiking = model.get("lif") is not None
+    if training["epochs_planned"] != (200 if spiking else 300):
+        args += ["--epochs", str(training["epochs_planned"])]
+    if abs(training["lr"] - (0.005 if embedded else 0.001)) > 1e-12:
+        args += ["--lr", str(training["lr"])]
+    if training["batch_size"] != 600:
+        args += ["--batch-size", str(training["batch_size"])]
+    args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", d]
+    return " ".join(args)
+
+
+def describe(model):
+    layers = "-".join(map(str, model["layers"]))
+    kind = model["kind"]
+    if kind in ("mlp", "snn"):
+        base = f"a conventional {'spiking network' if kind == 'snn' else 'MLP'} ({layers}, `candle_nn::Linear` layers)"
+    else:
+        axis = {
+            "3d": "layers at fixed z = l on the layer axis",
+            "gaps": "one learned gap between consecutive layers",
+            "relaxed": "a learned z per neuron",
+        }["relaxed" if kind.endswith("relaxed") else "gaps" if kind.endswith("gaps") else "3d"]
+        base = (f"a spatially embedded {'spiking network' if kind.startswith('snn') else 'MLP'} "
+                f"({layers}, d = {model['dim']}: {model['dim'] - 1} free coordinates per neuron "
+                f"plus the layer axis, {axis}; weights 1/distance, inhibition mask steepness "
+                f"k = {model['steepness']})")
+    if model.get("lif"):
+        lif = model["lif"]
+        base += (f"; LIF neurons, β = {lif['beta']}, threshold {lif['threshold']}, T = "
+                 f"{lif['time_steps']} steps, {lif['surrogate']['kind']} surrogate")
+    return base
+
+
+def card(d):
+    info = load(os.path.join(d, "config.json"))
+    model, training = info["model"], info["training"]
+    name = os.path.basename(os.path.normpath(d))
+    spiking = model.get("lif") is not None
+    log = metrics(d)
+    final = training["final_test_accuracy"]
+    best = max(log, key=lambda r: r["test_accuracy"]) if log else None
+    tags = ["candle", "safetensors", "spatially-embedded" if model["kind"] not in ("mlp", "snn") else "baseline"]
+    if spiking:
+        tags.append("spiking")
+    paper = paper_row(model)
+    lines = [
+        "---",
+        "license: mit  # neuropos and its checkpoints: MIT OR Apache-2.0",
+        "library_name: neuropos",
+        "tags:",
+        *[f"- {t}" for t in tags],
+        "datasets:",
+        "- ylecun/mnist",
+        "metrics:",
+        "- accuracy",
+        "model-index:",
+        f"- name: {name}",
+        "  results:",
+        "  - task:",
+        "      type: image-classification",
+        "      name: Image Classification",
+        "    dataset:",
+        "      type: ylecun/mnist",
+        "      name: MNIST",
+        "      split: test",
+        "    metrics:",
+        "    - type: accuracy",
+        f"      value: {final}",
+        f"      name: Test accuracy after {training['epochs_completed']} epochs",
+        "---",
+        "",
+        f"# {name}",
+        "",
+        f"{describe(model)[0].upper()}{describe(model)[1:]}, trained on MNIST with neuropos.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| parameters | {info['params']:,} |",
+        f"| epochs | {training['epochs_completed']} of {training['epochs_planned']} planned"
+        + (" (interrupted)" if training["interrupted"] else "") + " |",
+        f"| optimizer | {training['optimizer']}, lr {training['lr']}, batch {training['batch_size']}, seed {training['seed']} |",
+        f"| training data | {training['train_samples']:,} images ({training['data']}) |",
+        f"| test accuracy (MNIST, 10,000 images) | **{final:.4f}** |",
+    ]
+    if best:
+        lines.append(f"| best epoch | {best['test_accuracy']:.4f} at epoch {best['epoch']} (the checkpoint is the last epoch's) |")
+    if paper:
+        row, table = paper
+        lines.append(f"| paper ({table.split('_')[0]}, mean ± std of 3 seeds) | {row['accuracy']:.4f} ± {row['std']:.4f} |")
+    else:
+        lines.append("| paper | no table value for this architecture |")
+    pruning = os.path.join(d, "pruning.json")
+    if os.path.exists(pruning):
+        rows = {r["prune_percent"]: r["accuracy"] for r in load(pruning) if r["scope"] == "layer"}
+        levels = [p for p in PRUNE_EXCERPT if float(p) in rows]
+        lines += [
+            "",
+            "Pruning after training, the smallest p % of each layer's weights removed"
+            + (" (the longest wires)" if model["kind"] not in ("mlp", "snn") else "")
+            + " (`pruning.json`, from `neuropos eval " + d + " --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json`):",
+            "",
+            "| pruned % | " + " | ".join(str(p) for p in levels) + " |",
+            "|---|" + "---:|" * len(levels),
+            "| accuracy | " + " | ".join(f"{rows[float(p)]:.4f}" for p in levels) + " |",
+        ]
+    lines += [
+        "",
+        "Reproduce (CPU, from the repository root, `cargo run --release --` in place of `neuropos`"
+        " in a checkout; the same seed gives the same bits):",
+        "",
+        "```sh",
+        command(d, info),
+        "```",
+        "",
+        "Files: `model.safetensors` (the trained positions, inhibition values and biases; the "
+        "`neuropos` metadata key repeats `config.json`), `config.json`, `metrics.jsonl` (loss and "
+        "test accuracy after every epoch)" + (", `pruning.json`" if os.path.exists(pruning) else "") + ".",
+        "",
+    ]
+    open(os.path.join(d, "README.md"), "w").write("\n".join(lines))
+
+
+# The zoo's planned checkpoints (the zoo issue's list), to say which are still missing.
+PLANNED = ["mlp3d", "mlp3d-gaps", "mlp3d-relaxed", "mlp5d", "mlp8d", "mlp16d", "mlp32d", "mlp-h14",
+           "mlp-h17", "mlp-h2048", "snn3d", "snn3d-gaps", "snn-h14", "snn-h2048"]
+
+
+def index(root):
+    rows = []
+    for name in sorted(os.listdir(root)):
+        d = os.path.join(root, name)
+        if not os.path.exists(os.path.join(d, "config.json")):
+            continue
+        info = load(os.path.join(d, "config.json"))
+        model, training = info["model"], info["training"]
+        paper = paper_row(model)
+        paper_cell = f"{paper[0]['accuracy']:.4f} ± {paper[0]['std']:.4f}" if paper else "—"
+        pr = os.path.join(d, "pruning.json")
+        at80 = next((r["accuracy"] for r in load(pr) if r["scope"] == "layer" and r["prune_percent"] == 80.0), None) if os.path.exists(pr) else None
+        rows.append(
+            f"| [`{name}`]({name}/README.md) | {model['kind']} {'-'.join(map(str, model['layers']))}"
+            + (f" d={model['dim']}" if model["kind"] not in ("mlp", "snn") else "")
+            + f" | {info['params']:,} | {training['epochs_completed']} | **{training['final_test_accuracy']:.4f}** | "
+            + (f"{at80:.4f}" if at80 is not None else "—") + f" | {paper_cell} |"
+        )
+    text = [
+        "# The neuropos zoo",
+        "",
+        "Seed-0 checkpoints trained with `neuropos train` at the paper's settings on this",
+        "repository's CPU. Every number comes from the checkpoint's own files (its model card says",
+        "which, and the command that reproduces it); the cards are written by",
+        "`scripts/model_card.py`.",
+        "",
+        "| checkpoint | architecture | parameters | epochs | test accuracy | pruned 80 % (layer) | paper |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+    missing = [n for n in PLANNED if not os.path.exists(os.path.join(root, n, "config.json"))]
+    if missing:
+        text += ["Not trained yet: " + ", ".join(f"`{n}`" for n in missing) + ".", ""]
+    open(os.path.join(root, "README.md"), "w").write("\n".join(text))
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args[:1] == ["--index"]:
+        index(args[1])
+    else:
+        for d in args:
+            card(d)
