@@ -4,18 +4,18 @@ use anyhow::Context;
 use candle_core::DType;
 use clap::Args;
 use neuropos_models::checkpoint;
+use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::{MagnitudeRanking, PruneScope};
 use neuropos_models::training;
 use serde::Serialize;
-use std::path::PathBuf;
 
 use crate::common::{DataArgs, DeviceArgs, Percentages};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Checkpoint directories (or .safetensors files).
-    #[arg(required = true)]
-    checkpoints: Vec<PathBuf>,
+    /// Checkpoint directories, .safetensors files or hf://owner/repo[@revision][/subdir].
+    #[arg(required = true, value_parser = CheckpointSource::parse)]
+    checkpoints: Vec<CheckpointSource>,
     /// Pruning percentages: zero the smallest p % of the weights (the longest connections of an
     /// embedded model) and score again.
     #[arg(long, default_value = "0")]
@@ -57,9 +57,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let test_y = mnist.test_labels.to_device(&device)?;
 
     let mut rows = Vec::new();
-    for path in &args.checkpoints {
-        let mut loaded = checkpoint::load(path, DType::F32, &device)
-            .with_context(|| format!("loading checkpoint {}", path.display()))?;
+    for source in &args.checkpoints {
+        let path = source.resolve()?;
+        let mut loaded = checkpoint::load(&path, DType::F32, &device)
+            .with_context(|| format!("loading checkpoint {source}"))?;
         let ranking = MagnitudeRanking::new(&loaded.network.weights()?, args.scope)?;
         for &percent in &args.prune.0 {
             let masks = ranking.masks(percent)?;
@@ -68,9 +69,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .network
                 .set_keep_masks((percent > 0.0).then_some(masks.masks))?;
             let accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-            tracing::debug!("{} at {percent}%: {accuracy:.4}", path.display());
+            tracing::debug!("{source} at {percent}%: {accuracy:.4}");
             rows.push(Row {
-                checkpoint: path.display().to_string(),
+                checkpoint: source.to_string(),
                 model: loaded.info.model.describe(),
                 params: loaded.info.params,
                 prune_percent: percent,

@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod eval;
+mod pull;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Time training steps (or inference) on real MNIST batches; prints one JSON line.
     Bench(bench::BenchArgs),
+    /// Copy a checkpoint from the Hugging Face Hub (hf://owner/repo[@revision][/subdir]) into a
+    /// directory, validated first.
+    Pull(pull::PullArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +39,6 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Pull(args) => pull::run(args),
     }
 }

@@ -87,7 +87,9 @@ pub fn save(dir: &Path, vars: &VarMap, info: &CheckpointInfo) -> Result<()> {
     write_atomically(&dir.join(CONFIG_FILE), format!("{json}\n").as_bytes())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` through a synced temporary file in the same directory renamed over
+/// it: the old file or the new one, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")

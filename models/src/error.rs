@@ -22,6 +22,9 @@ pub enum Error {
     #[error("checkpoint {path}: {problem}")]
     Checkpoint { path: PathBuf, problem: String },
 
+    #[error("{reference}: {problem}")]
+    Hub { reference: String, problem: String },
+
     #[error("training diverged: {0}")]
     Diverged(String),
 }

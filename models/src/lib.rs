@@ -12,8 +12,8 @@
 //!   ([`layers::lif`]);
 //! - [`network`]: the layers and dynamics stacked, with predictions; [`loss`]: the losses;
 //! - [`prune`]: cutting the longest wires; [`config`]: the architecture and the parameter
-//!   counts of the paper's eq. (3)/(4); [`checkpoint`], [`data`], [`training`], [`init`],
-//!   [`device`].
+//!   counts of the paper's eq. (3)/(4); [`checkpoint`] (and [`hub`] for `hf://` references),
+//!   [`data`], [`training`], [`init`], [`device`].
 //!
 //! The hot ops have fused CPU kernels (Candle `CustomOp`s with their own backward passes) in a
 //! private `kernels` module, each tested against the plain ops above; every op keeps its
@@ -26,6 +26,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod geometry;
+pub mod hub;
 pub mod init;
 #[cfg(feature = "unstable-kernels")]
 pub mod kernels;
