@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model on MNIST and write a checkpoint directory.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Score checkpoints on the MNIST test set, optionally across pruning levels.
     Eval(eval::EvalArgs),
     /// Time training steps (or inference) on real MNIST batches; prints one JSON line.
@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     common::init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Pull(args) => pull::run(args),

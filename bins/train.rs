@@ -5,27 +5,42 @@ use candle_core::DType;
 use candle_nn::VarMap;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use neuropos_models::checkpoint::{self, CheckpointInfo, Provenance};
+use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
+use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::training::{self, adam};
-use neuropos_models::Network;
+use neuropos_models::{Config, ModelKind, Network};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, ModelArgs};
+use crate::common::{DataArgs, DeviceArgs, Sizes};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    #[command(flatten)]
-    architecture: ModelArgs,
+    /// mlp3d, mlp3d-gaps, mlp3d-relaxed, snn3d, snn3d-gaps, snn3d-relaxed (embedded) or
+    /// mlp, snn (baselines). Required unless --init-from gives the architecture.
+    #[arg(long)]
+    model: Option<ModelKind>,
+    /// Hidden layer sizes, comma-separated (784-…-10 around them) [default: 2048].
+    #[arg(long)]
+    hidden: Option<Sizes>,
+    /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis
+    /// [default: 3].
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Start from this checkpoint's positions, inhibition values, biases, gaps or z (a directory
+    /// or hf://owner/repo[@revision][/subdir]) and keep its architecture: architecture flags
+    /// must agree with it. The optimizer starts fresh (new Adam moments).
+    #[arg(long, value_parser = CheckpointSource::parse)]
+    init_from: Option<CheckpointSource>,
     /// Training epochs [default: 300 for MLPs, 200 for SNNs, as in the paper].
     #[arg(long)]
     epochs: Option<usize>,
@@ -43,30 +58,32 @@ pub struct TrainArgs {
     /// Score on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Steepness k of the inhibition mask 2·σ(k·v) − 1.
-    #[arg(long, default_value_t = DEFAULT_STEEPNESS)]
-    steepness: f64,
-    /// Free coordinates start uniform in ±this.
-    #[arg(long, default_value_t = EmbeddedInit::default().coord_half_width)]
-    coord_init: f64,
-    /// Raw inhibition values start uniform in ±this.
-    #[arg(long, default_value_t = EmbeddedInit::default().inhibition_half_width)]
-    inhibition_init: f64,
-    /// Hidden activation: relu, tanh or sigmoid.
-    #[arg(long, default_value = "relu", value_parser = parse_activation)]
-    activation: Activation,
-    /// SNN: simulation steps T (the image is a constant input current at every step).
-    #[arg(long, default_value_t = LifConfig::default().time_steps)]
-    time_steps: usize,
-    /// SNN: membrane decay β per step.
-    #[arg(long, default_value_t = LifConfig::default().beta)]
-    beta: f64,
-    /// SNN: firing threshold.
-    #[arg(long, default_value_t = LifConfig::default().threshold)]
-    threshold: f64,
-    /// SNN: surrogate gradient of the spike, arctan (snnTorch's default) or fast-sigmoid.
-    #[arg(long, default_value = "arctan", value_parser = ["arctan", "fast-sigmoid"])]
-    surrogate: String,
+    /// Steepness k of the inhibition mask 2·σ(k·v) − 1 [default: 10].
+    #[arg(long)]
+    steepness: Option<f64>,
+    /// Free coordinates start uniform in ±this [default: 10].
+    #[arg(long)]
+    coord_init: Option<f64>,
+    /// Raw inhibition values start uniform in ±this [default: 0.1].
+    #[arg(long)]
+    inhibition_init: Option<f64>,
+    /// Hidden activation: relu, tanh or sigmoid [default: relu].
+    #[arg(long, value_parser = parse_activation)]
+    activation: Option<Activation>,
+    /// SNN: simulation steps T (the image is a constant input current at every step)
+    /// [default: 25].
+    #[arg(long)]
+    time_steps: Option<usize>,
+    /// SNN: membrane decay β per step [default: 0.95].
+    #[arg(long)]
+    beta: Option<f64>,
+    /// SNN: firing threshold [default: 1].
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// SNN: surrogate gradient of the spike, arctan (snnTorch's default) or fast-sigmoid
+    /// [default: arctan].
+    #[arg(long, value_parser = ["arctan", "fast-sigmoid"])]
+    surrogate: Option<String>,
     /// SNN: the surrogate's α (arctan, default 2) or slope (fast-sigmoid, default 25).
     #[arg(long)]
     surrogate_scale: Option<f64>,
@@ -84,43 +101,169 @@ fn parse_activation(s: &str) -> Result<Activation, String> {
         .map_err(|_| format!("unknown activation `{s}`; expected relu, tanh or sigmoid"))
 }
 
+/// The architecture the flags describe, with the paper's defaults for what they leave out.
+fn config_from_flags(args: &TrainArgs) -> anyhow::Result<Config> {
+    let Some(model) = args.model else {
+        bail!("--model is required (or --init-from, to start from a checkpoint)");
+    };
+    let hidden = args.hidden.as_ref().map_or(vec![2048], |h| h.0.clone());
+    let mut config = Config::mnist(model, &hidden, args.dim.unwrap_or(3));
+    config.steepness = args.steepness.unwrap_or(DEFAULT_STEEPNESS);
+    config.activation = args.activation.unwrap_or(Activation::Relu);
+    let init = EmbeddedInit::default();
+    config.init = EmbeddedInit {
+        coord_half_width: args.coord_init.unwrap_or(init.coord_half_width),
+        inhibition_half_width: args.inhibition_init.unwrap_or(init.inhibition_half_width),
+    };
+    if model.is_spiking() {
+        let lif = LifConfig::default();
+        config.lif = Some(LifConfig {
+            beta: args.beta.unwrap_or(lif.beta),
+            threshold: args.threshold.unwrap_or(lif.threshold),
+            surrogate: surrogate(args.surrogate.as_deref(), args.surrogate_scale),
+            time_steps: args.time_steps.unwrap_or(lif.time_steps),
+        });
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn surrogate(name: Option<&str>, scale: Option<f64>) -> Surrogate {
+    match name {
+        Some("fast-sigmoid") => Surrogate::FastSigmoid {
+            slope: scale.unwrap_or(25.0),
+        },
+        _ => Surrogate::Arctan {
+            alpha: scale.unwrap_or(2.0),
+        },
+    }
+}
+
+/// With --init-from the checkpoint fixes the architecture: every architecture flag given must
+/// say what it says, and the initialisation flags have nothing to initialise.
+fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow::Result<()> {
+    let mut clashes = Vec::new();
+    let mut differs = |flag: &str, given: String, saved: String| {
+        if given != saved {
+            clashes.push(format!("{flag} {given} (the checkpoint has {saved})"));
+        }
+    };
+    if let Some(model) = args.model {
+        differs("--model", model.to_string(), config.kind.to_string());
+    }
+    if let Some(hidden) = &args.hidden {
+        differs(
+            "--hidden",
+            format!("{:?}", hidden.0),
+            format!("{:?}", config.hidden()),
+        );
+    }
+    if let Some(dim) = args.dim {
+        differs("--dim", dim.to_string(), config.dim.to_string());
+    }
+    if let Some(k) = args.steepness {
+        differs("--steepness", k.to_string(), config.steepness.to_string());
+    }
+    if let Some(a) = args.activation {
+        differs(
+            "--activation",
+            format!("{a:?}"),
+            format!("{:?}", config.activation),
+        );
+    }
+    match &config.lif {
+        Some(lif) => {
+            if let Some(t) = args.time_steps {
+                differs("--time-steps", t.to_string(), lif.time_steps.to_string());
+            }
+            if let Some(b) = args.beta {
+                differs("--beta", b.to_string(), lif.beta.to_string());
+            }
+            if let Some(t) = args.threshold {
+                differs("--threshold", t.to_string(), lif.threshold.to_string());
+            }
+            if args.surrogate.is_some() || args.surrogate_scale.is_some() {
+                let given = surrogate(args.surrogate.as_deref(), args.surrogate_scale);
+                differs(
+                    "--surrogate",
+                    format!("{given:?}"),
+                    format!("{:?}", lif.surrogate),
+                );
+            }
+        }
+        None => {
+            let spiking_flags = [
+                ("--time-steps", args.time_steps.is_some()),
+                ("--beta", args.beta.is_some()),
+                ("--threshold", args.threshold.is_some()),
+                ("--surrogate", args.surrogate.is_some()),
+                ("--surrogate-scale", args.surrogate_scale.is_some()),
+            ];
+            for (flag, _) in spiking_flags.iter().filter(|(_, given)| *given) {
+                clashes.push(format!("{flag} (the checkpoint is not a spiking network)"));
+            }
+        }
+    }
+    for (flag, given) in [
+        ("--coord-init", args.coord_init.is_some()),
+        ("--inhibition-init", args.inhibition_init.is_some()),
+    ] {
+        if given {
+            clashes.push(format!("{flag} (the positions come from the checkpoint)"));
+        }
+    }
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "--init-from {source}: these flags contradict the checkpoint: {}",
+            clashes.join("; ")
+        )
+    }
+}
+
+/// The Hub commit a snapshot path was downloaded at: the folder under `snapshots/`.
+fn snapshot_commit(path: &Path) -> Option<String> {
+    let mut parts = path.components().map(|c| c.as_os_str().to_string_lossy());
+    parts
+        .by_ref()
+        .find(|p| p == "snapshots")
+        .and_then(|_| parts.next().map(|c| c.into_owned()))
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let lr = args
-        .lr
-        .unwrap_or(args.architecture.model.paper_learning_rate());
+    let start = match &args.init_from {
+        None => None,
+        Some(source) => {
+            let path = source.resolve()?;
+            let checkpoint = checkpoint::read(&path)
+                .with_context(|| format!("reading the --init-from checkpoint {source}"))?;
+            check_flags_agree(&args, &checkpoint.info.model, &source.to_string())?;
+            if let (Ok(from), Ok(to)) = (path.canonicalize(), args.out.canonicalize()) {
+                if from == to || from.parent() == Some(to.as_path()) {
+                    bail!(
+                        "--out {} is the --init-from checkpoint itself; fine-tune into another \
+                         directory so the source stays as it is",
+                        args.out.display()
+                    );
+                }
+            }
+            Some((source.clone(), path, checkpoint))
+        }
+    };
+    let config = match &start {
+        Some((_, _, checkpoint)) => checkpoint.info.model.clone(),
+        None => config_from_flags(&args)?,
+    };
+    let kind = config.kind;
+    let lr = args.lr.unwrap_or(kind.paper_learning_rate());
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
     if args.batch_size == 0 {
         bail!("--batch-size must be positive");
     }
-    let mut config = args.architecture.config();
-    config.steepness = args.steepness;
-    config.activation = args.activation;
-    config.init = EmbeddedInit {
-        coord_half_width: args.coord_init,
-        inhibition_half_width: args.inhibition_init,
-    };
-    if config.kind.is_spiking() {
-        let surrogate = match args.surrogate.as_str() {
-            "fast-sigmoid" => Surrogate::FastSigmoid {
-                slope: args.surrogate_scale.unwrap_or(25.0),
-            },
-            _ => Surrogate::Arctan {
-                alpha: args.surrogate_scale.unwrap_or(2.0),
-            },
-        };
-        config.lif = Some(LifConfig {
-            beta: args.beta,
-            threshold: args.threshold,
-            surrogate,
-            time_steps: args.time_steps,
-        });
-    }
-    config.validate()?;
-    let epochs = args
-        .epochs
-        .unwrap_or(args.architecture.model.paper_epochs());
+    let epochs = args.epochs.unwrap_or(kind.paper_epochs());
 
     let device = args.device.device()?;
     let (mut mnist, origin) = args.data.load()?;
@@ -141,6 +284,28 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
     let vars = VarMap::new();
     let network = Network::seeded(&config, &vars, args.seed, DType::F32, &device)?;
+    let lineage = match &start {
+        None => None,
+        Some((source, path, checkpoint)) => {
+            checkpoint.restore(&vars)?;
+            let initial = training::accuracy(&network, &test_x, &test_y)?;
+            let training = checkpoint.info.training.as_ref();
+            tracing::info!(
+                "starting from {source}: test accuracy {initial:.4} before fine-tuning \
+                 (recorded in the checkpoint: {})",
+                training
+                    .and_then(|t| t.final_test_accuracy)
+                    .map_or("none".to_string(), |a| format!("{a:.4}"))
+            );
+            Some(Lineage {
+                source: source.to_string(),
+                commit: snapshot_commit(path),
+                source_test_accuracy: training.and_then(|t| t.final_test_accuracy),
+                source_epochs: training.map(|t| t.epochs_completed),
+                initial_test_accuracy: initial,
+            })
+        }
+    };
     let params: usize = vars.all_vars().iter().map(|v| v.elem_count()).sum();
     tracing::info!(
         "{}: {params} trainable parameters, lr {lr}, batch {}, {} epochs",
@@ -183,7 +348,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         data: origin,
         final_test_accuracy: None,
         interrupted: false,
+        init_from: lineage.clone(),
     };
+    if let Some(lineage) = &lineage {
+        // Epoch 0: the loaded checkpoint as it was, before the first fine-tuning step.
+        let line = serde_json::json!({
+            "epoch": 0,
+            "test_accuracy": lineage.initial_test_accuracy,
+            "init_from": lineage.source,
+        });
+        writeln!(metrics, "{line}")
+            .with_context(|| format!("writing {}", metrics_path.display()))?;
+    }
     for epoch in 1..=epochs {
         if stop.load(Ordering::SeqCst) {
             // Interrupted between epochs (while scoring or saving): the last save stands.

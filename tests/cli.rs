@@ -421,3 +421,109 @@ fn bench_prints_one_json_line() {
     assert_eq!(line["weight_bytes"], 4 * (784 * 14 + 14 * 10));
     assert!(line["ms_per_10k_images"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    train_tiny_kind(&source, "3", "mlp3d-relaxed");
+    let (src, tuned) = (source.to_str().unwrap(), dir.path().join("tuned"));
+    let out = tuned.to_str().unwrap();
+    let eval = |path: &str| {
+        let json = ok(&[
+            "eval",
+            path,
+            "--test-limit",
+            "1000",
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ]);
+        let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+        rows[0]["accuracy"].as_f64().unwrap()
+    };
+    let before = eval(src);
+    ok(&[
+        "train",
+        "--init-from",
+        src,
+        "--epochs",
+        "1",
+        "--lr",
+        "0.002",
+        "--train-limit",
+        "1200",
+        "--test-limit",
+        "1000",
+        "--seed",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]);
+    // The first line is the loaded checkpoint scored before any fine-tuning step.
+    let metrics = std::fs::read_to_string(tuned.join("metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    assert_eq!(first["epoch"], 0);
+    assert_eq!(first["test_accuracy"].as_f64().unwrap(), before);
+    let info = checkpoint::read(&tuned).unwrap().info;
+    assert_eq!(info.model, checkpoint::read(&source).unwrap().info.model);
+    let training = info.training.unwrap();
+    let lineage = training.init_from.expect("the lineage is recorded");
+    assert_eq!(lineage.source, src);
+    assert_eq!(lineage.initial_test_accuracy, before);
+    assert_eq!(lineage.source_epochs, Some(2));
+    assert_eq!((training.epochs_completed, training.lr), (1, 0.002));
+    assert_ne!(
+        eval(out),
+        before,
+        "one epoch of fine-tuning changed nothing"
+    );
+
+    // The checkpoint fixes the architecture: contradicting flags are errors, agreeing ones not.
+    let err = failure(&[
+        "train",
+        "--init-from",
+        src,
+        "--model",
+        "mlp3d",
+        "--hidden",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    ]);
+    assert!(
+        err.contains("--model mlp3d") && err.contains("--hidden"),
+        "{err}"
+    );
+    let err = failure(&[
+        "train",
+        "--init-from",
+        src,
+        "--time-steps",
+        "9",
+        "--out",
+        out,
+    ]);
+    assert!(err.contains("not a spiking network"), "{err}");
+    let err = failure(&[
+        "train",
+        "--init-from",
+        src,
+        "--coord-init",
+        "3",
+        "--out",
+        out,
+    ]);
+    assert!(err.contains("come from the checkpoint"), "{err}");
+    let err = failure(&["train", "--init-from", src, "--epochs", "1", "--out", src]);
+    assert!(
+        err.contains("is the --init-from checkpoint itself"),
+        "{err}"
+    );
+    assert!(failure(&["train", "--epochs", "1", "--out", out]).contains("--model is required"));
+}

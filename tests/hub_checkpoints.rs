@@ -331,6 +331,32 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         "expected hf://owner/repo",
     );
 
+    // Fine-tuning from the Hub records the reference and the commit it was downloaded at.
+    let tuned = home.join("tuned");
+    let args = [
+        "train",
+        "--init-from",
+        &pinned,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "300",
+        "--device",
+        "cpu",
+        "--out",
+        tuned.to_str().unwrap(),
+    ];
+    let out = neuropos(&args, home, port, false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tuned.join("config.json")).unwrap()).unwrap();
+    let lineage = &config["training"]["init_from"];
+    assert_eq!(lineage["source"], pinned.as_str());
+    assert_eq!(lineage["commit"], COMMIT);
+    assert_eq!(lineage["initial_test_accuracy"].as_f64().unwrap(), expected);
+
     // The server goes away; the branch reference resolves from the cache alone.
     stop.store(true, Ordering::SeqCst);
     server.join().unwrap();

@@ -33,6 +33,24 @@ pub struct Provenance {
     pub final_test_accuracy: Option<f64>,
     /// True when training was stopped early (Ctrl-C).
     pub interrupted: bool,
+    /// The checkpoint this run started from (`train --init-from`); absent for a fresh start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<Lineage>,
+}
+
+/// Where a fine-tuned checkpoint came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The reference as given: a local path or `hf://owner/repo[@revision][/subdir]`.
+    pub source: String,
+    /// The Hub commit the files were downloaded at (for `hf://` references).
+    pub commit: Option<String>,
+    /// The source's test accuracy as its own checkpoint recorded it.
+    pub source_test_accuracy: Option<f64>,
+    /// Epochs the source had been trained for.
+    pub source_epochs: Option<usize>,
+    /// The test accuracy of the loaded source scored before the first fine-tuning step.
+    pub initial_test_accuracy: f64,
 }
 
 /// The JSON in `config.json` and in the safetensors metadata.
