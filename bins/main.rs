@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod eval;
+mod predict;
 mod pull;
 mod train;
 
@@ -30,6 +31,8 @@ enum Command {
     /// Copy a checkpoint from the Hugging Face Hub (hf://owner/repo[@revision][/subdir]) into a
     /// directory, validated first.
     Pull(pull::PullArgs),
+    /// Classify 28×28 digit images (PNG, JPEG) with a checkpoint.
+    Predict(predict::PredictArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Predict(args) => predict::run(args),
     }
 }

@@ -527,3 +527,88 @@ fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
     );
     assert!(failure(&["train", "--epochs", "1", "--out", out]).contains("--model is required"));
 }
+
+#[test]
+fn predict_classifies_image_files_like_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnist = data::load_dir(&data::default_dir(), true)
+        .unwrap()
+        .limit_test(24)
+        .unwrap();
+    let pixels = mnist.test_images.to_vec2::<f32>().unwrap();
+    let as_bytes =
+        |row: &[f32]| -> Vec<u8> { row.iter().map(|v| (v * 255.0).round() as u8).collect() };
+    let mut files = Vec::new();
+    for (i, row) in pixels.iter().enumerate() {
+        let path = dir.path().join(format!("digit{i}.png"));
+        image::GrayImage::from_raw(28, 28, as_bytes(row))
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    // The first digit again, dark on light (for --invert).
+    let inverted = dir.path().join("inverted.png");
+    let bytes: Vec<u8> = as_bytes(&pixels[0]).iter().map(|v| 255 - v).collect();
+    image::GrayImage::from_raw(28, 28, bytes)
+        .unwrap()
+        .save(&inverted)
+        .unwrap();
+    for name in ["mlp3d", "snn3d"] {
+        let ckpt = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("checkpoints")
+            .join(name);
+        let net = checkpoint::load(&ckpt, DType::F32, &Device::Cpu)
+            .unwrap()
+            .network;
+        // The PNGs hold the pixels rounded to bytes, exactly as the IDX files do.
+        let expected = net.predict(&mnist.test_images).unwrap();
+        let mut args = vec![
+            "predict",
+            ckpt.to_str().unwrap(),
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ];
+        args.extend(files.iter().map(String::as_str));
+        let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        let got: Vec<u32> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["class"].as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(got, expected, "{name}");
+        let scores = rows[0]["scores"].as_array().unwrap();
+        assert_eq!(scores.len(), 10);
+        if name == "mlp3d" {
+            let total: f64 = scores.iter().map(|s| s.as_f64().unwrap()).sum();
+            assert!((total - 1.0).abs() < 1e-4, "probabilities sum to {total}");
+        }
+        let one = ok(&[
+            "predict",
+            ckpt.to_str().unwrap(),
+            inverted.to_str().unwrap(),
+            "--invert",
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ]);
+        let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(
+            one[0]["class"].as_u64().unwrap() as u32,
+            expected[0],
+            "{name} --invert"
+        );
+    }
+    let err = failure(&[
+        "predict",
+        "checkpoints/mlp3d",
+        "/nonexistent.png",
+        "--device",
+        "cpu",
+    ]);
+    assert!(err.contains("/nonexistent.png"), "{err}");
+}

@@ -15,6 +15,22 @@
 //!   counts of the paper's eq. (3)/(4); [`checkpoint`] (and [`hub`] for `hf://` references),
 //!   [`data`], [`training`], [`init`], [`device`].
 //!
+//! Load a shipped checkpoint (or `hf://owner/repo[@revision][/subdir]`) and classify a test
+//! image:
+//!
+//! ```
+//! use candle_core::Device;
+//! use neuropos_models::{data, Network};
+//!
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/mlp3d");
+//! let network = Network::from_pretrained(dir, &Device::Cpu)?;
+//! let mnist = data::load_dir(&data::default_dir(), true)?;
+//! let image = mnist.test_images.narrow(0, 0, 1)?; // [1, 784], pixels in [0, 1]
+//! let label = mnist.test_labels.narrow(0, 0, 1)?.to_vec1::<u32>()?[0];
+//! assert_eq!(network.predict(&image)?, vec![label]); // the first test image is a 7
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The hot ops have fused CPU kernels (Candle `CustomOp`s with their own backward passes) in a
 //! private `kernels` module, each tested against the plain ops above; every op keeps its
 //! plain-ops path, which CUDA and Metal run. With the `unstable-kernels` feature that module is

@@ -73,6 +73,13 @@ impl Network {
         Network::new(config, SeededVarMap::var_builder(vars, seed, dtype, device))
     }
 
+    /// The network of a checkpoint: a directory, a `.safetensors` file or
+    /// `hf://owner/repo[@revision][/subdir]` ([`crate::checkpoint::load_pretrained`]; that
+    /// function also returns the trainable variables, for fine-tuning).
+    pub fn from_pretrained(reference: &str, device: &Device) -> crate::Result<Self> {
+        Ok(crate::checkpoint::load_pretrained(reference, DType::F32, device)?.network)
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
