@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod eval;
+mod export;
 mod predict;
 mod pull;
 mod train;
@@ -33,6 +34,8 @@ enum Command {
     Pull(pull::PullArgs),
     /// Classify 28×28 digit images (PNG, JPEG) with a checkpoint.
     Predict(predict::PredictArgs),
+    /// Write a checkpoint as ordinary dense weight matrices (safetensors, Linear's layout).
+    Export(export::ExportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

@@ -612,3 +612,89 @@ fn predict_classifies_image_files_like_the_network() {
     ]);
     assert!(err.contains("/nonexistent.png"), "{err}");
 }
+
+#[test]
+fn dense_export_gives_the_embedded_models_logits_through_plain_linear_layers() {
+    use candle_core::Module;
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp3d");
+    let mnist = data::load_dir(&data::default_dir(), true)
+        .unwrap()
+        .limit_test(500)
+        .unwrap();
+    for prune in ["0", "50"] {
+        let file = dir.path().join(format!("dense{prune}.safetensors"));
+        ok(&[
+            "export",
+            ckpt.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+            "--prune",
+            prune,
+        ]);
+        let mut loaded = checkpoint::load(&ckpt, DType::F32, &Device::Cpu).unwrap();
+        if prune != "0" {
+            let weights = loaded.network.weights().unwrap();
+            let masks = MagnitudeRanking::new(&weights, PruneScope::Layer).unwrap();
+            let masks = masks.masks(50.0).unwrap().masks;
+            loaded.network.set_keep_masks(Some(masks)).unwrap();
+        }
+        let want = loaded.network.forward(&mnist.test_images).unwrap();
+        // A plain candle_nn::Linear stack from the file, as a user without neuropos builds it.
+        let tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+        let layer = |c: usize| {
+            candle_nn::Linear::new(
+                tensors[&format!("linear.{c}.weight")].clone(),
+                Some(tensors[&format!("linear.{c}.bias")].clone()),
+            )
+        };
+        assert_eq!(tensors[&"linear.0.weight".to_string()].dims(), [2048, 784]);
+        let hidden = layer(0)
+            .forward(&mnist.test_images)
+            .unwrap()
+            .relu()
+            .unwrap();
+        let got = layer(1).forward(&hidden).unwrap();
+        let (want, got) = (
+            want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        let scale = want.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale,
+                "prune {prune}: logit {i}: {a} vs {b}"
+            );
+        }
+        // neuropos itself loads the export as a dense baseline, and scores it the same.
+        let json = |path: &Path, prune: &str| {
+            let out = ok(&[
+                "eval",
+                path.to_str().unwrap(),
+                "--test-limit",
+                "500",
+                "--format",
+                "json",
+                "--prune",
+                prune,
+                "--device",
+                "cpu",
+            ]);
+            let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+            rows
+        };
+        // (pruned or not, as exported: the export is scored unpruned).
+        let exported = json(&file, "0");
+        assert_eq!(exported[0]["model"], "mlp 784-2048-10");
+        assert_eq!(exported[0]["accuracy"], json(&ckpt, prune)[0]["accuracy"]);
+    }
+    let err = failure(&[
+        "export",
+        ckpt.to_str().unwrap(),
+        "--out",
+        "/tmp/x.st",
+        "--prune",
+        "101",
+    ]);
+    assert!(err.contains("--prune"), "{err}");
+}
