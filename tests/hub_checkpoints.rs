@@ -5,155 +5,12 @@
 //! revision, `pull`, a missing repository, a missing file, a body cut short, a corrupt checkpoint,
 //! and a second run from the cache with the server stopped and `HF_HUB_OFFLINE=1`.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod fake_hub;
+
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
-
-/// A file the fake Hub serves, and whether its body is cut short.
-struct Served {
-    bytes: Vec<u8>,
-    truncated: bool,
-}
-
-/// `(repo, path in repo)` → file; revisions `main` and [`COMMIT`] both resolve to these.
-type Repos = HashMap<(String, String), Served>;
-
-fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head += &format!("{name}: {value}\r\n");
-    }
-    head += "\r\n";
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-}
-
-fn not_found(stream: &mut TcpStream, code: &str) {
-    let body = format!("{{\"error\":\"{code}\"}}");
-    respond(
-        stream,
-        "404 Not Found",
-        &[
-            ("X-Error-Code", code.to_string()),
-            ("Content-Type", "application/json".into()),
-            ("Content-Length", body.len().to_string()),
-        ],
-        body.as_bytes(),
-    );
-}
-
-fn serve(mut stream: TcpStream, repos: &Repos) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut header = String::new();
-    while reader
-        .read_line(&mut header)
-        .map(|n| n > 2)
-        .unwrap_or(false)
-    {
-        header.clear();
-    }
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path: Vec<&str> = target
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .split('/')
-        .skip(1)
-        .collect();
-    let known_repo = |repo: &str| repos.keys().any(|(r, _)| r == repo);
-    let known_revision = |rev: &str| rev == "main" || rev == COMMIT;
-    match path.as_slice() {
-        ["api", "models", owner, name, rest @ ..] => {
-            let repo = format!("{owner}/{name}");
-            if !known_repo(&repo) {
-                return not_found(&mut stream, "RepoNotFound");
-            }
-            if let ["revision", rev] = rest {
-                if !known_revision(rev) {
-                    return not_found(&mut stream, "RevisionNotFound");
-                }
-            }
-            let body = format!("{{\"id\":\"{repo}\",\"sha\":\"{COMMIT}\"}}");
-            respond(
-                &mut stream,
-                "200 OK",
-                &[
-                    ("Content-Type", "application/json".into()),
-                    ("Content-Length", body.len().to_string()),
-                ],
-                body.as_bytes(),
-            );
-        }
-        [owner, name, "resolve", rev, file @ ..] => {
-            let repo = format!("{owner}/{name}");
-            if !known_repo(&repo) {
-                return not_found(&mut stream, "RepoNotFound");
-            }
-            if !known_revision(rev) {
-                return not_found(&mut stream, "RevisionNotFound");
-            }
-            let Some(served) = repos.get(&(repo, file.join("/"))) else {
-                return not_found(&mut stream, "EntryNotFound");
-            };
-            let etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
-            let headers = [
-                ("ETag", etag),
-                ("X-Repo-Commit", COMMIT.to_string()),
-                ("Content-Length", served.bytes.len().to_string()),
-            ];
-            let body: &[u8] = match (method, served.truncated) {
-                ("HEAD", _) => &[],
-                (_, true) => &served.bytes[..served.bytes.len() / 2],
-                _ => &served.bytes,
-            };
-            respond(&mut stream, "200 OK", &headers, body);
-        }
-        _ => not_found(&mut stream, "EntryNotFound"),
-    }
-}
-
-/// Serves `repos` on an ephemeral port until the returned flag is set.
-fn start_hub(repos: Repos) -> (u16, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    let handle = std::thread::spawn(move || {
-        // Bounded: the server also stops by itself after 120 s.
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).unwrap();
-                    stream
-                        .set_read_timeout(Some(Duration::from_secs(5)))
-                        .unwrap();
-                    serve(stream, &repos);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => break,
-            }
-        }
-    });
-    (port, stop, handle)
-}
+use fake_hub::{Repos, Served, COMMIT};
 
 fn neuropos(args: &[&str], home: &Path, port: u16, offline: bool) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_neuropos"));
@@ -220,7 +77,8 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         &model[..model.len() - 100],
         false,
     );
-    let (port, stop, server) = start_hub(repos);
+    let mut hub = fake_hub::start(repos);
+    let port = hub.port;
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let eval = |reference: &str, offline: bool| {
@@ -358,8 +216,7 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
     assert_eq!(lineage["initial_test_accuracy"].as_f64().unwrap(), expected);
 
     // The server goes away; the branch reference resolves from the cache alone.
-    stop.store(true, Ordering::SeqCst);
-    server.join().unwrap();
+    hub.stop();
     let out = eval("hf://neuropos/zoo/mlp-h14", true);
     assert!(
         out.status.success(),

@@ -1,0 +1,187 @@
+//! A small Hugging Face Hub on 127.0.0.1 for the tests: it answers the routes the hf-hub crate
+//! calls — `HEAD`/`GET {endpoint}/{owner}/{repo}/resolve/{revision}/{path}` with the headers the
+//! Hub sends (ETag, X-Repo-Commit, Content-Length; X-Error-Code on a 404) and
+//! `GET {endpoint}/api/models/{owner}/{repo}[/revision/{revision}]` — and records every request
+//! line. Anything else gets a 404.
+
+#![allow(dead_code)] // each test file uses its part
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A file the fake Hub serves, and whether its body is cut short.
+pub struct Served {
+    pub bytes: Vec<u8>,
+    pub truncated: bool,
+}
+
+/// `(repo, path in repo)` → file; revisions `main` and [`COMMIT`] both resolve to these.
+pub type Repos = HashMap<(String, String), Served>;
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head += "\r\n";
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn not_found(stream: &mut TcpStream, code: &str) {
+    let body = format!("{{\"error\":\"{code}\"}}");
+    respond(
+        stream,
+        "404 Not Found",
+        &[
+            ("X-Error-Code", code.to_string()),
+            ("Content-Type", "application/json".into()),
+            ("Content-Length", body.len().to_string()),
+        ],
+        body.as_bytes(),
+    );
+}
+
+fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader
+        .read_line(&mut header)
+        .map(|n| n > 2)
+        .unwrap_or(false)
+    {
+        header.clear();
+    }
+    requests.lock().unwrap().push(line.trim().to_string());
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path: Vec<&str> = target
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .skip(1)
+        .collect();
+    let known_repo = |repo: &str| repos.keys().any(|(r, _)| r == repo);
+    let known_revision = |rev: &str| rev == "main" || rev == COMMIT;
+    match path.as_slice() {
+        ["api", "models", owner, name, rest @ ..] => {
+            let repo = format!("{owner}/{name}");
+            if !known_repo(&repo) {
+                return not_found(&mut stream, "RepoNotFound");
+            }
+            if let ["revision", rev] = rest {
+                if !known_revision(rev) {
+                    return not_found(&mut stream, "RevisionNotFound");
+                }
+            }
+            let body = format!("{{\"id\":\"{repo}\",\"sha\":\"{COMMIT}\"}}");
+            respond(
+                &mut stream,
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json".into()),
+                    ("Content-Length", body.len().to_string()),
+                ],
+                body.as_bytes(),
+            );
+        }
+        [owner, name, "resolve", rev, file @ ..] => {
+            let repo = format!("{owner}/{name}");
+            if !known_repo(&repo) {
+                return not_found(&mut stream, "RepoNotFound");
+            }
+            if !known_revision(rev) {
+                return not_found(&mut stream, "RevisionNotFound");
+            }
+            let Some(served) = repos.get(&(repo, file.join("/"))) else {
+                return not_found(&mut stream, "EntryNotFound");
+            };
+            let etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
+            let headers = [
+                ("ETag", etag),
+                ("X-Repo-Commit", COMMIT.to_string()),
+                ("Content-Length", served.bytes.len().to_string()),
+            ];
+            let body: &[u8] = match (method, served.truncated) {
+                ("HEAD", _) => &[],
+                (_, true) => &served.bytes[..served.bytes.len() / 2],
+                _ => &served.bytes,
+            };
+            respond(&mut stream, "200 OK", &headers, body);
+        }
+        _ => not_found(&mut stream, "EntryNotFound"),
+    }
+}
+
+/// A running fake Hub.
+pub struct FakeHub {
+    pub port: u16,
+    /// Every request line served, in order.
+    pub requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeHub {
+    /// Stops the server and waits for it.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Serves `repos` on an ephemeral port until stopped.
+pub fn start(repos: Repos) -> FakeHub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (stopped, seen) = (stop.clone(), requests.clone());
+    let thread = std::thread::spawn(move || {
+        // Bounded: the server also stops by itself after 120 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
+                    serve(stream, &repos, &seen);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    FakeHub {
+        port,
+        requests,
+        stop,
+        thread: Some(thread),
+    }
+}
