@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, ModelArgs};
+use crate::common::{DataArgs, DeviceArgs, ModelArgs, PruneDuringArgs};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Product {
@@ -48,6 +48,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = DEFAULT_TILE)]
     tile: usize,
     #[command(flatten)]
+    pruning: PruneDuringArgs,
+    #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
     data: DataArgs,
@@ -80,6 +82,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(lif) = config.lif.as_mut() {
         lif.time_steps = args.time_steps;
     }
+    config.pruning = args.pruning.pruning();
     config.validate()?;
     let device = args.device.device()?;
     let (mnist, _) = args.data.load()?;

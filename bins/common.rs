@@ -5,6 +5,7 @@ use candle_core::Device;
 use clap::Args;
 use neuropos_models::data::{self, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
+use neuropos_models::prune::{PruneScope, Pruning};
 use neuropos_models::{Config, ModelKind};
 use std::path::PathBuf;
 
@@ -108,6 +109,27 @@ impl DataArgs {
             mnist.test_images.dim(0)?
         );
         Ok((mnist, origin))
+    }
+}
+
+/// Pruning in every forward pass, for `train` and `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct PruneDuringArgs {
+    /// Remove the smallest P % of the weights in every forward pass (the longest wires of an
+    /// embedded model), ranked afresh each step; the checkpoint records it and `eval` keeps it.
+    #[arg(long, value_name = "P")]
+    pub prune_during: Option<f64>,
+    /// With --prune-during: rank within each layer or over the whole network.
+    #[arg(long, default_value = "layer", requires = "prune_during")]
+    pub scope: PruneScope,
+}
+
+impl PruneDuringArgs {
+    pub fn pruning(&self) -> Option<Pruning> {
+        self.prune_during.map(|percent| Pruning {
+            percent,
+            scope: self.scope,
+        })
     }
 }
 

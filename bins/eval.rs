@@ -17,9 +17,11 @@ pub struct EvalArgs {
     #[arg(required = true, value_parser = CheckpointSource::parse)]
     checkpoints: Vec<CheckpointSource>,
     /// Pruning percentages: zero the smallest p % of the weights (the longest connections of an
-    /// embedded model) and score again.
-    #[arg(long, default_value = "0")]
-    prune: Percentages,
+    /// embedded model) and score again [default: 0, or the pruning a checkpoint was trained
+    /// with (train --prune-during), which it then keeps]. Given explicitly, the levels replace
+    /// a trained-in pruning and rank the unpruned weights.
+    #[arg(long)]
+    prune: Option<Percentages>,
     /// Rank weights within each layer or over the whole network.
     #[arg(long, default_value = "layer")]
     scope: PruneScope,
@@ -61,13 +63,37 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let path = source.resolve()?;
         let mut loaded = checkpoint::load(&path, DType::F32, &device)
             .with_context(|| format!("loading checkpoint {source}"))?;
+        if args.prune.is_none() {
+            if let Some(pruning) = loaded.info.model.pruning {
+                // The network prunes in its own forward pass: score it as it is.
+                let masks = loaded.network.pruning_masks()?.unwrap_or_default();
+                let kept: f64 = masks
+                    .iter()
+                    .map(|m| m.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>())
+                    .sum::<candle_core::Result<f64>>()?;
+                rows.push(Row {
+                    checkpoint: source.to_string(),
+                    model: loaded.info.model.describe(),
+                    params: loaded.info.params,
+                    prune_percent: pruning.percent,
+                    scope: pruning.scope,
+                    kept_weights: kept as usize,
+                    total_weights: loaded.info.model.weight_count(),
+                    accuracy: training::accuracy(&loaded.network, &test_x, &test_y)?,
+                });
+                continue;
+            }
+        }
+        let levels = args.prune.as_ref().map_or(vec![0.0], |p| p.0.clone());
         let ranking = MagnitudeRanking::new(&loaded.network.weights()?, args.scope)?;
-        for &percent in &args.prune.0 {
+        for &percent in &levels {
             let masks = ranking.masks(percent)?;
             let (kept, total) = (masks.kept, masks.total);
+            // Installed masks (even 0 %: all ones) replace a trained-in pruning.
+            let explicit = percent > 0.0 || loaded.info.model.pruning.is_some();
             loaded
                 .network
-                .set_keep_masks((percent > 0.0).then_some(masks.masks))?;
+                .set_keep_masks(explicit.then_some(masks.masks))?;
             let accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
             tracing::debug!("{source} at {percent}%: {accuracy:.4}");
             rows.push(Row {

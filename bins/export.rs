@@ -42,6 +42,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         loaded
             .network
             .set_keep_masks(Some(ranking.masks(args.prune)?.masks))?;
+    } else if let Some(masks) = loaded.network.pruning_masks()? {
+        // A model trained with pruning in every forward pass is exported as it computes.
+        loaded.network.set_keep_masks(Some(masks))?;
     }
     // Linear's layout [n_out, n_in], the inhibition mask and any pruning folded in: the network
     // computes x·P + b with P = diag(m)·(W ⊙ keep), so the dense layer's weight is Pᵀ.
@@ -62,21 +65,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     } else {
         ModelKind::Mlp
     };
-    let dense = Config {
+    let mut dense = Config::new(
         kind,
-        ..Config::new(
-            kind,
-            model.input_size(),
-            model.hidden(),
-            model.output_size(),
-            3,
-        )
-    };
-    let dense = Config {
-        activation: model.activation,
-        lif: model.lif,
-        ..dense
-    };
+        model.input_size(),
+        model.hidden(),
+        model.output_size(),
+        3,
+    );
+    dense.activation = model.activation;
+    dense.lif = model.lif;
     let info = CheckpointInfo::new(&dense, None);
     let description = serde_json::json!({
         "format": "neuropos-dense/1",

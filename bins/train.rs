@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, Sizes};
+use crate::common::{DataArgs, DeviceArgs, PruneDuringArgs, Sizes};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
@@ -41,6 +41,8 @@ pub struct TrainArgs {
     /// must agree with it. The optimizer starts fresh (new Adam moments).
     #[arg(long, value_parser = CheckpointSource::parse)]
     init_from: Option<CheckpointSource>,
+    #[command(flatten)]
+    pruning: PruneDuringArgs,
     /// Training epochs [default: 300 for MLPs, 200 for SNNs, as in the paper].
     #[arg(long)]
     epochs: Option<usize>,
@@ -251,10 +253,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             Some((source.clone(), path, checkpoint))
         }
     };
-    let config = match &start {
+    let mut config = match &start {
         Some((_, _, checkpoint)) => checkpoint.info.model.clone(),
         None => config_from_flags(&args)?,
     };
+    // Pruning during training may be added to (or changed for) a fine-tuning run too.
+    if let Some(pruning) = args.pruning.pruning() {
+        config.pruning = Some(pruning);
+        config.validate()?;
+    }
     let kind = config.kind;
     let lr = args.lr.unwrap_or(kind.paper_learning_rate());
     if !(lr.is_finite() && lr > 0.0) {

@@ -698,3 +698,97 @@ fn dense_export_gives_the_embedded_models_logits_through_plain_linear_layers() {
     ]);
     assert!(err.contains("--prune"), "{err}");
 }
+
+#[test]
+fn pruning_during_training_is_recorded_and_kept_by_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pruned");
+    let o = out.to_str().unwrap();
+    for (kind, hidden) in [("mlp3d", "48"), ("snn", "14")] {
+        ok(&[
+            "train",
+            "--model",
+            kind,
+            "--hidden",
+            hidden,
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1200",
+            "--test-limit",
+            "500",
+            "--prune-during",
+            "80",
+            "--scope",
+            "layer",
+            "--device",
+            "cpu",
+            "--out",
+            o,
+        ]);
+        let info = checkpoint::read(&out).unwrap().info;
+        let pruning = info
+            .model
+            .pruning
+            .expect("the checkpoint records its pruning");
+        assert_eq!((pruning.percent, pruning.scope), (80.0, PruneScope::Layer));
+        let eval = |extra: &[&str]| {
+            let mut args = vec![
+                "eval",
+                o,
+                "--test-limit",
+                "500",
+                "--format",
+                "json",
+                "--device",
+                "cpu",
+            ];
+            args.extend_from_slice(extra);
+            let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+            rows[0].clone()
+        };
+        // By default eval scores the network as it was trained: pruned; the same masks as an
+        // explicit --prune 80 of its weights.
+        let default = eval(&[]);
+        assert_eq!(default["prune_percent"], 80.0, "{kind}");
+        let total = default["total_weights"].as_u64().unwrap() as f64;
+        let kept = default["kept_weights"].as_u64().unwrap() as f64;
+        assert!(
+            (kept / total - 0.2).abs() < 0.01,
+            "{kind}: kept {kept} of {total}"
+        );
+        let explicit = eval(&["--prune", "80"]);
+        assert_eq!(default["accuracy"], explicit["accuracy"], "{kind}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    let err = failure(&[
+        "train",
+        "--model",
+        "mlp",
+        "--prune-during",
+        "100",
+        "--out",
+        o,
+    ]);
+    assert!(err.contains("less than 100"), "{err}");
+    let err = failure(&["train", "--model", "mlp", "--scope", "global", "--out", o]);
+    assert!(err.contains("--prune-during"), "{err}");
+    let line = ok(&[
+        "bench",
+        "--model",
+        "mlp3d",
+        "--hidden",
+        "64",
+        "--steps",
+        "2",
+        "--prune-during",
+        "80",
+        "--device",
+        "cpu",
+    ]);
+    let bench: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert!(
+        bench["model"].as_str().unwrap().contains("pruned 80%"),
+        "{line}"
+    );
+}

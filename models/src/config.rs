@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::layers::lif::LifConfig;
+use crate::prune::Pruning;
 use crate::{Error, Result};
 
 /// Default steepness `k` of the inhibition mask `m = 2·σ(k·v) − 1`.
@@ -204,6 +205,9 @@ pub struct Config {
     /// LIF neurons and simulation length; present exactly for spiking kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lif: Option<LifConfig>,
+    /// Pruning in every forward pass (`train --prune-during`); the network keeps applying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruning: Option<Pruning>,
 }
 
 impl Config {
@@ -222,6 +226,7 @@ impl Config {
             activation: Activation::Relu,
             init: EmbeddedInit::default(),
             lif: kind.is_spiking().then(LifConfig::default),
+            pruning: None,
         }
     }
 
@@ -254,6 +259,9 @@ impl Config {
             }
             (true, Some(lif)) => lif.validate().map_err(Error::Config)?,
             (false, None) => {}
+        }
+        if let Some(pruning) = &self.pruning {
+            pruning.validate().map_err(Error::Config)?;
         }
         if self.kind.is_embedded() {
             if self.dim < 2 {
@@ -335,6 +343,9 @@ impl Config {
         }
         if let Some(lif) = &self.lif {
             text += &format!(" T={}", lif.time_steps);
+        }
+        if let Some(p) = &self.pruning {
+            text += &format!(" pruned {}% ({})", p.percent, p.scope);
         }
         text
     }

@@ -10,6 +10,7 @@ use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, Product
 use crate::layers::lif::{lif, lif_project, LifConfig};
 use crate::layers::Synapses;
 use crate::loss::{logits_cross_entropy, membrane_cross_entropy};
+use crate::prune::smallest_removed;
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
 /// ReLU (MLP) or LIF neurons over time (SNN) as dynamics.
@@ -92,15 +93,58 @@ impl Network {
         }
     }
 
-    /// The synapses from every layer to the next, with pruning and current options applied.
+    /// The synapses from every layer to the next, with the installed keep-masks
+    /// ([`Network::set_keep_masks`]) and current options applied.
     pub fn synapses(&self) -> Vec<Synapses<'_>> {
+        self.synapses_with(&self.keep)
+    }
+
+    /// The synapses with `keep` (one optional mask per layer, in the layers' own layouts).
+    fn synapses_with<'a>(&'a self, keep: &'a [Option<Tensor>]) -> Vec<Synapses<'a>> {
         (0..self.keep.len())
-            .map(|c| self.synapse_layer(c))
+            .map(|c| self.synapse_layer(c, keep[c].as_ref()))
             .collect()
     }
 
-    fn synapse_layer(&self, c: usize) -> Synapses<'_> {
-        let keep = self.keep[c].as_ref();
+    /// The masks a forward pass runs with when they differ from the installed ones: with a
+    /// [`crate::prune::Pruning`] in the config and no keep-masks installed, masks ranked afresh
+    /// from the current weights (detached: the ranking carries no gradient).
+    fn forward_masks(&self) -> Result<Option<Vec<Option<Tensor>>>> {
+        match (&self.config.pruning, self.keep.iter().any(Option::is_some)) {
+            (Some(pruning), false) => {
+                // In each layer's own layout: W pre-major for embedded synapses, Linear's for
+                // dense ones (the ranking does not depend on the layout).
+                let weights: Vec<Tensor> = (0..self.keep.len())
+                    .map(|c| match self.synapse_layer(c, None) {
+                        Synapses::Embedded(s) => s.weights(),
+                        Synapses::Dense(d, _) => Ok(d.weight().clone()),
+                    })
+                    .collect::<Result<_>>()?;
+                let masks = smallest_removed(&weights, pruning.percent, pruning.scope)?;
+                Ok(Some(masks.into_iter().map(Some).collect()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The masks of the config's pruning for the current weights, `[n_out, n_in]` per layer as
+    /// [`Network::set_keep_masks`] takes them; `None` without one.
+    pub fn pruning_masks(&self) -> Result<Option<Vec<Tensor>>> {
+        let Some(masks) = self.forward_masks()? else {
+            return Ok(None);
+        };
+        masks
+            .into_iter()
+            .flatten()
+            .map(|m| match self.layers {
+                Layers::Embedded(_) => m.t()?.contiguous(),
+                Layers::Dense(_) => Ok(m),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    fn synapse_layer<'a>(&'a self, c: usize, keep: Option<&'a Tensor>) -> Synapses<'a> {
         match &self.layers {
             Layers::Embedded(e) => Synapses::Embedded(
                 e.synapses(c)
@@ -173,7 +217,7 @@ impl Network {
         }
         let mut keep = Vec::with_capacity(masks.len());
         for (c, mask) in masks.into_iter().enumerate() {
-            let (n_in, n_out) = self.synapse_layer(c).shape()?;
+            let (n_in, n_out) = self.synapse_layer(c, None).shape()?;
             if mask.dims() != [n_out, n_in] {
                 candle_core::bail!(
                     "keep-mask {c} has shape {:?}, expected [{n_out}, {n_in}]",
@@ -219,7 +263,8 @@ impl Network {
 
     /// An MLP's logits `[B, classes]`.
     fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let synapses = self.synapses();
+        let masks = self.forward_masks()?;
+        let synapses = self.synapses_with(masks.as_deref().unwrap_or(&self.keep));
         let last = synapses.len() - 1;
         let mut h = x.clone();
         for (c, syn) in synapses.iter().enumerate() {
@@ -237,7 +282,8 @@ impl Network {
         // repeating it T times, without the T copies). Every hidden LIF layer feeds the next
         // synapses through the fused projection, so no [T, B, N] spike tensor is materialised
         // on the CPU.
-        let synapses = self.synapses();
+        let masks = self.forward_masks()?;
+        let synapses = self.synapses_with(masks.as_deref().unwrap_or(&self.keep));
         let mut current = synapses[0].forward(x)?;
         for syn in &synapses[1..] {
             // Every synapse layer here has a bias (embedded ones and the baselines' `Linear`s

@@ -2,6 +2,7 @@
 //! cuts the longest wires.
 
 use candle_core::{DType, Device, Result, Tensor};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +34,196 @@ impl FromStr for PruneScope {
                 "unknown pruning scope `{s}`; expected layer or global"
             )),
         }
+    }
+}
+
+/// Pruning applied in every forward pass (the paper's pruning during training, Fig. 3b): the
+/// smallest `percent` % of the weights, within each layer or over all of them, ranked afresh
+/// each time (positions move, and with them the weights). A checkpoint trained so records it in
+/// its [`crate::Config`], and its network keeps pruning when it is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pruning {
+    pub percent: f64,
+    pub scope: PruneScope,
+}
+
+impl Pruning {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if (0.0..100.0).contains(&self.percent) {
+            Ok(())
+        } else {
+            Err(format!(
+                "pruning during training must remove at least 0 and less than 100 % of the \
+                 weights, got {}",
+                self.percent
+            ))
+        }
+    }
+}
+
+/// 0/1 keep-masks (in `weights`' dtype, device and layout) that remove the smallest
+/// `percent` % of |w| of each tensor (`Layer`) or of all of them together (`Global`): exactly
+/// [`removed_count`] of them, ties broken by position (layer, then flat index), the same masks
+/// as [`MagnitudeRanking`] gives. Linear time, for pruning in every forward pass: the cut-off
+/// comes from a histogram and a selection within one bucket, not from a sort.
+pub fn smallest_removed(
+    weights: &[Tensor],
+    percent: f64,
+    scope: PruneScope,
+) -> Result<Vec<Tensor>> {
+    if !(0.0..=100.0).contains(&percent) {
+        candle_core::bail!("pruning percentage must be within 0..=100, got {percent}");
+    }
+    let values: Vec<Vec<f32>> = weights
+        .iter()
+        .map(|w| {
+            w.detach()
+                .flatten_all()?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()
+        })
+        .collect::<Result<_>>()?;
+    let groups: Vec<Vec<usize>> = match scope {
+        PruneScope::Layer => (0..weights.len()).map(|l| vec![l]).collect(),
+        PruneScope::Global => vec![(0..weights.len()).collect()],
+    };
+    let mut keep: Vec<Option<Vec<f32>>> = vec![None; values.len()];
+    for layers in groups {
+        let members: Vec<&[f32]> = layers.iter().map(|&l| values[l].as_slice()).collect();
+        let total: usize = members.iter().map(|m| m.len()).sum();
+        let removed = removed_count(total, percent);
+        let Some(last) = removed.checked_sub(1) else {
+            continue;
+        };
+        let Selection {
+            cutoff,
+            below,
+            equal,
+        } = kth_key(&members, last);
+        // Of the keys equal to the cut-off, the first `ties` in position order go too. Weights
+        // synthesised from positions rarely tie: then all of them go, in one parallel pass.
+        let ties = removed - below;
+        if ties == equal {
+            for &l in &layers {
+                keep[l] = Some(
+                    values[l]
+                        .par_iter()
+                        .map(|&v| if key(v) <= cutoff { 0.0 } else { 1.0 })
+                        .collect(),
+                );
+            }
+            continue;
+        }
+        // Otherwise each chunk learns how many equal keys come before it.
+        let mut seen_before = 0;
+        for &l in &layers {
+            let counts: Vec<usize> = values[l]
+                .par_chunks(MASK_CHUNK)
+                .map(|c| c.iter().filter(|&&v| key(v) == cutoff).count())
+                .collect();
+            let mut starts = Vec::with_capacity(counts.len());
+            for count in counts {
+                starts.push(seen_before);
+                seen_before += count;
+            }
+            let mut flags = vec![1.0f32; values[l].len()];
+            flags
+                .par_chunks_mut(MASK_CHUNK)
+                .zip(values[l].par_chunks(MASK_CHUNK))
+                .zip(starts)
+                .for_each(|((flags, chunk), mut seen)| {
+                    for (flag, &v) in flags.iter_mut().zip(chunk) {
+                        let k = key(v);
+                        let gone = k < cutoff
+                            || (k == cutoff && {
+                                seen += 1;
+                                seen <= ties
+                            });
+                        if gone {
+                            *flag = 0.0;
+                        }
+                    }
+                });
+            keep[l] = Some(flags);
+        }
+    }
+    keep.into_iter()
+        .zip(weights)
+        .map(|(k, w)| match k {
+            Some(k) => Tensor::from_vec(k, w.shape(), &Device::Cpu)?
+                .to_dtype(w.dtype())?
+                .to_device(w.device()),
+            None => w.ones_like(),
+        })
+        .collect()
+}
+
+/// Weights per task of the mask pass.
+const MASK_CHUNK: usize = 1 << 16;
+
+/// |w| as an order-preserving integer key: with the sign bit cleared, IEEE bit patterns sort as
+/// the magnitudes do (NaN above infinity, as `f32::total_cmp` puts it).
+#[inline(always)]
+fn key(v: f32) -> u32 {
+    v.to_bits() & 0x7fff_ffff
+}
+
+/// Where [`kth_key`] puts the cut.
+struct Selection {
+    /// The k-th smallest key.
+    cutoff: u32,
+    /// Keys smaller than it.
+    below: usize,
+    /// Keys equal to it.
+    equal: usize,
+}
+
+/// The `k`-th smallest key (0-based) of all `groups` together: a histogram of the keys' top 12
+/// bits (the exponent and 3 mantissa bits: an L1-sized table, one per thread, added up), then a
+/// selection among the keys of the one bucket that holds the k-th.
+fn kth_key(groups: &[&[f32]], k: usize) -> Selection {
+    const SHIFT: u32 = 19;
+    const BUCKETS: usize = 1 << (31 - SHIFT);
+    let total: usize = groups.iter().map(|g| g.len()).sum();
+    let part = total.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let pieces: Vec<&[f32]> = groups.iter().flat_map(|g| g.chunks(part)).collect();
+    let histogram = pieces
+        .par_iter()
+        .map(|piece| {
+            let mut h = vec![0u32; BUCKETS];
+            piece
+                .iter()
+                .for_each(|&v| h[(key(v) >> SHIFT) as usize] += 1);
+            h
+        })
+        .reduce(
+            || vec![0u32; BUCKETS],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    let (mut bucket, mut smaller) = (0, 0);
+    while smaller + histogram[bucket] as usize <= k {
+        smaller += histogram[bucket] as usize;
+        bucket += 1;
+    }
+    let mut inside: Vec<u32> = pieces
+        .par_iter()
+        .flat_map_iter(|piece| {
+            piece
+                .iter()
+                .map(|&v| key(v))
+                .filter(move |&k| (k >> SHIFT) as usize == bucket)
+        })
+        .collect();
+    let (_, &mut cutoff, _) = inside.select_nth_unstable(k - smaller);
+    let below = smaller + inside.iter().filter(|&&k| k < cutoff).count();
+    let equal = inside.iter().filter(|&&k| k == cutoff).count();
+    Selection {
+        cutoff,
+        below,
+        equal,
     }
 }
 
@@ -196,6 +387,38 @@ mod tests {
             vec![vec![0.0, 0.0], vec![1.0, 1.0]]
         );
         assert_eq!(l.kept, 4);
+    }
+
+    #[test]
+    fn linear_time_selection_removes_what_the_sorted_ranking_removes() {
+        let a = Tensor::randn(0f32, 1.0, (37, 23), &Device::Cpu).unwrap();
+        // Ties on purpose: a block of equal magnitudes straddles every cut-off below.
+        let b = Tensor::new(
+            &[[0.5f32, -0.5, 0.5, 0.5], [0.5, 2.0, -0.5, 0.1]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        // More weights than one mask chunk, on a few levels only: ties span chunk boundaries.
+        let c = (Tensor::randn(0f32, 1.0, (300, 300), &Device::Cpu).unwrap() * 4.0)
+            .unwrap()
+            .round()
+            .unwrap()
+            .affine(0.25, 0.0)
+            .unwrap();
+        let weights = [a, b, c];
+        for scope in [PruneScope::Layer, PruneScope::Global] {
+            for p in [0.0, 10.0, 37.5, 50.0, 80.0, 99.0, 100.0] {
+                let fast = smallest_removed(&weights, p, scope).unwrap();
+                let sorted = ranks(&weights, scope, p).masks;
+                for (f, s) in fast.iter().zip(&sorted) {
+                    assert_eq!(
+                        f.to_vec2::<f32>().unwrap(),
+                        s.to_vec2::<f32>().unwrap(),
+                        "{scope} {p} %"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

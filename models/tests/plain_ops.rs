@@ -7,7 +7,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
-use neuropos_models::prune::{MagnitudeRanking, PruneScope};
+use neuropos_models::prune::{MagnitudeRanking, PruneScope, Pruning};
 use neuropos_models::training::{adam, predict};
 use neuropos_models::{data, device, Config, ModelKind, Network};
 
@@ -34,9 +34,15 @@ fn scalar(t: &Tensor) -> f32 {
 
 /// Forward, backward and one Adam step on `x`/`y`, then predictions on `test`, unpruned and with
 /// half the weights of every layer pruned.
-fn outcome(kind: ModelKind, fused: bool, x: &Tensor, y: &Tensor, test: &Tensor) -> Outcome {
+fn outcome(
+    kind: ModelKind,
+    fused: bool,
+    pruning: Option<Pruning>,
+    (x, y, test): (&Tensor, &Tensor, &Tensor),
+) -> Outcome {
     device::set_fused_kernels(fused);
-    let cfg = Config::mnist(kind, &[48], 3);
+    let mut cfg = Config::mnist(kind, &[48], 3);
+    cfg.pruning = pruning;
     let vars = VarMap::new();
     let mut net = Network::seeded(&cfg, &vars, 0, DType::F32, &Device::Cpu).unwrap();
     let loss = net.loss(x, y).unwrap();
@@ -95,8 +101,26 @@ fn plain_ops_train_prune_and_evaluate_every_kind_like_the_kernels() {
         .unwrap();
     let (x, y, test) = (&mnist.train_images, &mnist.train_labels, &mnist.test_images);
     for kind in ModelKind::ALL {
-        let fused = outcome(kind, true, x, y, test);
-        let plain = outcome(kind, false, x, y, test);
+        // Pruning in every forward pass (the ranking, its masks, the masked ops) agrees too.
+        let during = Some(Pruning {
+            percent: 80.0,
+            scope: PruneScope::Global,
+        });
+        let (fused, plain) = (
+            outcome(kind, true, during, (x, y, test)),
+            outcome(kind, false, during, (x, y, test)),
+        );
+        assert!(
+            close(fused.loss, plain.loss, 1e-4)
+                && close(fused.loss_after_step, plain.loss_after_step, 1e-3),
+            "{kind} pruned during: losses fused {} / {} vs plain {} / {}",
+            fused.loss,
+            fused.loss_after_step,
+            plain.loss,
+            plain.loss_after_step
+        );
+        let fused = outcome(kind, true, None, (x, y, test));
+        let plain = outcome(kind, false, None, (x, y, test));
         for o in [&fused, &plain] {
             assert!(o.loss.is_finite() && o.pruned_loss.is_finite(), "{kind}");
             assert!(

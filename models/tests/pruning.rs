@@ -134,3 +134,85 @@ fn pruning_cuts_the_longest_wires_per_layer_and_globally() {
     net.set_keep_masks(None).unwrap();
     assert_eq!(full, net.forward(&x).unwrap().to_vec2::<f64>().unwrap());
 }
+
+/// A network that prunes in its forward pass (`Config::pruning`) computes exactly what the
+/// same network computes with those masks installed, for every kind; the masks keep the
+/// right share of each layer; and no gradient reaches a pruned weight.
+#[test]
+fn pruning_during_the_forward_pass_masks_ranks_afresh_and_stops_gradients() {
+    use neuropos_models::prune::Pruning;
+    for kind in ModelKind::ALL {
+        let mut cfg = Config::new(kind, 30, &[40], 6, 3);
+        cfg.init.coord_half_width = 2.0;
+        cfg.pruning = Some(Pruning {
+            percent: 60.0,
+            scope: PruneScope::Layer,
+        });
+        let vars = VarMap::new();
+        let mut net = Network::seeded(&cfg, &vars, 9, DType::F32, &Device::Cpu).unwrap();
+        let x = Tensor::rand(0f32, 1.0, (8, 30), &Device::Cpu).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 4, 5, 0, 1], &Device::Cpu).unwrap();
+        let masks = net
+            .pruning_masks()
+            .unwrap()
+            .expect("a pruning config gives masks");
+        for (m, total) in masks.iter().zip([30 * 40, 40 * 6]) {
+            let kept = m.sum_all().unwrap().to_scalar::<f32>().unwrap() as usize;
+            assert_eq!(kept, total - removed_count(total, 60.0), "{kind}");
+        }
+        let dynamic = net
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let loss = net.loss(&x, &y).unwrap();
+        let grads = loss.backward().unwrap();
+        net.set_keep_masks(Some(masks.clone())).unwrap();
+        let installed = net
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(dynamic, installed, "{kind}");
+        if !kind.is_embedded() {
+            // A free weight's gradient is exactly zero where the mask removed it.
+            let data = vars.data().lock().unwrap();
+            for (c, m) in masks.iter().enumerate() {
+                let w = data[&format!("linear.{c}.weight")].as_tensor();
+                let g = grads
+                    .get(w)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                let m = m.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                assert!(
+                    g.iter().zip(&m).all(|(g, m)| *m == 1.0 || *g == 0.0),
+                    "{kind} {c}"
+                );
+                assert!(
+                    g.iter().zip(&m).any(|(g, m)| *m == 1.0 && *g != 0.0),
+                    "{kind} {c}"
+                );
+            }
+        }
+        // The ranking follows the weights: move them and the masks change.
+        net.set_keep_masks(None).unwrap();
+        for var in vars.all_vars() {
+            let moved = var.as_tensor().affine(1.0, 0.0).unwrap()
+                + Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap();
+            var.set(&moved.unwrap()).unwrap();
+        }
+        let after = net.pruning_masks().unwrap().unwrap();
+        let same = after
+            .iter()
+            .zip(&masks)
+            .all(|(a, b)| a.to_vec2::<f32>().unwrap() == b.to_vec2::<f32>().unwrap());
+        assert!(!same, "{kind}: masks did not follow the moved weights");
+    }
+}
