@@ -5,7 +5,7 @@ use candle_core::DType;
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{MagnitudeRanking, PruneScope};
+use neuropos_models::prune::{self, MagnitudeRanking, PruneScope, Rank};
 use neuropos_models::training;
 use serde::Serialize;
 
@@ -25,6 +25,14 @@ pub struct EvalArgs {
     /// Rank weights within each layer or over the whole network.
     #[arg(long, default_value = "layer")]
     scope: PruneScope,
+    /// Rank connections by `distance` (|w| = 1/distance, the paper's) or `effective` (|m_i·w_ij|,
+    /// the weight as it acts, with the inhibition mask); the same for dense baselines.
+    #[arg(long, default_value = "distance")]
+    rank: Rank,
+    /// After pruning, fold the mean current of the removed connections into the biases,
+    /// measured on the first N training images (never the test set), layer by layer.
+    #[arg(long, value_name = "N")]
+    compensate: Option<usize>,
     /// table (markdown), csv or json.
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     format: String,
@@ -44,6 +52,9 @@ pub struct Row {
     pub params: usize,
     pub prune_percent: f64,
     pub scope: PruneScope,
+    pub rank: Rank,
+    /// Training images the biases were compensated on (0: not compensated).
+    pub compensated_on: usize,
     pub kept_weights: usize,
     pub total_weights: usize,
     pub accuracy: f64,
@@ -57,6 +68,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let test_x = mnist.test_images.to_device(&device)?;
     let test_y = mnist.test_labels.to_device(&device)?;
+    let compensation_images = match args.compensate {
+        None => None,
+        Some(n) if n == 0 || n > mnist.train_images.dim(0)? => anyhow::bail!(
+            "--compensate takes 1 to {} training images, got {n}",
+            mnist.train_images.dim(0)?
+        ),
+        Some(n) => Some(mnist.train_images.narrow(0, 0, n)?.to_device(&device)?),
+    };
 
     let mut rows = Vec::new();
     for source in &args.checkpoints {
@@ -77,6 +96,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                     params: loaded.info.params,
                     prune_percent: pruning.percent,
                     scope: pruning.scope,
+                    rank: Rank::Distance,
+                    compensated_on: 0,
                     kept_weights: kept as usize,
                     total_weights: loaded.info.model.weight_count(),
                     accuracy: training::accuracy(&loaded.network, &test_x, &test_y)?,
@@ -85,15 +106,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
         }
         let levels = args.prune.as_ref().map_or(vec![0.0], |p| p.0.clone());
-        let ranking = MagnitudeRanking::new(&loaded.network.weights()?, args.scope)?;
+        let weights = prune::ranked_weights(&loaded.network, args.rank)?;
+        let ranking = MagnitudeRanking::new(&weights, args.scope)?;
+        let biases = prune::save_biases(&loaded.network, &loaded.vars)?;
         for &percent in &levels {
             let masks = ranking.masks(percent)?;
             let (kept, total) = (masks.kept, masks.total);
             // Installed masks (even 0 %: all ones) replace a trained-in pruning.
             let explicit = percent > 0.0 || loaded.info.model.pruning.is_some();
+            prune::restore_biases(&loaded.vars, &biases)?;
             loaded
                 .network
-                .set_keep_masks(explicit.then_some(masks.masks))?;
+                .set_keep_masks(explicit.then(|| masks.masks.clone()))?;
+            if let (Some(images), true) = (&compensation_images, percent > 0.0) {
+                prune::compensate(&loaded.network, &loaded.vars, &masks.masks, images)?;
+            }
             let accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
             tracing::debug!("{source} at {percent}%: {accuracy:.4}");
             rows.push(Row {
@@ -102,6 +129,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 params: loaded.info.params,
                 prune_percent: percent,
                 scope: args.scope,
+                rank: args.rank,
+                compensated_on: if percent > 0.0 {
+                    args.compensate.unwrap_or(0)
+                } else {
+                    0
+                },
                 kept_weights: kept,
                 total_weights: total,
                 accuracy,
@@ -112,12 +145,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 10] = [
     "checkpoint",
     "model",
     "params",
     "prune_percent",
     "scope",
+    "rank",
+    "compensated_on",
     "kept_weights",
     "total_weights",
     "accuracy",
@@ -126,13 +161,15 @@ const COLUMNS: [&str; 8] = [
 impl Row {
     /// One cell per [`COLUMNS`] entry. Accuracy on N test images has at most log10(N) decimals;
     /// four cover the 10,000 of MNIST exactly.
-    fn cells(&self) -> [String; 8] {
+    fn cells(&self) -> [String; 10] {
         [
             self.checkpoint.clone(),
             self.model.clone(),
             self.params.to_string(),
             self.prune_percent.to_string(),
             self.scope.to_string(),
+            self.rank.to_string(),
+            self.compensated_on.to_string(),
             self.kept_weights.to_string(),
             self.total_weights.to_string(),
             format!("{:.4}", self.accuracy),

@@ -168,7 +168,7 @@ fn train_then_eval_agrees_with_the_library() {
     ]);
     assert_eq!(csv.lines().count(), 3);
     assert!(csv.starts_with(
-        "checkpoint,model,params,prune_percent,scope,kept_weights,total_weights,accuracy"
+        "checkpoint,model,params,prune_percent,scope,rank,compensated_on,kept_weights,total_weights,accuracy"
     ));
     let table = ok(&[
         "eval",
@@ -791,4 +791,47 @@ fn pruning_during_training_is_recorded_and_kept_by_eval() {
         bench["model"].as_str().unwrap().contains("pruned 80%"),
         "{line}"
     );
+}
+
+#[test]
+fn eval_ranks_by_effective_weight_and_compensates_biases() {
+    let ckpt = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp3d");
+    let c = ckpt.to_str().unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            c,
+            "--prune",
+            "50",
+            "--test-limit",
+            "1000",
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        rows[0].clone()
+    };
+    let paper = eval(&[]);
+    let better = eval(&["--rank", "effective", "--compensate", "1000"]);
+    assert_eq!(
+        (paper["rank"].as_str(), paper["compensated_on"].as_u64()),
+        (Some("distance"), Some(0))
+    );
+    assert_eq!(better["rank"], "effective");
+    assert_eq!(better["compensated_on"], 1000);
+    let (a, b) = (
+        paper["accuracy"].as_f64().unwrap(),
+        better["accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        b > a + 0.1,
+        "effective ranking with compensation {b} vs the paper's ranking {a}"
+    );
+    let err = failure(&["eval", c, "--compensate", "0", "--device", "cpu"]);
+    assert!(err.contains("--compensate"), "{err}");
+    let err = failure(&["eval", c, "--rank", "random", "--device", "cpu"]);
+    assert!(err.contains("distance or effective"), "{err}");
 }

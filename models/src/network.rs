@@ -144,6 +144,14 @@ impl Network {
             .map(Some)
     }
 
+    /// Synapse layer `c` without any pruning.
+    pub fn synapses_unpruned(&self, c: usize) -> Result<Synapses<'_>> {
+        if c >= self.keep.len() {
+            candle_core::bail!("no synapse layer {c} in {}", self.config.describe());
+        }
+        Ok(self.synapse_layer(c, None))
+    }
+
     fn synapse_layer<'a>(&'a self, c: usize, keep: Option<&'a Tensor>) -> Synapses<'a> {
         match &self.layers {
             Layers::Embedded(e) => Synapses::Embedded(
@@ -294,6 +302,58 @@ impl Network {
             current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
         }
         Ok(current)
+    }
+
+    /// The mean presynaptic activity of synapse layer `c` over the samples `x` `[B, n_input]`:
+    /// the pixels for layer 0; after it the hidden activations (MLP) or spike rates per step
+    /// (SNN), computed with the masks in force. `[n_in]`, detached.
+    pub fn mean_input(&self, x: &Tensor, c: usize) -> Result<Tensor> {
+        let masks = self.forward_masks()?;
+        let synapses = self.synapses_with(masks.as_deref().unwrap_or(&self.keep));
+        if c >= synapses.len() {
+            candle_core::bail!("no synapse layer {c} in {}", self.config.describe());
+        }
+        let x = x.detach();
+        match &self.config.lif {
+            None => {
+                let mut h = x;
+                for syn in &synapses[..c] {
+                    h = syn.forward_activated(&h, Some(self.config.activation))?;
+                }
+                h.mean(0)
+            }
+            Some(lif_cfg) => {
+                if c == 0 {
+                    return x.mean(0);
+                }
+                let mut current = synapses[0].forward(&x)?;
+                for syn in &synapses[1..c] {
+                    let bias = syn.bias().ok_or_else(|| {
+                        candle_core::Error::Msg("a spiking layer's synapses have no bias".into())
+                    })?;
+                    current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
+                }
+                // Spikes [T, B, n]: the mean over steps and samples is the current's mean share.
+                lif(&current, lif_cfg, false)?.spikes.mean(0)?.mean(0)
+            }
+        }
+    }
+
+    /// Weights as they act, `[n_out, n_in]` per layer: the inhibition mask folded in
+    /// (`m_i · w_ij` for embedded synapses; dense weights as they are), pruning applied.
+    pub fn effective_weights(&self) -> Result<Vec<Tensor>> {
+        self.synapses()
+            .iter()
+            .map(|s| s.projection()?.t()?.contiguous())
+            .collect()
+    }
+
+    /// The name of synapse layer `c`'s bias variable.
+    pub fn bias_name(&self, c: usize) -> String {
+        match self.layers {
+            Layers::Embedded(_) => format!("layers.{}.bias", c + 1),
+            Layers::Dense(_) => format!("linear.{c}.bias"),
+        }
     }
 
     /// Training loss: cross-entropy of the logits (MLP), or the cross-entropy of the output

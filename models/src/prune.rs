@@ -227,6 +227,115 @@ fn kth_key(groups: &[&[f32]], k: usize) -> Selection {
     }
 }
 
+/// What a ranking orders the connections by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rank {
+    /// |w| = 1/distance: the paper's (for dense synapses, |w|).
+    Distance,
+    /// |m_i · w_ij|, the weight as it acts: a wire from a neuron whose mask is ≈ 0 carries
+    /// nothing, however short (for dense synapses, |w| again).
+    Effective,
+}
+
+impl fmt::Display for Rank {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rank::Distance => "distance",
+            Rank::Effective => "effective",
+        })
+    }
+}
+
+impl FromStr for Rank {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "distance" => Ok(Rank::Distance),
+            "effective" => Ok(Rank::Effective),
+            _ => Err(format!(
+                "unknown ranking `{s}`; expected distance or effective"
+            )),
+        }
+    }
+}
+
+/// The weights a ranking of `network` orders, `[n_out, n_in]` per layer.
+pub fn ranked_weights(network: &crate::Network, rank: Rank) -> Result<Vec<Tensor>> {
+    match rank {
+        Rank::Distance => network.weights(),
+        Rank::Effective => network.effective_weights(),
+    }
+}
+
+/// Folds the mean current that the removed connections carried into the biases, layer by
+/// layer: with `keep` (`[n_out, n_in]` per layer) installed in `network`, each layer's mean
+/// input activity over `images` (training images, never the test set) is measured after the
+/// earlier layers were pruned and compensated, and `b_j += Σ_i ā_i · P_ij · (1 − keep_ij)`.
+/// The biases are the variables in `vars`; pass the unpruned biases back with
+/// [`restore_biases`] before another level.
+pub fn compensate(
+    network: &crate::Network,
+    vars: &candle_nn::VarMap,
+    keep: &[Tensor],
+    images: &Tensor,
+) -> Result<()> {
+    let data = vars
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    for (c, keep) in keep.iter().enumerate() {
+        let mean = network.mean_input(images, c)?; // [n_in]
+                                                   // The layer's unpruned action: P [n_in, n_out] with the mask folded in.
+        let unpruned = {
+            let synapses = network.synapses_unpruned(c)?;
+            synapses.projection()?
+        };
+        let removed = unpruned.mul(&keep.t()?.affine(-1.0, 1.0)?)?;
+        let shift = mean.unsqueeze(0)?.matmul(&removed)?.squeeze(0)?.detach();
+        let name = network.bias_name(c);
+        let bias = data.get(&name).ok_or_else(|| {
+            candle_core::Error::Msg(format!("no bias variable {name} to compensate"))
+        })?;
+        bias.set(&(bias.as_tensor() + shift.to_dtype(bias.dtype())?)?)?;
+    }
+    Ok(())
+}
+
+/// A copy of every bias variable, to undo [`compensate`].
+pub fn save_biases(
+    network: &crate::Network,
+    vars: &candle_nn::VarMap,
+) -> Result<Vec<(String, Tensor)>> {
+    let data = vars
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    (0..network.config().layers.len() - 1)
+        .map(|c| {
+            let name = network.bias_name(c);
+            let t = data
+                .get(&name)
+                .ok_or_else(|| candle_core::Error::Msg(format!("no bias variable {name}")))?;
+            Ok((name, t.as_tensor().copy()?))
+        })
+        .collect()
+}
+
+/// Puts saved biases back.
+pub fn restore_biases(vars: &candle_nn::VarMap, saved: &[(String, Tensor)]) -> Result<()> {
+    let data = vars
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    for (name, t) in saved {
+        if let Some(var) = data.get(name) {
+            var.set(t)?;
+        }
+    }
+    Ok(())
+}
+
 /// How many of `total` weights a `percent` % pruning removes (rounded to nearest).
 pub fn removed_count(total: usize, percent: f64) -> usize {
     ((total as f64) * percent / 100.0).round().min(total as f64) as usize

@@ -216,3 +216,72 @@ fn pruning_during_the_forward_pass_masks_ranks_afresh_and_stops_gradients() {
         assert!(!same, "{kind}: masks did not follow the moved weights");
     }
 }
+
+/// `effective` ranking removes first the wires of a presynaptic neuron whose mask is ~0 (they
+/// carry nothing, however short); compensation moves the removed connections' mean current into
+/// the biases, so a pruned layer's mean pre-activation over the compensation images is what it
+/// was before pruning.
+#[test]
+fn effective_ranking_and_bias_compensation() {
+    use neuropos_models::prune::{compensate, ranked_weights, save_biases, Rank};
+    let cfg = Config::new(ModelKind::Mlp3d, 20, &[16], 4, 3);
+    let vars = VarMap::new();
+    let mut net = Network::seeded(&cfg, &vars, 5, DType::F32, &Device::Cpu).unwrap();
+    // Input neuron 3 inhibition 0: mask 0, so its 16 wires act with weight 0.
+    {
+        let data = vars.data().lock().unwrap();
+        let v = &data["layers.0.inhibition"];
+        let mut values = v.as_tensor().to_vec1::<f32>().unwrap();
+        values[3] = 0.0;
+        v.set(&Tensor::new(values, &Device::Cpu).unwrap()).unwrap();
+    }
+    let weights = ranked_weights(&net, Rank::Effective).unwrap();
+    let masks = MagnitudeRanking::new(&weights, PruneScope::Layer)
+        .unwrap()
+        .masks(5.0) // 16 of 320 in the first layer
+        .unwrap();
+    let first = masks.masks[0].to_vec2::<f32>().unwrap();
+    assert!(
+        first.iter().all(|row| row[3] == 0.0),
+        "the silent neuron's wires stay"
+    );
+
+    let x = Tensor::rand(0f32, 1.0, (64, 20), &Device::Cpu).unwrap();
+    let mean_current = |net: &Network| {
+        net.synapses()[0]
+            .forward(&x)
+            .unwrap()
+            .mean(0)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let before = mean_current(&net);
+    let masks = MagnitudeRanking::new(
+        &ranked_weights(&net, Rank::Distance).unwrap(),
+        PruneScope::Layer,
+    )
+    .unwrap()
+    .masks(50.0)
+    .unwrap()
+    .masks;
+    let saved = save_biases(&net, &vars).unwrap();
+    net.set_keep_masks(Some(masks.clone())).unwrap();
+    let pruned = mean_current(&net);
+    compensate(&net, &vars, &masks, &x).unwrap();
+    let compensated = mean_current(&net);
+    let moved: f32 = before.iter().zip(&pruned).map(|(a, b)| (a - b).abs()).sum();
+    assert!(
+        moved > 1e-3,
+        "pruning half the weights did not move the mean current"
+    );
+    for (a, b) in before.iter().zip(&compensated) {
+        assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+    }
+    neuropos_models::prune::restore_biases(&vars, &saved).unwrap();
+    assert_eq!(
+        mean_current(&net),
+        pruned,
+        "restored biases give the uncompensated current"
+    );
+}
