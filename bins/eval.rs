@@ -82,10 +82,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let path = source.resolve()?;
         let mut loaded = checkpoint::load(&path, DType::F32, &device)
             .with_context(|| format!("loading checkpoint {source}"))?;
+        let trained_in = match (loaded.info.model.pruning, loaded.info.model.fixed_mask) {
+            (Some(p), _) => Some((p.percent, p.scope, Rank::Distance, 0)),
+            (None, Some(m)) => Some((m.percent, m.scope, m.rank, m.compensated_on)),
+            (None, None) => None,
+        };
         if args.prune.is_none() {
-            if let Some(pruning) = loaded.info.model.pruning {
-                // The network prunes in its own forward pass: score it as it is.
-                let masks = loaded.network.pruning_masks()?.unwrap_or_default();
+            if let Some((percent, scope, rank, compensated_on)) = trained_in {
+                // The network prunes in its own forward pass, or carries its stored mask: score
+                // it as it is.
+                let masks = match loaded.network.pruning_masks()? {
+                    Some(masks) => masks,
+                    None => loaded.network.keep_masks()?,
+                };
                 let kept: f64 = masks
                     .iter()
                     .map(|m| m.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>())
@@ -94,10 +103,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                     checkpoint: source.to_string(),
                     model: loaded.info.model.describe(),
                     params: loaded.info.params,
-                    prune_percent: pruning.percent,
-                    scope: pruning.scope,
-                    rank: Rank::Distance,
-                    compensated_on: 0,
+                    prune_percent: percent,
+                    scope,
+                    rank,
+                    compensated_on,
                     kept_weights: kept as usize,
                     total_weights: loaded.info.model.weight_count(),
                     accuracy: training::accuracy(&loaded.network, &test_x, &test_y)?,
@@ -113,7 +122,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let masks = ranking.masks(percent)?;
             let (kept, total) = (masks.kept, masks.total);
             // Installed masks (even 0 %: all ones) replace a trained-in pruning.
-            let explicit = percent > 0.0 || loaded.info.model.pruning.is_some();
+            let explicit = percent > 0.0 || trained_in.is_some();
             prune::restore_biases(&loaded.vars, &biases)?;
             loaded
                 .network

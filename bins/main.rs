@@ -5,6 +5,7 @@ mod common;
 mod eval;
 mod export;
 mod predict;
+mod prune;
 mod pull;
 mod train;
 
@@ -36,6 +37,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Write a checkpoint as ordinary dense weight matrices (safetensors, Linear's layout).
     Export(export::ExportArgs),
+    /// Write a pruned copy of a checkpoint (its mask stored), optionally compensated and
+    /// fine-tuned with the mask fixed.
+    Prune(Box<prune::PruneArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +52,6 @@ fn main() -> anyhow::Result<()> {
         Command::Pull(args) => pull::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Export(args) => export::run(args),
+        Command::Prune(args) => prune::run(*args),
     }
 }

@@ -238,8 +238,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => None,
         Some(source) => {
             let path = source.resolve()?;
-            let checkpoint = checkpoint::read(&path)
+            let mut checkpoint = checkpoint::read(&path)
                 .with_context(|| format!("reading the --init-from checkpoint {source}"))?;
+            // A stored pruning mask stays fixed while fine-tuning, and is saved again.
+            let masks = checkpoint.take_masks()?;
             check_flags_agree(&args, &checkpoint.info.model, &source.to_string())?;
             if let (Ok(from), Ok(to)) = (path.canonicalize(), args.out.canonicalize()) {
                 if from == to || from.parent() == Some(to.as_path()) {
@@ -250,11 +252,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                     );
                 }
             }
-            Some((source.clone(), path, checkpoint))
+            Some((source.clone(), path, checkpoint, masks))
         }
     };
     let mut config = match &start {
-        Some((_, _, checkpoint)) => checkpoint.info.model.clone(),
+        Some((_, _, checkpoint, _)) => checkpoint.info.model.clone(),
         None => config_from_flags(&args)?,
     };
     // Pruning during training may be added to (or changed for) a fine-tuning run too.
@@ -290,11 +292,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
 
     let vars = VarMap::new();
-    let network = Network::seeded(&config, &vars, args.seed, DType::F32, &device)?;
+    let mut network = Network::seeded(&config, &vars, args.seed, DType::F32, &device)?;
+    let masks = start.as_ref().and_then(|(_, _, _, masks)| masks.clone());
     let lineage = match &start {
         None => None,
-        Some((source, path, checkpoint)) => {
+        Some((source, path, checkpoint, _)) => {
             checkpoint.restore(&vars)?;
+            if let Some(masks) = &masks {
+                let on_device = masks
+                    .iter()
+                    .map(|m| m.to_device(&device))
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                network.set_keep_masks(Some(on_device))?;
+            }
             let initial = training::accuracy(&network, &test_x, &test_y)?;
             let training = checkpoint.info.training.as_ref();
             tracing::info!(
@@ -371,10 +381,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         if stop.load(Ordering::SeqCst) {
             // Interrupted between epochs (while scoring or saving): the last save stands.
             provenance.interrupted = true;
-            checkpoint::save(
+            checkpoint::save_with_masks(
                 &args.out,
                 &vars,
                 &CheckpointInfo::new(&config, Some(provenance)),
+                masks.as_deref(),
             )?;
             tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
             break;
@@ -424,7 +435,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         provenance.final_test_accuracy = Some(accuracy);
         provenance.interrupted = report.stopped_early;
         let info = CheckpointInfo::new(&config, Some(provenance.clone()));
-        checkpoint::save(&args.out, &vars, &info)?;
+        checkpoint::save_with_masks(&args.out, &vars, &info, masks.as_deref())?;
         if report.stopped_early {
             tracing::warn!("stopped during epoch {epoch}; checkpoint saved");
             break;

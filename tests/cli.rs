@@ -835,3 +835,120 @@ fn eval_ranks_by_effective_weight_and_compensates_biases() {
     let err = failure(&["eval", c, "--rank", "random", "--device", "cpu"]);
     assert!(err.contains("distance or effective"), "{err}");
 }
+
+#[test]
+fn prune_writes_a_masked_checkpoint_that_every_command_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    train_tiny(&source, "4");
+    let (src, pruned) = (source.to_str().unwrap(), dir.path().join("pruned"));
+    let p = pruned.to_str().unwrap();
+    ok(&[
+        "prune",
+        src,
+        "--percent",
+        "60",
+        "--rank",
+        "effective",
+        "--compensate",
+        "500",
+        "--finetune-epochs",
+        "1",
+        "--train-limit",
+        "1200",
+        "--test-limit",
+        "500",
+        "--device",
+        "cpu",
+        "--out",
+        p,
+    ]);
+    let loaded = checkpoint::load(&pruned, DType::F32, &Device::Cpu).unwrap();
+    let mask = loaded
+        .info
+        .model
+        .fixed_mask
+        .expect("the config records the mask");
+    assert_eq!(
+        (mask.percent, mask.compensated_on, mask.finetune_epochs),
+        (60.0, 500, 1)
+    );
+    let masks = loaded.network.keep_masks().unwrap();
+    let kept: f32 = masks
+        .iter()
+        .map(|m| m.sum_all().unwrap().to_scalar::<f32>().unwrap())
+        .sum();
+    let total = loaded.info.model.weight_count() as f32;
+    assert!((kept / total - 0.4).abs() < 0.01, "kept {kept} of {total}");
+    // eval scores it with its mask, as prune reported.
+    let rows: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval",
+        p,
+        "--test-limit",
+        "500",
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+    ]))
+    .unwrap();
+    assert_eq!(rows[0]["prune_percent"], 60.0);
+    assert_eq!(rows[0]["rank"], "effective");
+    let recorded = loaded
+        .info
+        .training
+        .as_ref()
+        .unwrap()
+        .final_test_accuracy
+        .unwrap();
+    assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), recorded);
+    // Fine-tuning it further keeps the mask fixed and stored.
+    let tuned = dir.path().join("tuned");
+    ok(&[
+        "train",
+        "--init-from",
+        p,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "300",
+        "--device",
+        "cpu",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
+    let again = checkpoint::load(&tuned, DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(again.info.model.fixed_mask, Some(mask));
+    for (a, b) in again.network.keep_masks().unwrap().iter().zip(&masks) {
+        assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+    }
+    // A damaged mask is an error naming the file; pruning a pruned model is refused.
+    let file = pruned.join("model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let bits = tensors["prune.keep.0"].narrow(0, 0, 10).unwrap();
+    tensors.insert("prune.keep.0".into(), bits);
+    let metadata = {
+        let bytes = std::fs::read(&file).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        header.metadata().clone()
+    };
+    let bytes = safetensors::serialize(&tensors, metadata).unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    let err = failure(&["eval", p, "--device", "cpu"]);
+    assert!(
+        err.contains("prune.keep.0") && err.contains("bytes"),
+        "{err}"
+    );
+    let err = failure(&[
+        "prune",
+        tuned.to_str().unwrap(),
+        "--percent",
+        "10",
+        "--out",
+        p,
+        "--force",
+    ]);
+    assert!(err.contains("pruned already"), "{err}");
+}

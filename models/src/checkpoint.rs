@@ -86,9 +86,28 @@ pub fn model_file(path: &Path) -> PathBuf {
 /// same directory, is synced, then renamed over the old one: a crash at any point leaves
 /// either the previous or the new checkpoint, never a torn one.
 pub fn save(dir: &Path, vars: &VarMap, info: &CheckpointInfo) -> Result<()> {
+    save_with_masks(dir, vars, info, None)
+}
+
+/// The prefix of the bit-packed fixed pruning masks' tensor names (`prune.keep.{c}`).
+pub const MASK_PREFIX: &str = "prune.keep.";
+
+/// [`save`], with fixed pruning masks (`[n_out, n_in]` per layer) stored bit-packed as
+/// `prune.keep.{c}` U8 tensors; the config must say so (`fixed_mask`).
+pub fn save_with_masks(
+    dir: &Path,
+    vars: &VarMap,
+    info: &CheckpointInfo,
+    masks: Option<&[Tensor]>,
+) -> Result<()> {
+    if masks.is_some() != info.model.fixed_mask.is_some() {
+        return Err(Error::Config(
+            "masks are saved exactly when the config has a fixed_mask".into(),
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_string_pretty(info).map_err(|e| Error::Config(e.to_string()))?;
-    let tensors: BTreeMap<String, Tensor> = {
+    let mut tensors: BTreeMap<String, Tensor> = {
         let data = vars
             .data()
             .lock()
@@ -97,6 +116,14 @@ pub fn save(dir: &Path, vars: &VarMap, info: &CheckpointInfo) -> Result<()> {
             .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
             .collect::<Result<_>>()?
     };
+    for (c, mask) in masks.unwrap_or_default().iter().enumerate() {
+        let bits = crate::prune::pack_mask(mask)?;
+        let n = bits.len();
+        tensors.insert(
+            format!("{MASK_PREFIX}{c}"),
+            Tensor::from_vec(bits, n, &Device::Cpu)?,
+        );
+    }
     let metadata = HashMap::from([(METADATA_KEY.to_string(), json.clone())]);
     let model_path = dir.join(MODEL_FILE);
     let bytes = safetensors::serialize(&tensors, Some(metadata))
@@ -183,6 +210,64 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
 }
 
 impl Checkpoint {
+    /// Removes the stored fixed masks from the tensors and unpacks them (`[n_out, n_in]` per
+    /// layer): `None` without a `fixed_mask` in the config; an error if masks and config
+    /// disagree.
+    pub fn take_masks(&mut self) -> Result<Option<Vec<Tensor>>> {
+        let fail = |problem: String| Error::checkpoint(&self.file, problem);
+        let names: Vec<String> = self
+            .tensors
+            .keys()
+            .filter(|k| k.starts_with(MASK_PREFIX))
+            .cloned()
+            .collect();
+        let model = &self.info.model;
+        let layers = model.layers.len() - 1;
+        match (model.fixed_mask.is_some(), names.is_empty()) {
+            (false, true) => return Ok(None),
+            (false, false) => {
+                return Err(fail(format!(
+                    "pruning masks {names:?} but no fixed_mask in the configuration"
+                )))
+            }
+            (true, true) => {
+                return Err(fail(
+                    "the configuration has a fixed_mask but the masks are missing".into(),
+                ))
+            }
+            (true, false) => {}
+        }
+        let mut masks = Vec::with_capacity(layers);
+        for c in 0..layers {
+            let name = format!("{MASK_PREFIX}{c}");
+            let tensor = self
+                .tensors
+                .remove(&name)
+                .ok_or_else(|| fail(format!("pruning mask `{name}` is missing")))?;
+            if tensor.dtype() != DType::U8 || tensor.rank() != 1 {
+                return Err(fail(format!(
+                    "pruning mask `{name}` must be a U8 vector of bits"
+                )));
+            }
+            let shape = (model.layers[c + 1], model.layers[c]);
+            let bits = tensor.to_vec1::<u8>()?;
+            let mask = crate::prune::unpack_mask(&bits, shape).ok_or_else(|| {
+                fail(format!(
+                    "pruning mask `{name}` has {} bytes, not the {} of a {}×{} mask",
+                    bits.len(),
+                    (shape.0 * shape.1).div_ceil(8),
+                    shape.0,
+                    shape.1
+                ))
+            })?;
+            masks.push(mask);
+        }
+        if let Some(extra) = self.tensors.keys().find(|k| k.starts_with(MASK_PREFIX)) {
+            return Err(fail(format!("unexpected pruning mask `{extra}`")));
+        }
+        Ok(Some(masks))
+    }
+
     /// Copies the tensors into `vars` after checking that every variable is present with the
     /// right shape, a floating-point dtype and finite values, and that nothing is left over.
     pub fn restore(&self, vars: &VarMap) -> Result<()> {
@@ -249,12 +334,21 @@ pub struct Loaded {
     pub file: PathBuf,
 }
 
-/// Reads, validates and instantiates a checkpoint on `device`.
+/// Reads, validates and instantiates a checkpoint on `device`; a stored fixed mask is installed
+/// in the network.
 pub fn load(path: &Path, dtype: DType, device: &Device) -> Result<Loaded> {
-    let ckpt = read(path)?;
+    let mut ckpt = read(path)?;
     let vars = VarMap::new();
-    let network = Network::seeded(&ckpt.info.model, &vars, 0, dtype, device)?;
+    let mut network = Network::seeded(&ckpt.info.model, &vars, 0, dtype, device)?;
+    let masks = ckpt.take_masks()?;
     ckpt.restore(&vars)?;
+    if let Some(masks) = masks {
+        let masks = masks
+            .iter()
+            .map(|m| m.to_dtype(dtype)?.to_device(device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        network.set_keep_masks(Some(masks))?;
+    }
     Ok(Loaded {
         network,
         vars,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::layers::lif::LifConfig;
-use crate::prune::Pruning;
+use crate::prune::{FixedMask, Pruning};
 use crate::{Error, Result};
 
 /// Default steepness `k` of the inhibition mask `m = 2·σ(k·v) − 1`.
@@ -208,6 +208,9 @@ pub struct Config {
     /// Pruning in every forward pass (`train --prune-during`); the network keeps applying it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruning: Option<Pruning>,
+    /// A fixed pruning mask stored with the checkpoint (`neuropos prune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_mask: Option<FixedMask>,
 }
 
 impl Config {
@@ -227,6 +230,7 @@ impl Config {
             init: EmbeddedInit::default(),
             lif: kind.is_spiking().then(LifConfig::default),
             pruning: None,
+            fixed_mask: None,
         }
     }
 
@@ -262,6 +266,11 @@ impl Config {
         }
         if let Some(pruning) = &self.pruning {
             pruning.validate().map_err(Error::Config)?;
+        }
+        if self.pruning.is_some() && self.fixed_mask.is_some() {
+            return fail(
+                "a model prunes in every forward pass or has a fixed mask, not both".into(),
+            );
         }
         if self.kind.is_embedded() {
             if self.dim < 2 {
@@ -346,6 +355,9 @@ impl Config {
         }
         if let Some(p) = &self.pruning {
             text += &format!(" pruned {}% ({})", p.percent, p.scope);
+        }
+        if let Some(m) = &self.fixed_mask {
+            text += &format!(" mask {}% ({}, {})", m.percent, m.scope, m.rank);
         }
         text
     }

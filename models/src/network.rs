@@ -209,6 +209,23 @@ impl Network {
         }
     }
 
+    /// The installed keep-masks, `[n_out, n_in]` per layer (all ones where none is installed).
+    pub fn keep_masks(&self) -> Result<Vec<Tensor>> {
+        (0..self.keep.len())
+            .map(|c| {
+                let (n_in, n_out) = self.synapse_layer(c, None).shape()?;
+                match (&self.keep[c], &self.layers) {
+                    (Some(k), Layers::Embedded(_)) => k.t()?.contiguous(),
+                    (Some(k), Layers::Dense(_)) => Ok(k.clone()),
+                    (None, _) => {
+                        let like = self.synapse_layer(c, None).weights()?;
+                        Tensor::ones((n_out, n_in), like.dtype(), like.device())
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// Installs pruning keep-masks, one `[n_out, n_in]` 0/1 tensor per synapse layer, or
     /// removes them with `None`.
     pub fn set_keep_masks(&mut self, masks: Option<Vec<Tensor>>) -> Result<()> {
