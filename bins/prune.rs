@@ -2,12 +2,13 @@
 //! fine-tuned with the mask fixed.
 
 use anyhow::{bail, Context};
-use candle_core::DType;
+use candle_core::{DType, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{self, FixedMask, MagnitudeRanking, PruneScope, Rank};
+use neuropos_models::prune::{self, FixedMask, MagnitudeRanking, NeuronScore, PruneScope, Rank};
 use neuropos_models::training::{self, adam};
+use neuropos_models::Network;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::io::Write;
@@ -21,9 +22,22 @@ pub struct PruneArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir].
     #[arg(value_parser = CheckpointSource::parse)]
     source: CheckpointSource,
-    /// Remove the smallest P % of the weights.
+    /// Remove the smallest P % of the weights (the mask is stored with the checkpoint).
+    #[arg(
+        long,
+        value_name = "P",
+        required_unless_present = "neurons",
+        conflicts_with = "neurons"
+    )]
+    percent: Option<f64>,
+    /// Instead, remove the P % of each hidden layer's neurons that contribute least: a smaller
+    /// network of the same kind.
     #[arg(long, value_name = "P")]
-    percent: f64,
+    neurons: Option<f64>,
+    /// How --neurons scores a neuron: `outgoing` (|m_j|·Σ_k |w_jk|) or `variance` (of its
+    /// activity over the first 2000 training images).
+    #[arg(long, default_value = "outgoing")]
+    neuron_score: NeuronScore,
     /// Rank within each layer or over the whole network.
     #[arg(long, default_value = "layer")]
     scope: PruneScope,
@@ -63,12 +77,48 @@ pub struct PruneArgs {
     data: DataArgs,
 }
 
-pub fn run(args: PruneArgs) -> anyhow::Result<()> {
-    if !(0.0..100.0).contains(&args.percent) {
-        bail!(
-            "--percent must be at least 0 and below 100, got {}",
-            args.percent
+/// Fine-tunes `network` (its variables `vars`) for `epochs`, one metrics line each; the final
+/// test accuracy (or `accuracy` when there are no epochs).
+#[allow(clippy::too_many_arguments)]
+fn finetune(
+    network: &Network,
+    vars: &candle_nn::VarMap,
+    args: &PruneArgs,
+    lr: f64,
+    (train_x, train_y, test_x, test_y): (&Tensor, &Tensor, &Tensor, &Tensor),
+    mut accuracy: f64,
+    metrics: &mut std::fs::File,
+) -> anyhow::Result<f64> {
+    let mut optimizer = adam(vars, lr)?;
+    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
+    for epoch in 1..=args.finetune_epochs {
+        let report = training::train_epoch(
+            network,
+            &mut optimizer,
+            train_x,
+            train_y,
+            args.batch_size,
+            &mut rng,
+            |_, _| true,
+        )?;
+        accuracy = training::accuracy(network, test_x, test_y)?;
+        tracing::info!(
+            "fine-tuning epoch {epoch}/{}: train loss {:.4}, test accuracy {accuracy:.4}",
+            args.finetune_epochs,
+            report.mean_loss
         );
+        let line = serde_json::json!({
+            "epoch": epoch, "train_loss": report.mean_loss, "test_accuracy": accuracy,
+        });
+        writeln!(metrics, "{line}")?;
+    }
+    Ok(accuracy)
+}
+
+pub fn run(args: PruneArgs) -> anyhow::Result<()> {
+    let percent = args.percent.or(args.neurons).unwrap_or(0.0);
+    if !(0.0..100.0).contains(&percent) {
+        bail!("--percent and --neurons take at least 0 and below 100, got {percent}");
     }
     if args.batch_size == 0 {
         bail!("--batch-size must be positive");
@@ -102,84 +152,92 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let test_y = mnist.test_labels.to_device(&device)?;
 
     let source_accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-    let weights = prune::ranked_weights(&loaded.network, args.rank)?;
-    let masks = MagnitudeRanking::new(&weights, args.scope)?
-        .masks(args.percent)?
-        .masks;
-    loaded.network.set_keep_masks(Some(masks.clone()))?;
-    let compensated_on = match args.compensate {
-        None => 0,
-        Some(n) if n == 0 || n > train_x.dim(0)? => {
-            bail!(
-                "--compensate takes 1 to {} training images, got {n}",
-                train_x.dim(0)?
-            )
-        }
-        Some(n) => {
-            prune::compensate(
-                &loaded.network,
-                &loaded.vars,
-                &masks,
-                &train_x.narrow(0, 0, n)?,
-            )?;
-            n
-        }
-    };
-    let mut accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-    tracing::info!(
-        "{}: {:.4} unpruned, {accuracy:.4} with {} % pruned ({}, {}{})",
-        args.source,
-        source_accuracy,
-        args.percent,
-        args.scope,
-        args.rank,
-        if compensated_on > 0 {
-            ", compensated"
-        } else {
-            ""
-        }
-    );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let metrics_path = args.out.join(METRICS_FILE);
     let mut metrics = std::fs::File::create(&metrics_path)
         .with_context(|| format!("creating {}", metrics_path.display()))?;
-    let line = serde_json::json!({"epoch": 0, "test_accuracy": accuracy, "pruned": args.percent});
-    writeln!(metrics, "{line}")?;
-
     let kind = loaded.info.model.kind;
     let lr = args.lr.unwrap_or(kind.paper_learning_rate());
-    let mut optimizer = adam(&loaded.vars, lr)?;
-    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
-    for epoch in 1..=args.finetune_epochs {
-        let report = training::train_epoch(
-            &loaded.network,
-            &mut optimizer,
-            &train_x,
-            &train_y,
-            args.batch_size,
-            &mut rng,
-            |_, _| true,
-        )?;
-        accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-        tracing::info!(
-            "fine-tuning epoch {epoch}/{}: train loss {:.4}, test accuracy {accuracy:.4}",
-            args.finetune_epochs,
-            report.mean_loss
-        );
-        let line = serde_json::json!({
-            "epoch": epoch, "train_loss": report.mean_loss, "test_accuracy": accuracy,
+    let data = (&train_x, &train_y, &test_x, &test_y);
+
+    // Either a smaller network without the weakest neurons, or the same one with a fixed mask.
+    let (model, vars, network, masks, compensated_on) = if args.neurons.is_some() {
+        let images = train_x.narrow(0, 0, train_x.dim(0)?.min(2000))?;
+        let scores = prune::neuron_scores(&loaded.network, args.neuron_score, &images)?;
+        let keep = prune::neurons_to_keep(&scores, percent);
+        let (model, vars) = prune::remove_neurons(&loaded.network, &loaded.vars, &keep)?;
+        let network = Network::seeded(&model, &vars, 0, DType::F32, &device)?;
+        let compensated_on = match args.compensate {
+            None => 0,
+            Some(n) if n == 0 || n > train_x.dim(0)? => {
+                bail!(
+                    "--compensate takes 1 to {} training images, got {n}",
+                    train_x.dim(0)?
+                )
+            }
+            Some(n) => {
+                let images = train_x.narrow(0, 0, n)?;
+                prune::compensate_removed_neurons(
+                    &loaded.network,
+                    &keep,
+                    &network,
+                    &vars,
+                    &images,
+                )?;
+                n
+            }
+        };
+        (model, vars, network, None, compensated_on)
+    } else {
+        let weights = prune::ranked_weights(&loaded.network, args.rank)?;
+        let masks = MagnitudeRanking::new(&weights, args.scope)?
+            .masks(percent)?
+            .masks;
+        loaded.network.set_keep_masks(Some(masks.clone()))?;
+        let compensated_on = match args.compensate {
+            None => 0,
+            Some(n) if n == 0 || n > train_x.dim(0)? => {
+                bail!(
+                    "--compensate takes 1 to {} training images, got {n}",
+                    train_x.dim(0)?
+                )
+            }
+            Some(n) => {
+                let images = train_x.narrow(0, 0, n)?;
+                prune::compensate(&loaded.network, &loaded.vars, &masks, &images)?;
+                n
+            }
+        };
+        let mut model = loaded.info.model.clone();
+        model.fixed_mask = Some(FixedMask {
+            percent,
+            scope: args.scope,
+            rank: args.rank,
+            compensated_on,
+            finetune_epochs: args.finetune_epochs,
         });
-        writeln!(metrics, "{line}")?;
-    }
-    let mut model = loaded.info.model.clone();
-    model.fixed_mask = Some(FixedMask {
-        percent: args.percent,
-        scope: args.scope,
-        rank: args.rank,
-        compensated_on,
-        finetune_epochs: args.finetune_epochs,
+        (
+            model,
+            loaded.vars,
+            loaded.network,
+            Some(masks),
+            compensated_on,
+        )
+    };
+    let accuracy = training::accuracy(&network, &test_x, &test_y)?;
+    tracing::info!(
+        "{}: {source_accuracy:.4} unpruned, {accuracy:.4} after pruning ({}, {} parameters)",
+        args.source,
+        model.describe(),
+        model.parameter_count()
+    );
+    let line = serde_json::json!({
+        "epoch": 0, "test_accuracy": accuracy, "pruned": percent,
+        "whole_neurons": args.neurons.is_some(), "compensated_on": compensated_on,
     });
+    writeln!(metrics, "{line}")?;
+    let accuracy = finetune(&network, &vars, &args, lr, data, accuracy, &mut metrics)?;
     let source_training = loaded.info.training.as_ref();
     let provenance = Provenance {
         kind: kind.to_string(),
@@ -203,9 +261,9 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     };
     checkpoint::save_with_masks(
         &args.out,
-        &loaded.vars,
+        &vars,
         &CheckpointInfo::new(&model, Some(provenance)),
-        Some(&masks),
+        masks.as_deref(),
     )?;
     tracing::info!(
         "pruned checkpoint in {}: test accuracy {accuracy:.4}",

@@ -952,3 +952,48 @@ fn prune_writes_a_masked_checkpoint_that_every_command_keeps() {
     ]);
     assert!(err.contains("pruned already"), "{err}");
 }
+
+#[test]
+fn prune_neurons_writes_a_smaller_checkpoint_every_command_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    train_tiny_kind(&source, "6", "snn3d");
+    let smaller = dir.path().join("smaller");
+    let s = smaller.to_str().unwrap();
+    ok(&[
+        "prune",
+        source.to_str().unwrap(),
+        "--neurons",
+        "25",
+        "--neuron-score",
+        "variance",
+        "--compensate",
+        "300",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "300",
+        "--device",
+        "cpu",
+        "--out",
+        s,
+    ]);
+    let info = checkpoint::read(&smaller).unwrap().info;
+    assert_eq!(info.model.layers, vec![784, 36, 10]);
+    assert_eq!(info.params, info.model.parameter_count());
+    assert!(info.model.fixed_mask.is_none());
+    let rows: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval",
+        s,
+        "--test-limit",
+        "300",
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+    ]))
+    .unwrap();
+    assert_eq!(rows[0]["model"], "snn3d 784-36-10 d=3 T=25");
+    let err = failure(&["prune", s, "--percent", "10", "--neurons", "10", "--out", s]);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

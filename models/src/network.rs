@@ -321,10 +321,16 @@ impl Network {
         Ok(current)
     }
 
-    /// The mean presynaptic activity of synapse layer `c` over the samples `x` `[B, n_input]`:
-    /// the pixels for layer 0; after it the hidden activations (MLP) or spike rates per step
-    /// (SNN), computed with the masks in force. `[n_in]`, detached.
+    /// The mean presynaptic activity of synapse layer `c` over the samples `x` `[B, n_input]`,
+    /// `[n_in]` ([`Network::layer_input`] averaged over the samples).
     pub fn mean_input(&self, x: &Tensor, c: usize) -> Result<Tensor> {
+        self.layer_input(x, c)?.mean(0)
+    }
+
+    /// The presynaptic activity of synapse layer `c` per sample, `[B, n_in]`, detached: the
+    /// pixels for layer 0; after it the hidden activations (MLP) or each neuron's spikes per
+    /// step (SNN, the mean over the T steps), computed with the masks in force.
+    pub fn layer_input(&self, x: &Tensor, c: usize) -> Result<Tensor> {
         let masks = self.forward_masks()?;
         let synapses = self.synapses_with(masks.as_deref().unwrap_or(&self.keep));
         if c >= synapses.len() {
@@ -337,11 +343,11 @@ impl Network {
                 for syn in &synapses[..c] {
                     h = syn.forward_activated(&h, Some(self.config.activation))?;
                 }
-                h.mean(0)
+                Ok(h.detach())
             }
             Some(lif_cfg) => {
                 if c == 0 {
-                    return x.mean(0);
+                    return Ok(x);
                 }
                 let mut current = synapses[0].forward(&x)?;
                 for syn in &synapses[1..c] {
@@ -350,8 +356,8 @@ impl Network {
                     })?;
                     current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
                 }
-                // Spikes [T, B, n]: the mean over steps and samples is the current's mean share.
-                lif(&current, lif_cfg, false)?.spikes.mean(0)?.mean(0)
+                // Spikes [T, B, n]: the mean over steps is what the next current sees on average.
+                Ok(lif(&current, lif_cfg, false)?.spikes.mean(0)?.detach())
             }
         }
     }

@@ -285,3 +285,66 @@ fn effective_ranking_and_bias_compensation() {
         "restored biases give the uncompensated current"
     );
 }
+
+/// Removing hidden neurons gives a smaller network of the same kind, with the expected shapes
+/// and parameter count, that computes what the full network computes with those neurons'
+/// outgoing wires cut.
+#[test]
+fn whole_neuron_pruning_makes_a_smaller_equivalent_network() {
+    use neuropos_models::prune::{neuron_scores, neurons_to_keep, remove_neurons, NeuronScore};
+    for (kind, score) in [
+        (ModelKind::Mlp3dRelaxed, NeuronScore::Outgoing),
+        (ModelKind::Mlp3dGaps, NeuronScore::Variance),
+        (ModelKind::Mlp, NeuronScore::Outgoing),
+        (ModelKind::Snn3d, NeuronScore::Variance),
+    ] {
+        let mut cfg = Config::new(kind, 12, &[20, 15], 4, 3);
+        cfg.init.coord_half_width = 2.0;
+        let vars = VarMap::new();
+        let mut full = Network::seeded(&cfg, &vars, 2, DType::F32, &Device::Cpu).unwrap();
+        let x = Tensor::rand(0f32, 1.0, (9, 12), &Device::Cpu).unwrap();
+        let scores = neuron_scores(&full, score, &x).unwrap();
+        let keep = neurons_to_keep(&scores, 40.0);
+        assert_eq!((keep[0].len(), keep[1].len()), (12, 9), "{kind}");
+        let (small_cfg, small_vars) = remove_neurons(&full, &vars, &keep).unwrap();
+        assert_eq!(small_cfg.layers, vec![12, 12, 9, 4]);
+        let counted: usize = small_vars.all_vars().iter().map(|v| v.elem_count()).sum();
+        assert_eq!(counted, small_cfg.parameter_count(), "{kind}");
+        let small = Network::seeded(&small_cfg, &small_vars, 0, DType::F32, &Device::Cpu).unwrap();
+        // The full network with every removed neuron's outgoing wires cut (masks [n_out, n_in]).
+        let masks: Vec<Tensor> = (0..3)
+            .map(|c| {
+                let (n_in, n_out) = (cfg.layers[c], cfg.layers[c + 1]);
+                let kept_inputs: Vec<bool> = match c {
+                    0 => vec![true; n_in],
+                    _ => (0..n_in)
+                        .map(|i| keep[c - 1].contains(&(i as u32)))
+                        .collect(),
+                };
+                let values: Vec<f32> = (0..n_out * n_in)
+                    .map(|k| f32::from(u8::from(kept_inputs[k % n_in])))
+                    .collect();
+                Tensor::from_vec(values, (n_out, n_in), &Device::Cpu).unwrap()
+            })
+            .collect();
+        full.set_keep_masks(Some(masks)).unwrap();
+        let a = full
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = small
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let scale = a.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() <= 1e-5 * scale, "{kind}: {u} vs {v}");
+        }
+    }
+}
