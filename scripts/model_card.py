@@ -30,7 +30,10 @@ def hidden(model):
 
 
 def paper_row(model):
-    """The paper's table row for this architecture, or None."""
+    """The paper's table row for this architecture, or None (pruned models have none: the
+    paper shows pruning as curves only)."""
+    if model.get("pruning") or model.get("fixed_mask"):
+        return None
     h = hidden(model)
     embedded = model["kind"] not in ("mlp", "snn")
     for table in ("table1_mlp", "table2_snn", "table3_relaxed"):
@@ -59,6 +62,8 @@ def command(d, info):
         args += ["--lr", str(training["lr"])]
     if training["batch_size"] != 600:
         args += ["--batch-size", str(training["batch_size"])]
+    if model.get("pruning"):
+        args += ["--prune-during", f"{model['pruning']['percent']:g}", "--scope", model["pruning"]["scope"]]
     args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", d]
     return " ".join(args)
 
@@ -78,6 +83,10 @@ def describe(model):
                 f"({layers}, d = {model['dim']}: {model['dim'] - 1} free coordinates per neuron "
                 f"plus the layer axis, {axis}; weights 1/distance, inhibition mask steepness "
                 f"k = {model['steepness']})")
+    if model.get("pruning"):
+        base += (f"; trained with the smallest {model['pruning']['percent']:g} % of each "
+                 f"{'layer' if model['pruning']['scope'] == 'layer' else 'network'}'s weights "
+                 "removed in every forward pass, and evaluated so")
     if model.get("lif"):
         lif = model["lif"]
         base += (f"; LIF neurons, β = {lif['beta']}, threshold {lif['threshold']}, T = "
@@ -147,11 +156,16 @@ def card(d):
     if os.path.exists(pruning):
         rows = {r["prune_percent"]: r["accuracy"] for r in load(pruning) if r["scope"] == "layer"}
         levels = [p for p in PRUNE_EXCERPT if float(p) in rows]
+        during = model.get("pruning")
         lines += [
             "",
+            (f"Scored as trained, {during['percent']:g} % of the weights pruned in every forward "
+             "pass (`pruning.json`, from `neuropos eval " + d + " --format json`):")
+            if during else
             "Pruning after training, the smallest p % of each layer's weights removed"
             + (" (the longest wires)" if model["kind"] not in ("mlp", "snn") else "")
-            + " (`pruning.json`, from `neuropos eval " + d + " --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json`):",
+            + " (`pruning.json`, from `neuropos eval " + d + " --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json`):"
+            if not during else "",
             "",
             "| pruned % | " + " | ".join(str(p) for p in levels) + " |",
             "|---|" + "---:|" * len(levels),
