@@ -1,7 +1,7 @@
 //! Flags and set-up shared by the subcommands.
 
 use anyhow::Context;
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use clap::Args;
 use neuropos_models::data::{self, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
@@ -109,6 +109,40 @@ impl DataArgs {
             mnist.test_images.dim(0)?
         );
         Ok((mnist, origin))
+    }
+}
+
+/// MNIST's four tensors on the device a command runs on.
+pub struct Splits {
+    pub train_x: Tensor,
+    pub train_y: Tensor,
+    pub test_x: Tensor,
+    pub test_y: Tensor,
+}
+
+impl DataArgs {
+    /// [`DataArgs::load`], cut to the first `train_limit` / `test_limit` images, on `device`;
+    /// with where the data came from.
+    pub fn load_splits(
+        &self,
+        device: &Device,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    ) -> anyhow::Result<(Splits, String)> {
+        let (mut mnist, origin) = self.load()?;
+        if let Some(n) = train_limit {
+            mnist = mnist.limit_train(n)?;
+        }
+        if let Some(n) = test_limit {
+            mnist = mnist.limit_test(n)?;
+        }
+        let splits = Splits {
+            train_x: mnist.train_images.to_device(device)?,
+            train_y: mnist.train_labels.to_device(device)?,
+            test_x: mnist.test_images.to_device(device)?,
+            test_y: mnist.test_labels.to_device(device)?,
+        };
+        Ok((splits, origin))
     }
 }
 

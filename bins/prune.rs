@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::common::{DataArgs, DeviceArgs};
+use crate::common::{DataArgs, DeviceArgs, Splits};
 use crate::train::METRICS_FILE;
 
 #[derive(Args, Debug)]
@@ -139,17 +139,15 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
             args.source
         );
     }
-    let (mut mnist, origin) = args.data.load()?;
-    if let Some(n) = args.test_limit {
-        mnist = mnist.limit_test(n)?;
-    }
-    if let Some(n) = args.train_limit {
-        mnist = mnist.limit_train(n)?;
-    }
-    let train_x = mnist.train_images.to_device(&device)?;
-    let train_y = mnist.train_labels.to_device(&device)?;
-    let test_x = mnist.test_images.to_device(&device)?;
-    let test_y = mnist.test_labels.to_device(&device)?;
+    let (splits, origin) = args
+        .data
+        .load_splits(&device, args.train_limit, args.test_limit)?;
+    let Splits {
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+    } = splits;
 
     let source_accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
     std::fs::create_dir_all(&args.out)

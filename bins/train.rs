@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, PruneDuringArgs, Sizes};
+use crate::common::{DataArgs, DeviceArgs, PruneDuringArgs, Sizes, Splits};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
@@ -275,17 +275,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let epochs = args.epochs.unwrap_or(kind.paper_epochs());
 
     let device = args.device.device()?;
-    let (mut mnist, origin) = args.data.load()?;
-    if let Some(n) = args.train_limit {
-        mnist = mnist.limit_train(n)?;
-    }
-    if let Some(n) = args.test_limit {
-        mnist = mnist.limit_test(n)?;
-    }
-    let train_x = mnist.train_images.to_device(&device)?;
-    let train_y = mnist.train_labels.to_device(&device)?;
-    let test_x = mnist.test_images.to_device(&device)?;
-    let test_y = mnist.test_labels.to_device(&device)?;
+    let (splits, origin) = args
+        .data
+        .load_splits(&device, args.train_limit, args.test_limit)?;
+    let Splits {
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+    } = splits;
     let train_samples = train_x.dim(0)?;
     if train_samples == 0 {
         bail!("no training samples (--train-limit 0?)");
