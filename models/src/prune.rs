@@ -317,10 +317,7 @@ pub fn compensate(
     keep: &[Tensor],
     images: &Tensor,
 ) -> Result<()> {
-    let data = vars
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    let data = lock_vars(vars)?;
     for (c, keep) in keep.iter().enumerate() {
         let mean = network.mean_input(images, c)?; // [n_in]
                                                    // The layer's unpruned action: P [n_in, n_out] with the mask folded in.
@@ -339,15 +336,21 @@ pub fn compensate(
     Ok(())
 }
 
+/// The variables behind `vars`' lock (a poisoned lock is an error, not a panic).
+fn lock_vars(
+    vars: &candle_nn::VarMap,
+) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, candle_core::Var>>> {
+    vars.data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))
+}
+
 /// A copy of every bias variable, to undo [`compensate`].
 pub fn save_biases(
     network: &crate::Network,
     vars: &candle_nn::VarMap,
 ) -> Result<Vec<(String, Tensor)>> {
-    let data = vars
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    let data = lock_vars(vars)?;
     (0..network.config().layers.len() - 1)
         .map(|c| {
             let name = network.bias_name(c);
@@ -361,10 +364,7 @@ pub fn save_biases(
 
 /// Puts saved biases back.
 pub fn restore_biases(vars: &candle_nn::VarMap, saved: &[(String, Tensor)]) -> Result<()> {
-    let data = vars
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    let data = lock_vars(vars)?;
     for (name, t) in saved {
         if let Some(var) = data.get(name) {
             var.set(t)?;
@@ -464,10 +464,7 @@ pub fn remove_neurons(
     for (l, kept) in keep.iter().enumerate() {
         config.layers[l + 1] = kept.len();
     }
-    let data = vars
-        .data()
-        .lock()
-        .map_err(|_| crate::Error::Config("variable map poisoned".into()))?;
+    let data = lock_vars(vars)?;
     let mut tensors: std::collections::HashMap<String, Tensor> = data
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
@@ -506,10 +503,7 @@ pub fn remove_neurons(
     let (dtype, device) = first.unwrap_or((DType::F32, Device::Cpu));
     crate::Network::seeded(&config, &smaller, 0, dtype, &device)?;
     {
-        let data = smaller
-            .data()
-            .lock()
-            .map_err(|_| crate::Error::Config("variable map poisoned".into()))?;
+        let data = lock_vars(&smaller)?;
         for (name, var) in data.iter() {
             let t = tensors.get(name).ok_or_else(|| {
                 crate::Error::Config(format!("no tensor {name} for the smaller network"))
@@ -530,10 +524,7 @@ pub fn compensate_removed_neurons(
     smaller: &candle_nn::VarMap,
     images: &Tensor,
 ) -> Result<()> {
-    let data = smaller
-        .data()
-        .lock()
-        .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+    let data = lock_vars(smaller)?;
     for (h, kept) in keep.iter().enumerate() {
         let l = h + 1;
         let mean = full.mean_input(images, l)?; // [n_l], the hidden activity

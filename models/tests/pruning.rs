@@ -5,6 +5,16 @@ use candle_nn::VarMap;
 use neuropos_models::prune::{removed_count, MagnitudeRanking, PruneScope};
 use neuropos_models::{Config, ModelKind, Network};
 
+/// `Network::forward` (logits or spike counts), flattened.
+fn outputs(net: &Network, x: &Tensor) -> Vec<f32> {
+    net.forward(x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
 /// Distances computed straight from the stored coordinates and z, independent of the library's
 /// weight synthesis: `[n_out][n_in]` per synapse layer.
 fn distances(vars: &VarMap, cfg: &Config) -> Vec<Vec<Vec<f64>>> {
@@ -160,23 +170,11 @@ fn pruning_during_the_forward_pass_masks_ranks_afresh_and_stops_gradients() {
             let kept = m.sum_all().unwrap().to_scalar::<f32>().unwrap() as usize;
             assert_eq!(kept, total - removed_count(total, 60.0), "{kind}");
         }
-        let dynamic = net
-            .forward(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let dynamic = outputs(&net, &x);
         let loss = net.loss(&x, &y).unwrap();
         let grads = loss.backward().unwrap();
         net.set_keep_masks(Some(masks.clone())).unwrap();
-        let installed = net
-            .forward(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let installed = outputs(&net, &x);
         assert_eq!(dynamic, installed, "{kind}");
         if !kind.is_embedded() {
             // A free weight's gradient is exactly zero where the mask removed it.
@@ -328,20 +326,8 @@ fn whole_neuron_pruning_makes_a_smaller_equivalent_network() {
             })
             .collect();
         full.set_keep_masks(Some(masks)).unwrap();
-        let a = full
-            .forward(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let b = small
-            .forward(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let a = outputs(&full, &x);
+        let b = outputs(&small, &x);
         let scale = a.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
         for (u, v) in a.iter().zip(&b) {
             assert!((u - v).abs() <= 1e-5 * scale, "{kind}: {u} vs {v}");
