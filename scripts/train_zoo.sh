@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Trains the zoo's missing checkpoints at the paper's settings (seed 0), one after another,
+# then scores each one's pruning curve and writes its model card. A checkpoint whose
+# config.json says it completed is skipped, so the script can be rerun after an interruption
+# (an unfinished one is trained again from the start).
+#
+#   scripts/train_zoo.sh [NAME…]      # default: every planned checkpoint
+#
+# NEUROPOS_BIN picks the binary (default target/release/neuropos).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${NEUROPOS_BIN:-target/release/neuropos}
+
+declare -A flags=(
+  [mlp3d]="--model mlp3d"
+  [mlp3d-gaps]="--model mlp3d-gaps"
+  [mlp3d-relaxed]="--model mlp3d-relaxed"
+  [mlp5d]="--model mlp3d --dim 5"
+  [mlp8d]="--model mlp3d --dim 8"
+  [mlp16d]="--model mlp3d --dim 16"
+  [mlp32d]="--model mlp3d --dim 32"
+  [mlp-h14]="--model mlp --hidden 14"
+  [mlp-h17]="--model mlp --hidden 17"
+  [mlp-h2048]="--model mlp --hidden 2048"
+  [snn3d]="--model snn3d"
+  [snn3d-gaps]="--model snn3d-gaps"
+  [snn-h14]="--model snn --hidden 14"
+  [snn-h2048]="--model snn --hidden 2048"
+)
+order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
+  snn-h14 snn-h2048 mlp-h2048)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${order[@]}")
+
+for name in "${names[@]}"; do
+  [ -n "${flags[$name]:-}" ] || { echo "unknown zoo checkpoint: $name" >&2; exit 2; }
+  dir=checkpoints/$name
+  if [ -f "$dir/config.json" ] && python3 -c "import json,sys; t=json.load(open('$dir/config.json'))['training']; sys.exit(0 if t['epochs_completed'] >= t['epochs_planned'] and not t.get('interrupted') else 1)"; then
+    echo "$name: complete, skipped"
+    continue
+  fi
+  echo "$name: training ($(date -u +%FT%TZ))"
+  # shellcheck disable=SC2086  # the flags are word lists on purpose
+  "$bin" train ${flags[$name]} --seed 0 --device cpu --out "$dir"
+  "$bin" eval "$dir" --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json > "$dir/pruning.json.tmp"
+  mv "$dir/pruning.json.tmp" "$dir/pruning.json"
+  python3 scripts/model_card.py "$dir"
+  python3 scripts/model_card.py --index checkpoints
+  echo "$name: done ($(date -u +%FT%TZ))"
+done
