@@ -1,7 +1,7 @@
 //! `neuropos train`: paper-default training with per-epoch atomic checkpoints.
 
 use anyhow::{bail, Context};
-use candle_core::DType;
+use candle_core::{DType, Tensor};
 use candle_nn::VarMap;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,10 +9,11 @@ use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
-use neuropos_models::training::{self, adam};
+use neuropos_models::optimizer::{Fault, FaultTarget};
+use neuropos_models::resume::{self, RngState};
+use neuropos_models::training::{self, adam, EpochStart};
 use neuropos_models::{Config, ModelKind, Network};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,11 +50,12 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 0.005 embedded, 0.001 baselines, as in the paper].
     #[arg(long)]
     lr: Option<f64>,
-    #[arg(long, default_value_t = 600)]
-    batch_size: usize,
-    /// Seeds the initialisation and the batch order.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Samples per batch [default: 600].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Seeds the initialisation and the batch order [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Train on the first N training images only.
     #[arg(long)]
     train_limit: Option<usize>,
@@ -89,9 +91,32 @@ pub struct TrainArgs {
     /// SNN: the surrogate's α (arctan, default 2) or slope (fast-sigmoid, default 25).
     #[arg(long)]
     surrogate_scale: Option<f64>,
-    /// Checkpoint directory (model.safetensors, config.json, metrics.jsonl).
+    /// Run directory: model.safetensors, config.json, metrics.jsonl, run.json (the settings,
+    /// written before the first step) and optimizer.safetensors (the state a resume needs;
+    /// removed when the run completes).
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR where its last save left it; the result is
+    /// bit-identical to an uninterrupted run on the CPU. Takes its settings from DIR/run.json:
+    /// architecture flags may be given only if they agree, training flags not at all.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "out", "init_from", "prune_during", "epochs", "lr", "batch_size", "seed", "train_limit",
+        "test_limit", "steepness", "coord_init", "inhibition_init", "data", "data_dir", "force",
+    ])]
+    resume: Option<PathBuf>,
+    /// Replace the run an --out directory already holds (without it, `train` refuses).
     #[arg(long)]
-    out: PathBuf,
+    force: bool,
+    /// Testing only: `grad|param:STEP:NAME` fills that parameter's gradient (or the parameter,
+    /// after the update) with NaN at global step STEP; `loss:STEP` makes that step's loss NaN.
+    #[arg(long, hide = true, value_name = "FAULT")]
+    debug_fault: Option<String>,
+    /// Testing only: sleep this long in the middle of writing every file of a save.
+    #[arg(long, hide = true, value_name = "MS")]
+    debug_save_delay_ms: Option<u64>,
+    /// Testing only: act as if Ctrl-C came after this many batches of this process.
+    #[arg(long, hide = true, value_name = "BATCHES")]
+    debug_stop_after: Option<usize>,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -233,7 +258,171 @@ fn snapshot_commit(path: &Path) -> Option<String> {
         .and_then(|_| parts.next().map(|c| c.into_owned()))
 }
 
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+/// Everything a run was started with, in `DIR/run.json` before its first step: what
+/// `--resume` needs to redo the run's set-up exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub format: String,
+    pub config: Config,
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub train_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    pub data: String,
+    pub data_dir: Option<PathBuf>,
+    /// The `--init-from` reference as given, and what it was when the run started.
+    pub init_from: Option<String>,
+    pub lineage: Option<Lineage>,
+}
+
+pub const RUN_FILE: &str = "run.json";
+const RUN_FORMAT: &str = "neuropos-run/1";
+
+impl RunSettings {
+    fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(RUN_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "--resume {}: no {RUN_FILE} there, so no run of `neuropos train` to resume \
+                 (runs started before resume existed cannot be resumed)",
+                dir.display()
+            ),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let settings: RunSettings = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid run settings", path.display()))?;
+        if settings.format != RUN_FORMAT {
+            bail!(
+                "{}: format `{}`, this neuropos reads `{RUN_FORMAT}`",
+                path.display(),
+                settings.format
+            );
+        }
+        settings
+            .config
+            .validate()
+            .with_context(|| format!("{}: the model configuration", path.display()))?;
+        Ok(settings)
+    }
+
+    fn data_args(&self) -> DataArgs {
+        DataArgs {
+            data: self.data.clone(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}
+
+/// The files a run writes into its directory; a directory holding any of them holds a run.
+const RUN_FILES: [&str; 5] = [
+    checkpoint::MODEL_FILE,
+    checkpoint::CONFIG_FILE,
+    METRICS_FILE,
+    RUN_FILE,
+    resume::STATE_FILE,
+];
+
+fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} exists and is not a directory", out.display());
+    }
+    let held: Vec<&str> = RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| out.join(f).exists())
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        bail!(
+            "--out {} already holds a run ({}): pass --resume {} to continue it, --force to \
+             replace it, or choose another directory",
+            out.display(),
+            held.join(", "),
+            out.display()
+        );
+    }
+    // The old run's state must not be resumed with the new run's settings.
+    for f in [resume::STATE_FILE, RUN_FILE, METRICS_FILE] {
+        let path = out.join(f);
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    tracing::warn!("--force: replacing the run in {}", out.display());
+    Ok(())
+}
+
+/// Refuses training flags that mean nothing for the chosen kind rather than ignoring them.
+fn check_flags_apply(args: &TrainArgs, kind: ModelKind) -> anyhow::Result<()> {
+    let mut pointless = Vec::new();
+    if !kind.is_spiking() {
+        for (flag, given) in [
+            ("--time-steps", args.time_steps.is_some()),
+            ("--beta", args.beta.is_some()),
+            ("--threshold", args.threshold.is_some()),
+            ("--surrogate", args.surrogate.is_some()),
+            ("--surrogate-scale", args.surrogate_scale.is_some()),
+        ] {
+            if given {
+                pointless.push(format!("{flag} (only spiking kinds simulate LIF neurons)"));
+            }
+        }
+    } else if args.activation.is_some() {
+        pointless.push("--activation (spiking kinds use LIF neurons, not an activation)".into());
+    }
+    if !kind.is_embedded() {
+        for (flag, given) in [
+            ("--dim", args.dim.is_some()),
+            ("--steepness", args.steepness.is_some()),
+            ("--coord-init", args.coord_init.is_some()),
+            ("--inhibition-init", args.inhibition_init.is_some()),
+        ] {
+            if given {
+                pointless.push(format!("{flag} (a baseline has no positions)"));
+            }
+        }
+    }
+    if pointless.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "--model {kind}: these flags do not apply to it: {}",
+            pointless.join("; ")
+        )
+    }
+}
+
+/// A `--debug-fault grad|param:STEP:NAME` or `loss:STEP`.
+fn parse_fault(spec: &str) -> anyhow::Result<Fault> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(target), Some(step)) = (parts.next(), parts.next()) else {
+        bail!("--debug-fault {spec}: expected grad|param:STEP:NAME or loss:STEP");
+    };
+    let param = parts.next().unwrap_or_default();
+    let target = match target {
+        "grad" => FaultTarget::Gradient,
+        "param" => FaultTarget::Parameter,
+        "loss" => FaultTarget::Loss,
+        other => bail!("--debug-fault {spec}: `{other}` is not grad, param or loss"),
+    };
+    let step = step
+        .parse()
+        .with_context(|| format!("--debug-fault {spec}: `{step}` is not a step"))?;
+    Ok(Fault {
+        step,
+        param: param.to_string(),
+        target,
+    })
+}
+
+/// The settings of a fresh run from its flags (reading the --init-from checkpoint), and the
+/// source's masks and parameters to start from.
+fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start>)> {
     let start = match &args.init_from {
         None => None,
         Some(source) => {
@@ -242,22 +431,34 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("reading the --init-from checkpoint {source}"))?;
             // A stored pruning mask stays fixed while fine-tuning, and is saved again.
             let masks = checkpoint.take_masks()?;
-            check_flags_agree(&args, &checkpoint.info.model, &source.to_string())?;
-            if let (Ok(from), Ok(to)) = (path.canonicalize(), args.out.canonicalize()) {
-                if from == to || from.parent() == Some(to.as_path()) {
-                    bail!(
-                        "--out {} is the --init-from checkpoint itself; fine-tune into another \
-                         directory so the source stays as it is",
-                        args.out.display()
-                    );
+            check_flags_agree(args, &checkpoint.info.model, &source.to_string())?;
+            if let (Some(out), Ok(from)) = (&args.out, path.canonicalize()) {
+                if let Ok(to) = out.canonicalize() {
+                    if from == to || from.parent() == Some(to.as_path()) {
+                        bail!(
+                            "--out {} is the --init-from checkpoint itself; fine-tune into \
+                             another directory so the source stays as it is",
+                            out.display()
+                        );
+                    }
                 }
             }
-            Some((source.clone(), path, checkpoint, masks))
+            Some(Start {
+                source: source.to_string(),
+                path,
+                checkpoint,
+                masks,
+            })
         }
     };
     let mut config = match &start {
-        Some((_, _, checkpoint, _)) => checkpoint.info.model.clone(),
-        None => config_from_flags(&args)?,
+        Some(start) => start.checkpoint.info.model.clone(),
+        None => {
+            if let Some(model) = args.model {
+                check_flags_apply(args, model)?;
+            }
+            config_from_flags(args)?
+        }
     };
     // Pruning during training may be added to (or changed for) a fine-tuning run too.
     if let Some(pruning) = args.pruning.pruning() {
@@ -269,15 +470,190 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
-    if args.batch_size == 0 {
+    let batch_size = args.batch_size.unwrap_or(600);
+    if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
     let epochs = args.epochs.unwrap_or(kind.paper_epochs());
+    if epochs == 0 {
+        bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
+    }
+    for (flag, limit) in [
+        ("--train-limit", args.train_limit),
+        ("--test-limit", args.test_limit),
+    ] {
+        if limit == Some(0) {
+            bail!("{flag} must be at least 1 (0 images leave nothing to train on or score)");
+        }
+    }
+    let settings = RunSettings {
+        format: RUN_FORMAT.into(),
+        config,
+        lr,
+        epochs,
+        batch_size,
+        seed: args.seed.unwrap_or(0),
+        train_limit: args.train_limit,
+        test_limit: args.test_limit,
+        data: args.data.data.clone(),
+        data_dir: args.data.data_dir.clone(),
+        init_from: start.as_ref().map(|s| s.source.clone()),
+        lineage: None,
+    };
+    Ok((settings, start))
+}
 
-    let device = args.device.device()?;
-    let (splits, origin) = args
-        .data
-        .load_splits(&device, args.train_limit, args.test_limit)?;
+/// The checkpoint a run starts from (`--init-from`).
+struct Start {
+    source: String,
+    path: PathBuf,
+    checkpoint: checkpoint::Checkpoint,
+    masks: Option<Vec<Tensor>>,
+}
+
+impl Start {
+    fn open(source: &str) -> anyhow::Result<Self> {
+        let parsed = CheckpointSource::parse(source).map_err(anyhow::Error::msg)?;
+        let path = parsed.resolve()?;
+        let mut checkpoint = checkpoint::read(&path)
+            .with_context(|| format!("reading the --init-from checkpoint {source}"))?;
+        let masks = checkpoint.take_masks()?;
+        Ok(Start {
+            source: source.to_string(),
+            path,
+            checkpoint,
+            masks,
+        })
+    }
+}
+
+/// Drops metrics lines past the resumed position (an epoch logged but not saved before a
+/// kill), so the log reads as one uninterrupted run.
+fn truncate_metrics(path: &Path, epochs_completed: usize) -> anyhow::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()))
+                .is_some_and(|e| e as usize <= epochs_completed)
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    checkpoint::write_atomically(path, kept.as_bytes())?;
+    Ok(())
+}
+
+/// The log's first line for a fine-tuning run (epoch 0: the source as loaded, scored before the
+/// first step); empty for a fresh start.
+fn initial_metrics(settings: &RunSettings) -> String {
+    settings.lineage.as_ref().map_or(String::new(), |lineage| {
+        let line = serde_json::json!({
+            "epoch": 0,
+            "test_accuracy": lineage.initial_test_accuracy,
+            "init_from": lineage.source,
+        });
+        format!("{line}\n")
+    })
+}
+
+/// Temporary files of saves a kill interrupted.
+fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") && entry.path().is_file() {
+            tracing::info!(
+                "removing {}, left by an interrupted save",
+                entry.path().display()
+            );
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_complete(dir: &Path) -> Option<Provenance> {
+    let text = std::fs::read_to_string(dir.join(checkpoint::CONFIG_FILE)).ok()?;
+    let info: CheckpointInfo = serde_json::from_str(&text).ok()?;
+    let training = info.training?;
+    (training.epochs_completed >= training.epochs_planned && !training.interrupted)
+        .then_some(training)
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let fault = args.debug_fault.as_deref().map(parse_fault).transpose()?;
+    checkpoint::set_debug_write_delay(std::time::Duration::from_millis(
+        args.debug_save_delay_ms.unwrap_or(0),
+    ));
+    let (dir, settings, start, resumed) = match &args.resume {
+        Some(dir) => {
+            let settings = RunSettings::read(dir)?;
+            if let Some(done) = is_complete(dir) {
+                if !dir.join(resume::STATE_FILE).exists() {
+                    println!(
+                        "{}: the run is complete ({} epochs, test accuracy {}); nothing to resume",
+                        dir.display(),
+                        done.epochs_completed,
+                        done.final_test_accuracy
+                            .map_or("none".to_string(), |a| format!("{a:.4}"))
+                    );
+                    return Ok(());
+                }
+            }
+            let source = settings.init_from.as_deref();
+            check_flags_agree(&args, &settings.config, &dir.display().to_string())
+                .map_err(|e| anyhow::anyhow!("--resume {}: {e}", dir.display()))?;
+            let state = resume::read(dir)?;
+            // Without a saved state the run restarts from its beginning, which needs the
+            // source's parameters again.
+            let start = match (state.is_none(), source) {
+                (true, Some(source)) => Some(Start::open(source)?),
+                _ => None,
+            };
+            (dir.clone(), settings, start, Some(state))
+        }
+        None => {
+            let out = args
+                .out
+                .clone()
+                .expect("clap requires --out without --resume");
+            let (settings, start) = fresh_settings(&args)?;
+            check_out_dir(&out, args.force)?;
+            (out, settings, start, None)
+        }
+    };
+    execute(
+        &dir,
+        settings,
+        start,
+        resumed,
+        &args.device,
+        fault,
+        args.debug_stop_after,
+    )
+}
+
+fn execute(
+    dir: &Path,
+    mut settings: RunSettings,
+    start: Option<Start>,
+    resumed: Option<Option<resume::TrainState>>,
+    device_args: &DeviceArgs,
+    fault: Option<Fault>,
+    stop_after: Option<usize>,
+) -> anyhow::Result<()> {
+    let config = settings.config.clone();
+    let device = device_args.device()?;
+    let (splits, origin) =
+        settings
+            .data_args()
+            .load_splits(&device, settings.train_limit, settings.test_limit)?;
     let Splits {
         train_x,
         train_y,
@@ -285,52 +661,98 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         test_y,
     } = splits;
     let train_samples = train_x.dim(0)?;
-    if train_samples == 0 {
-        bail!("no training samples (--train-limit 0?)");
+    if settings.batch_size > train_samples {
+        bail!(
+            "--batch-size {} is larger than the {train_samples} training images",
+            settings.batch_size
+        );
     }
 
     let vars = VarMap::new();
-    let mut network = Network::seeded(&config, &vars, args.seed, DType::F32, &device)?;
-    let masks = start.as_ref().and_then(|(_, _, _, masks)| masks.clone());
-    let lineage = match &start {
-        None => None,
-        Some((source, path, checkpoint, _)) => {
-            checkpoint.restore(&vars)?;
-            if let Some(masks) = &masks {
-                let on_device = masks
-                    .iter()
-                    .map(|m| m.to_device(&device))
-                    .collect::<candle_core::Result<Vec<_>>>()?;
-                network.set_keep_masks(Some(on_device))?;
-            }
+    let mut network = Network::seeded(&config, &vars, settings.seed, DType::F32, &device)?;
+    let mut optimizer = adam(&vars, settings.lr)?;
+    if let Some(fault) = fault {
+        optimizer.inject_fault(fault)?;
+    }
+    let mut masks = start.as_ref().and_then(|s| s.masks.clone());
+    if let Some(start) = &start {
+        start.checkpoint.restore(&vars)?;
+    }
+    let state = resumed.as_ref().and_then(|s| s.as_ref());
+    if let Some(state) = state {
+        state.restore(&vars, &mut optimizer)?;
+        let shapes: Vec<(usize, usize)> = config.layers.windows(2).map(|w| (w[1], w[0])).collect();
+        masks = state.masks(&shapes)?;
+        tracing::info!(
+            "resuming {} from {}: epoch {} done, {} batches into the next, {} steps",
+            dir.display(),
+            state.file.display(),
+            state.position.epochs_completed,
+            state.position.batch,
+            state.position.steps
+        );
+    }
+    if config.fixed_mask.is_some() != masks.is_some() {
+        bail!("the fixed pruning mask the configuration names is missing from the saved state");
+    }
+    if let Some(masks) = &masks {
+        let on_device = masks
+            .iter()
+            .map(|m| m.to_device(&device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        network.set_keep_masks(Some(on_device))?;
+    }
+
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the output directory {}", dir.display()))?;
+    let metrics_path = dir.join(METRICS_FILE);
+    if resumed.is_none() {
+        if let Some(start) = &start {
             let initial = training::accuracy(&network, &test_x, &test_y)?;
-            let training = checkpoint.info.training.as_ref();
+            let training = start.checkpoint.info.training.as_ref();
             tracing::info!(
-                "starting from {source}: test accuracy {initial:.4} before fine-tuning \
+                "starting from {}: test accuracy {initial:.4} before fine-tuning \
                  (recorded in the checkpoint: {})",
+                start.source,
                 training
                     .and_then(|t| t.final_test_accuracy)
                     .map_or("none".to_string(), |a| format!("{a:.4}"))
             );
-            Some(Lineage {
-                source: source.to_string(),
-                commit: snapshot_commit(path),
+            settings.lineage = Some(Lineage {
+                source: start.source.clone(),
+                commit: snapshot_commit(&start.path),
                 source_test_accuracy: training.and_then(|t| t.final_test_accuracy),
                 source_epochs: training.map(|t| t.epochs_completed),
                 initial_test_accuracy: initial,
-            })
+            });
         }
-    };
+        // Before the first step: a run killed from here on can be resumed.
+        let json = serde_json::to_string_pretty(&settings)?;
+        checkpoint::write_atomically(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())?;
+        checkpoint::write_atomically(&metrics_path, initial_metrics(&settings).as_bytes())?;
+    } else {
+        remove_stale_temporaries(dir)?;
+        match state {
+            Some(state) => truncate_metrics(&metrics_path, state.position.epochs_completed)?,
+            // Killed before its first save: the run starts over, and so does its log.
+            None => {
+                checkpoint::write_atomically(&metrics_path, initial_metrics(&settings).as_bytes())?
+            }
+        }
+    }
+    let mut metrics = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&metrics_path)
+        .with_context(|| format!("opening {}", metrics_path.display()))?;
+
     let params: usize = vars.all_vars().iter().map(|v| v.elem_count()).sum();
+    let (epochs, batch_size) = (settings.epochs, settings.batch_size);
     tracing::info!(
-        "{}: {params} trainable parameters, lr {lr}, batch {}, {} epochs",
+        "{}: {params} trainable parameters, lr {}, batch {batch_size}, {epochs} epochs",
         config.describe(),
-        args.batch_size,
-        epochs
+        settings.lr,
     );
-    let mut optimizer = adam(&vars, lr)?;
-    // The batch order gets its own stream so changing the architecture does not reshuffle data.
-    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -344,73 +766,112 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .context("installing the Ctrl-C handler")?;
     }
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating the output directory {}", args.out.display()))?;
-    let metrics_path = args.out.join(METRICS_FILE);
-    let mut metrics = std::fs::File::create(&metrics_path)
-        .with_context(|| format!("creating {}", metrics_path.display()))?;
-
-    let batches = train_samples.div_ceil(args.batch_size);
+    let mut position = match state {
+        Some(state) => state.position.clone(),
+        None => resume::Position {
+            format: resume::STATE_FORMAT.into(),
+            epochs_completed: 0,
+            batch: 0,
+            loss_sum: 0.0,
+            samples: 0,
+            steps: 0,
+            rng: RngState::capture(&resume::batch_rng(settings.seed)),
+            last_test_accuracy: None,
+        },
+    };
     let mut provenance = Provenance {
         kind: config.kind.to_string(),
-        epochs_completed: 0,
+        epochs_completed: position.epochs_completed,
         epochs_planned: epochs,
-        lr,
-        batch_size: args.batch_size,
-        seed: args.seed,
+        lr: settings.lr,
+        batch_size,
+        seed: settings.seed,
         optimizer: "adam".into(),
         train_samples,
         data: origin,
-        final_test_accuracy: None,
+        final_test_accuracy: position.last_test_accuracy,
         interrupted: false,
-        init_from: lineage.clone(),
+        init_from: settings.lineage.clone(),
     };
-    if let Some(lineage) = &lineage {
-        // Epoch 0: the loaded checkpoint as it was, before the first fine-tuning step.
-        let line = serde_json::json!({
-            "epoch": 0,
-            "test_accuracy": lineage.initial_test_accuracy,
-            "init_from": lineage.source,
-        });
-        writeln!(metrics, "{line}")
-            .with_context(|| format!("writing {}", metrics_path.display()))?;
-    }
-    for epoch in 1..=epochs {
+    let save = |position: &resume::Position,
+                provenance: &Provenance,
+                optimizer: &training::Adam|
+     -> anyhow::Result<()> {
+        // The state first: whatever a kill leaves, the state file is a consistent point to
+        // resume from, and the checkpoint is rewritten from it at the next save.
+        resume::save(dir, &vars, optimizer, masks.as_deref(), position)?;
+        let info = CheckpointInfo::new(&config, Some(provenance.clone()));
+        checkpoint::save_with_masks(dir, &vars, &info, masks.as_deref())?;
+        Ok(())
+    };
+
+    let batches = train_samples.div_ceil(batch_size);
+    let mut batches_this_process = 0usize;
+    for epoch in position.epochs_completed + 1..=epochs {
         if stop.load(Ordering::SeqCst) {
-            // Interrupted between epochs (while scoring or saving): the last save stands.
+            // Interrupted between epochs (while scoring or saving): the last state stands.
             provenance.interrupted = true;
-            checkpoint::save_with_masks(
-                &args.out,
-                &vars,
-                &CheckpointInfo::new(&config, Some(provenance)),
-                masks.as_deref(),
-            )?;
+            save(&position, &provenance, &optimizer)?;
             tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
-            break;
+            return Ok(());
         }
+        let mut rng = position.rng.rng()?;
+        let epoch_start_rng = RngState::capture(&rng);
+        let order = training::epoch_order(train_samples, &mut rng);
         let bar = progress_bar(batches as u64, epoch, epochs);
+        bar.set_position(position.batch as u64);
         let started = Instant::now();
-        let report = training::train_epoch(
+        let report = training::train_batches(
             &network,
             &mut optimizer,
             &train_x,
             &train_y,
-            args.batch_size,
-            &mut rng,
+            batch_size,
+            &order,
+            EpochStart {
+                batch: position.batch,
+                loss_sum: position.loss_sum,
+                samples: position.samples,
+            },
             |_, loss| {
                 bar.set_message(format!("loss {loss:.4}"));
                 bar.inc(1);
+                batches_this_process += 1;
+                if stop_after == Some(batches_this_process) {
+                    stop.store(true, Ordering::SeqCst);
+                }
                 !stop.load(Ordering::SeqCst)
             },
-        )?;
+        )
+        .with_context(|| format!("epoch {epoch}/{epochs} (the last good checkpoint is kept)"))?;
         bar.finish_and_clear();
         let train_seconds = started.elapsed().as_secs_f64();
+        if report.stopped_early {
+            position = resume::Position {
+                batch: report.batches,
+                loss_sum: report.loss_sum,
+                samples: report.samples,
+                steps: optimizer.steps(),
+                rng: epoch_start_rng,
+                ..position
+            };
+            provenance.interrupted = true;
+            save(&position, &provenance, &optimizer)?;
+            tracing::warn!(
+                "stopped during epoch {epoch} after batch {}; saved, `neuropos train --resume {}` \
+                 continues it",
+                report.batches,
+                dir.display()
+            );
+            return Ok(());
+        }
         let accuracy = training::accuracy(&network, &test_x, &test_y)?;
+        let steps_now = report.batches - position.batch;
+        let ms_per_step = 1000.0 * train_seconds / steps_now.max(1) as f64;
         tracing::info!(
-            "epoch {epoch}/{}: train loss {:.4}, test accuracy {accuracy:.4} ({:.1} ms/step)",
-            epochs,
+            "epoch {epoch}/{epochs}: train loss {:.4}, test accuracy {accuracy:.4} \
+             ({ms_per_step:.1} ms/step)",
             report.mean_loss,
-            1000.0 * train_seconds / report.batches.max(1) as f64
         );
         let line = serde_json::json!({
             "epoch": epoch,
@@ -418,28 +879,41 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "test_accuracy": accuracy,
             "steps": report.batches,
             "train_seconds": train_seconds,
-            "ms_per_step": 1000.0 * train_seconds / report.batches.max(1) as f64,
-            "complete": !report.stopped_early,
+            "ms_per_step": ms_per_step,
+            "complete": true,
         });
         writeln!(metrics, "{line}")
             .with_context(|| format!("writing {}", metrics_path.display()))?;
         metrics.flush()?;
 
-        provenance.epochs_completed = if report.stopped_early {
-            epoch - 1
-        } else {
-            epoch
+        position = resume::Position {
+            epochs_completed: epoch,
+            batch: 0,
+            loss_sum: 0.0,
+            samples: 0,
+            steps: optimizer.steps(),
+            rng: RngState::capture(&rng),
+            last_test_accuracy: Some(accuracy),
+            ..position
         };
+        provenance.epochs_completed = epoch;
         provenance.final_test_accuracy = Some(accuracy);
-        provenance.interrupted = report.stopped_early;
-        let info = CheckpointInfo::new(&config, Some(provenance.clone()));
-        checkpoint::save_with_masks(&args.out, &vars, &info, masks.as_deref())?;
-        if report.stopped_early {
-            tracing::warn!("stopped during epoch {epoch}; checkpoint saved");
-            break;
-        }
+        provenance.interrupted = false;
+        save(&position, &provenance, &optimizer)?;
     }
-    tracing::info!("checkpoint in {}", args.out.display());
+    if position.epochs_completed == epochs && epochs > 0 && resumed.is_some() {
+        // A kill after the last state save but before the checkpoint's: write it again from
+        // the state (the same bytes the uninterrupted run wrote).
+        let info = CheckpointInfo::new(&config, Some(provenance.clone()));
+        checkpoint::save_with_masks(dir, &vars, &info, masks.as_deref())?;
+    }
+    // Done: the resume state has served; the directory is now an ordinary checkpoint.
+    let state_file = dir.join(resume::STATE_FILE);
+    if state_file.exists() {
+        std::fs::remove_file(&state_file)
+            .with_context(|| format!("removing {}", state_file.display()))?;
+    }
+    tracing::info!("checkpoint in {}", dir.display());
     Ok(())
 }
 

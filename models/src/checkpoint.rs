@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::{Config, Error, Network, Result};
 
@@ -132,6 +134,15 @@ pub fn save_with_masks(
     write_atomically(&dir.join(CONFIG_FILE), format!("{json}\n").as_bytes())
 }
 
+static DEBUG_WRITE_DELAY_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Testing only: makes every [`write_atomically`] sleep half-way through writing its bytes, so
+/// a test can kill a process in the middle of a save.
+#[doc(hidden)]
+pub fn set_debug_write_delay(delay: Duration) {
+    DEBUG_WRITE_DELAY_MS.store(delay.as_millis() as u64, Ordering::Relaxed);
+}
+
 /// Writes `bytes` to `path` through a synced temporary file in the same directory renamed over
 /// it: the old file or the new one, never a torn one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -140,7 +151,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    tmp.write_all(head).map_err(|e| Error::io(tmp.path(), e))?;
+    let delay = DEBUG_WRITE_DELAY_MS.load(Ordering::Relaxed);
+    if delay > 0 {
+        tmp.flush().map_err(|e| Error::io(tmp.path(), e))?;
+        std::thread::sleep(Duration::from_millis(delay));
+    }
+    tmp.write_all(tail).map_err(|e| Error::io(tmp.path(), e))?;
     // Temporary files are created private (0600); a checkpoint is meant to be shared.
     #[cfg(unix)]
     {

@@ -292,10 +292,12 @@ impl Config {
                 ));
             }
             let init = self.init;
-            let width_ok = |w: f64| w.is_finite() && w >= 0.0;
+            // A width of 0 starts every neuron of a layer at the same place (or every mask at
+            // 0): a symmetric start that training cannot break.
+            let width_ok = |w: f64| w.is_finite() && w > 0.0;
             if !(width_ok(init.coord_half_width) && width_ok(init.inhibition_half_width)) {
                 return fail(format!(
-                    "init widths must be finite and non-negative, got {init:?}"
+                    "init widths must be positive and finite, got {init:?}"
                 ));
             }
         }

@@ -51,7 +51,9 @@ mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod network;
+pub mod optimizer;
 pub mod prune;
+pub mod resume;
 pub mod training;
 
 #[cfg(test)]

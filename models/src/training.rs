@@ -1,24 +1,16 @@
 //! The training step (cross-entropy, Adam) and test accuracy, shared by the CLI and tests.
 
 use candle_core::{DType, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
-use rand::rngs::StdRng;
+use candle_nn::Optimizer;
 use rand::seq::SliceRandom;
+use rand::Rng;
 
+pub use crate::optimizer::Adam;
 use crate::{Error, Network, Result};
 
-/// Adam as in the paper (PyTorch defaults: β = (0.9, 0.999), ε = 1e-8). candle-nn only has
-/// AdamW; with weight decay 0 it is exactly Adam. Its default decay of 0.01 would pull every
-/// neuron towards the origin.
-pub fn adam(vars: &VarMap, lr: f64) -> Result<AdamW> {
-    let params = ParamsAdamW {
-        lr,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-    };
-    Ok(AdamW::new(vars.all_vars(), params)?)
+/// Adam as in the paper (PyTorch defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay).
+pub fn adam(vars: &candle_nn::VarMap, lr: f64) -> Result<Adam> {
+    Adam::paper(vars, lr)
 }
 
 /// What one pass over the training set did.
@@ -26,10 +18,29 @@ pub fn adam(vars: &VarMap, lr: f64) -> Result<AdamW> {
 pub struct EpochReport {
     /// Sample-weighted mean cross-entropy over the batches run.
     pub mean_loss: f64,
+    /// The sample-weighted sum behind `mean_loss`, carried over when an epoch is resumed.
+    pub loss_sum: f64,
     pub batches: usize,
     pub samples: usize,
     /// The callback asked to stop before the epoch ended.
     pub stopped_early: bool,
+}
+
+/// Where an epoch starts: at its first batch, or part-way through after a resume.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochStart {
+    /// Batches of this epoch already trained.
+    pub batch: usize,
+    /// Their sample-weighted loss sum and sample count.
+    pub loss_sum: f64,
+    pub samples: usize,
+}
+
+/// The epoch's sample order: a fresh shuffle of `0..n` from `rng`, its only use of `rng`.
+pub fn epoch_order(n: usize, rng: &mut impl Rng) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.shuffle(rng);
+    order
 }
 
 /// One epoch of minibatch Adam over a fresh shuffle of `images`/`labels` (on the model's
@@ -37,40 +48,77 @@ pub struct EpochReport {
 /// `after_batch(index, loss)` runs after every step; returning `false` stops the epoch.
 pub fn train_epoch(
     network: &Network,
-    optimizer: &mut AdamW,
+    optimizer: &mut Adam,
     images: &Tensor,
     labels: &Tensor,
     batch_size: usize,
-    rng: &mut StdRng,
+    rng: &mut impl Rng,
+    after_batch: impl FnMut(usize, f32) -> bool,
+) -> Result<EpochReport> {
+    let order = epoch_order(images.dim(0)?, rng);
+    train_batches(
+        network,
+        optimizer,
+        images,
+        labels,
+        batch_size,
+        &order,
+        EpochStart::default(),
+        after_batch,
+    )
+}
+
+/// The batches of one epoch in `order`, from `start.batch` on. Divergence stops it with an
+/// error naming the batch (1-based) and the tensor — a non-finite loss before its step is
+/// taken, non-finite parameters right after — so nothing non-finite reaches a checkpoint.
+#[allow(clippy::too_many_arguments)]
+pub fn train_batches(
+    network: &Network,
+    optimizer: &mut Adam,
+    images: &Tensor,
+    labels: &Tensor,
+    batch_size: usize,
+    order: &[u32],
+    start: EpochStart,
     mut after_batch: impl FnMut(usize, f32) -> bool,
 ) -> Result<EpochReport> {
     if batch_size == 0 {
         return Err(Error::Config("batch size must be positive".into()));
     }
-    let n = images.dim(0)?;
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(rng);
+    let n = order.len();
     let device = images.device();
-    let mut loss_sum = 0.0;
     let mut report = EpochReport {
         mean_loss: f64::NAN,
-        batches: 0,
-        samples: 0,
+        loss_sum: start.loss_sum,
+        batches: start.batch,
+        samples: start.samples,
         stopped_early: false,
     };
-    for (b, chunk) in order.chunks(batch_size).enumerate() {
+    for (b, chunk) in order.chunks(batch_size).enumerate().skip(start.batch) {
         let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
         let x = images.index_select(&idx, 0)?;
         let y = labels.index_select(&idx, 0)?;
         let loss = network.loss(&x, &y)?;
-        optimizer.backward_step(&loss)?;
-        let value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        let mut value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+        if optimizer.poisons_next_loss() {
+            value = f32::NAN;
+        }
         if !value.is_finite() {
             return Err(Error::Diverged(format!(
-                "loss became {value} at batch {b}; lower the learning rate"
+                "batch {}: the loss is {value} (before this batch's step; the parameters \
+                 were finite after the previous one); lower the learning rate",
+                b + 1
             )));
         }
-        loss_sum += value as f64 * chunk.len() as f64;
+        optimizer.backward_step(&loss)?;
+        if let Some(name) = optimizer.first_non_finite()? {
+            return Err(Error::Diverged(format!(
+                "batch {}: parameter `{name}` holds non-finite values after the step \
+                 (loss {value}); lower the learning rate",
+                b + 1
+            )));
+        }
+        report.loss_sum += value as f64 * chunk.len() as f64;
         report.batches += 1;
         report.samples += chunk.len();
         if !after_batch(b, value) {
@@ -78,7 +126,7 @@ pub fn train_epoch(
             break;
         }
     }
-    report.mean_loss = loss_sum / report.samples.max(1) as f64;
+    report.mean_loss = report.loss_sum / report.samples.max(1) as f64;
     Ok(report)
 }
 
