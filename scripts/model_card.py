@@ -150,6 +150,9 @@ def card(d):
     if paper:
         row, table = paper
         lines.append(f"| paper ({table.split('_')[0]}, mean ± std of 3 seeds) | {row['accuracy']:.4f} ± {row['std']:.4f} |")
+    elif model["kind"] == "mlp3d" and model["dim"] in PAPER["fig5_dimensions"]["embedded_dims"]:
+        fig5 = PAPER["fig5_dimensions"]
+        lines.append(f"| paper | Fig. 5 plots d = {model['dim']} without a table value; its claim: {fig5['claim']} |")
     else:
         lines.append("| paper | no table value for this architecture |")
     pruning = os.path.join(d, "pruning.json")
@@ -180,7 +183,10 @@ def card(d):
         command(d, info),
         "```",
         "",
-        "Files: `model.safetensors` (the trained positions, inhibition values and biases; the "
+        "Files: `model.safetensors` ("
+        + ("the trained weights and biases" if model["kind"] in ("mlp", "snn") else
+           "the trained positions, inhibition values and biases")
+        + "; the "
         "`neuropos` metadata key repeats `config.json`), `config.json`, `metrics.jsonl` (loss and "
         "test accuracy after every epoch)" + (", `pruning.json`" if os.path.exists(pruning) else "") + ".",
         "",
@@ -202,7 +208,8 @@ def index(root):
         info = load(os.path.join(d, "config.json"))
         model, training = info["model"], info["training"]
         paper = paper_row(model)
-        paper_cell = f"{paper[0]['accuracy']:.4f} ± {paper[0]['std']:.4f}" if paper else "—"
+        paper_cell = (f"{paper[0]['accuracy']:.4f} ± {paper[0]['std']:.4f}" if paper else
+                      "Fig. 5 (plot only)" if model["kind"] == "mlp3d" and model["dim"] in PAPER["fig5_dimensions"]["embedded_dims"] and model["dim"] != 3 else "—")
         pr = os.path.join(d, "pruning.json")
         at80 = next((r["accuracy"] for r in load(pr) if r["scope"] == "layer" and r["prune_percent"] == 80.0), None) if os.path.exists(pr) else None
         rows.append(
