@@ -29,6 +29,12 @@ def hidden(model):
     return model["layers"][1:-1]
 
 
+def in_fig5(model):
+    """An unpruned fixed-axis MLP at one of Fig. 5's dimensions: plotted there, no table value."""
+    return (model["kind"] == "mlp3d" and model["dim"] in PAPER["fig5_dimensions"]["embedded_dims"]
+            and not model.get("pruning") and not model.get("fixed_mask"))
+
+
 def paper_row(model):
     """The paper's table row for this architecture, or None (pruned models have none: the
     paper shows pruning as curves only)."""
@@ -150,7 +156,7 @@ def card(d):
     if paper:
         row, table = paper
         lines.append(f"| paper ({table.split('_')[0]}, mean ± std of 3 seeds) | {row['accuracy']:.4f} ± {row['std']:.4f} |")
-    elif model["kind"] == "mlp3d" and model["dim"] in PAPER["fig5_dimensions"]["embedded_dims"]:
+    elif in_fig5(model):
         fig5 = PAPER["fig5_dimensions"]
         lines.append(f"| paper | Fig. 5 plots d = {model['dim']} without a table value; its claim: {fig5['claim']} |")
     else:
@@ -209,7 +215,7 @@ def index(root):
         model, training = info["model"], info["training"]
         paper = paper_row(model)
         paper_cell = (f"{paper[0]['accuracy']:.4f} ± {paper[0]['std']:.4f}" if paper else
-                      "Fig. 5 (plot only)" if model["kind"] == "mlp3d" and model["dim"] in PAPER["fig5_dimensions"]["embedded_dims"] and model["dim"] != 3 else "—")
+                      "Fig. 5 (plot only)" if in_fig5(model) else "—")
         pr = os.path.join(d, "pruning.json")
         at80 = next((r["accuracy"] for r in load(pr) if r["scope"] == "layer" and r["prune_percent"] == 80.0), None) if os.path.exists(pr) else None
         rows.append(
