@@ -112,6 +112,14 @@ impl DataArgs {
     }
 }
 
+/// An image limit of 0 would leave nothing to train on or score (an accuracy of 0/0).
+pub fn check_limit(flag: &str, limit: Option<usize>) -> anyhow::Result<()> {
+    if limit == Some(0) {
+        anyhow::bail!("{flag} must be at least 1 (0 images leave nothing to train on or score)");
+    }
+    Ok(())
+}
+
 /// MNIST's four tensors on the device a command runs on.
 pub struct Splits {
     pub train_x: Tensor,
@@ -129,6 +137,8 @@ impl DataArgs {
         train_limit: Option<usize>,
         test_limit: Option<usize>,
     ) -> anyhow::Result<(Splits, String)> {
+        check_limit("--train-limit", train_limit)?;
+        check_limit("--test-limit", test_limit)?;
         let (mut mnist, origin) = self.load()?;
         if let Some(n) = train_limit {
             mnist = mnist.limit_train(n)?;
@@ -203,15 +213,26 @@ fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
 }
 
 fn parse_percentages(s: &str) -> Result<Vec<f64>, String> {
-    s.split(',')
-        .map(|p| {
-            let p = p.trim();
-            let v: f64 = p.parse().map_err(|_| format!("`{p}` is not a number"))?;
-            if (0.0..=100.0).contains(&v) {
-                Ok(v)
-            } else {
-                Err(format!("pruning percentage {v} is outside 0..=100"))
-            }
-        })
-        .collect()
+    let mut levels: Vec<f64> = Vec::new();
+    for p in s.split(',') {
+        let p = p.trim();
+        let v: f64 = p.parse().map_err(|_| format!("`{p}` is not a number"))?;
+        check_percent(v)?;
+        if levels.contains(&v) {
+            return Err(format!("pruning level {v} is listed twice"));
+        }
+        levels.push(v);
+    }
+    Ok(levels)
+}
+
+/// A pruning percentage must remove at least none and not every weight: [0, 100).
+pub fn check_percent(v: f64) -> Result<f64, String> {
+    if (0.0..100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "pruning percentage {v} is outside [0, 100) (100 % would remove every weight)"
+        ))
+    }
 }

@@ -61,6 +61,7 @@ pub struct Row {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    crate::common::check_limit("--test-limit", args.test_limit)?;
     let device = args.device.device()?;
     let (mut mnist, _) = args.data.load()?;
     if let Some(n) = args.test_limit {

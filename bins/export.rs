@@ -30,9 +30,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    if !(0.0..=100.0).contains(&args.prune) {
-        anyhow::bail!("--prune must lie within 0..=100, got {}", args.prune);
-    }
+    crate::common::check_percent(args.prune).map_err(|e| anyhow::anyhow!("--prune: {e}"))?;
     let path = args.checkpoint.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;

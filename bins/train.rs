@@ -478,14 +478,6 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
     if epochs == 0 {
         bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
     }
-    for (flag, limit) in [
-        ("--train-limit", args.train_limit),
-        ("--test-limit", args.test_limit),
-    ] {
-        if limit == Some(0) {
-            bail!("{flag} must be at least 1 (0 images leave nothing to train on or score)");
-        }
-    }
     let settings = RunSettings {
         format: RUN_FORMAT.into(),
         config,

@@ -146,30 +146,52 @@ pub fn set_debug_write_delay(delay: Duration) {
 /// Writes `bytes` to `path` through a synced temporary file in the same directory renamed over
 /// it: the old file or the new one, never a torn one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "cannot save: the directory {} does not exist",
+                    dir.display()
+                ),
+            ),
+        ));
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
+    // Name the file being saved (the temporary is deleted when this returns an error) and say
+    // that the old one is intact: the point of writing through a temporary.
+    let failed = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!("saving failed ({e}); the previous version of the file is untouched"),
+        ),
+    };
     let (head, tail) = bytes.split_at(bytes.len() / 2);
-    tmp.write_all(head).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.write_all(head).map_err(failed)?;
     let delay = DEBUG_WRITE_DELAY_MS.load(Ordering::Relaxed);
     if delay > 0 {
-        tmp.flush().map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.flush().map_err(failed)?;
         std::thread::sleep(Duration::from_millis(delay));
     }
-    tmp.write_all(tail).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.write_all(tail).map_err(failed)?;
     // Temporary files are created private (0600); a checkpoint is meant to be shared.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(tmp.path(), e))?;
+            .map_err(failed)?;
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file().sync_all().map_err(failed)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

@@ -56,9 +56,7 @@ pub fn load_dir(dir: &Path, require_checksums: bool) -> Result<Mnist> {
         None
     };
 
-    // candle-datasets parses raw IDX files from a directory, so verified, decompressed copies
-    // go to a temporary one that is removed on return.
-    let staging = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let mut parsed = Vec::with_capacity(MNIST_FILES.len());
     for name in MNIST_FILES {
         let gz = dir.join(format!("{name}.gz"));
         let raw = dir.join(name);
@@ -77,21 +75,104 @@ pub fn load_dir(dir: &Path, require_checksums: bool) -> Result<Mnist> {
             verify_checksum(&source, &bytes, sums, &sums_path)?;
         }
         let decoded = if source.extension().is_some_and(|e| e == "gz") {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&bytes[..])
-                .read_to_end(&mut out)
-                .map_err(|e| Error::data(&source, format!("not a valid gzip file: {e}")))?;
-            out
+            gunzip(&source, &bytes)?
         } else {
             bytes
         };
-        check_idx_header(&source, name, &decoded)?;
-        let staged = staging.path().join(name);
-        std::fs::write(&staged, &decoded).map_err(|e| Error::io(&staged, e))?;
+        parsed.push(parse_idx(&source, name.contains("images"), &decoded)?);
     }
-    let ds = candle_datasets::vision::mnist::load_dir(staging.path())
-        .map_err(|e| Error::data(dir, format!("cannot parse the IDX files: {e}")))?;
+    let [train_images, train_labels, test_images, test_labels]: [Tensor; 4] =
+        parsed.try_into().expect("four files");
+    let ds = candle_datasets::vision::Dataset {
+        train_images,
+        train_labels,
+        test_images,
+        test_labels,
+        labels: 10,
+    };
     from_dataset(ds, dir)
+}
+
+/// The most a gzip member may expand to (MNIST's training images are 47 MB): a bound on what a
+/// crafted file can make us allocate.
+pub const MAX_IDX_BYTES: u64 = 1 << 30;
+
+fn gunzip(source: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_IDX_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::data(source, format!("not a valid gzip file: {e}")))?;
+    if out.len() as u64 > MAX_IDX_BYTES {
+        return Err(Error::data(
+            source,
+            format!("expands to more than {MAX_IDX_BYTES} bytes: not an MNIST file"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses one IDX file from memory, as candle-datasets' MNIST reader does (images `[N, 784]`
+/// f32 = byte / 255, labels `[N]` u8), but checking the header against the bytes actually
+/// there before allocating: candle-datasets allocates whatever count a header claims and
+/// reads only from files, which forced a 55 MB staging copy per load. `file` names the source
+/// in errors.
+pub fn parse_idx(file: &Path, images: bool, bytes: &[u8]) -> Result<Tensor> {
+    let be = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (magic, header_len) = if images { (2051, 16) } else { (2049, 8) };
+    let kind = if images { "image" } else { "label" };
+    let found = be(0).ok_or_else(|| Error::data(file, "too short to be an IDX file"))?;
+    if found != magic {
+        return Err(Error::data(
+            file,
+            format!("IDX magic number {found}, expected {magic} ({kind} file)"),
+        ));
+    }
+    let count = be(4).ok_or_else(|| Error::data(file, "truncated IDX header"))? as usize;
+    let per_item = if images {
+        let (Some(rows), Some(cols)) = (be(8), be(12)) else {
+            return Err(Error::data(file, "truncated IDX header"));
+        };
+        if (rows, cols) != (28, 28) {
+            return Err(Error::data(
+                file,
+                format!("images are {rows}×{cols}, expected 28×28"),
+            ));
+        }
+        784
+    } else {
+        1
+    };
+    let expected = count
+        .checked_mul(per_item)
+        .and_then(|n| n.checked_add(header_len))
+        .ok_or_else(|| Error::data(file, format!("header announces {count} items")))?;
+    if bytes.len() != expected {
+        return Err(Error::data(
+            file,
+            format!(
+                "{}: header announces {count} {kind}s ({expected} bytes) but the file has {}",
+                if bytes.len() < expected {
+                    "truncated"
+                } else {
+                    "trailing bytes"
+                },
+                bytes.len()
+            ),
+        ));
+    }
+    let data = bytes[header_len..].to_vec();
+    Ok(if images {
+        // candle-datasets' expression, so the pixels keep their bits.
+        (Tensor::from_vec(data, (count, 784), &candle_core::Device::Cpu)?.to_dtype(DType::F32)?
+            / 255.)?
+    } else {
+        Tensor::from_vec(data, count, &candle_core::Device::Cpu)?
+    })
 }
 
 /// Downloads MNIST with candle-datasets' Hugging Face hub loader (online users).
@@ -191,51 +272,6 @@ fn verify_checksum(
 
 /// Checks the IDX magic number and that the payload length matches the header, so a
 /// truncated or mislabelled file is reported by name before parsing.
-fn check_idx_header(file: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let be = |o: usize| {
-        bytes
-            .get(o..o + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let images = name.contains("images");
-    let (magic, header_len) = if images { (2051, 16) } else { (2049, 8) };
-    let found = be(0).ok_or_else(|| Error::data(file, "too short to be an IDX file"))?;
-    if found != magic {
-        return Err(Error::data(
-            file,
-            format!(
-                "IDX magic number {found}, expected {magic} ({} file)",
-                if images { "image" } else { "label" }
-            ),
-        ));
-    }
-    let count = be(4).unwrap_or(0) as usize;
-    let per_item = if images {
-        let rows = be(8).unwrap_or(0) as usize;
-        let cols = be(12).unwrap_or(0) as usize;
-        if (rows, cols) != (28, 28) {
-            return Err(Error::data(
-                file,
-                format!("images are {rows}×{cols}, expected 28×28"),
-            ));
-        }
-        784
-    } else {
-        1
-    };
-    let expected = header_len + count * per_item;
-    if bytes.len() < expected {
-        return Err(Error::data(
-            file,
-            format!(
-                "truncated: header announces {count} items ({expected} bytes) but the file has {}",
-                bytes.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl Mnist {
     /// Keeps the first `n` training samples (a slice for quick runs and tests).
     pub fn limit_train(self, n: usize) -> Result<Self> {

@@ -1,0 +1,335 @@
+//! Every row of the README's "Bad inputs" table, run: a non-zero exit, no panic, and the
+//! message the table promises. The table and these cases are checked against each other.
+
+use std::path::Path;
+use std::process::Command;
+
+/// One row: its name in the README table, the arguments (`{run}`: a finished small run,
+/// `{tmp}`: a scratch directory, `{bogus}`: a file that is not a checkpoint, `{empty}`: an
+/// empty directory), and what the message must contain.
+struct Case {
+    row: &'static str,
+    args: &'static str,
+    expect: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        row: "unknown model kind",
+        args: "train --model cnn --out {tmp}/x",
+        expect: &["unknown model kind `cnn`", "expected one of"],
+    },
+    Case {
+        row: "hidden size 0",
+        args: "train --model mlp --hidden 14,0 --out {tmp}/x",
+        expect: &["layer sizes must be positive"],
+    },
+    Case {
+        row: "embedding dimension below 2",
+        args: "train --model mlp3d --dim 1 --out {tmp}/x",
+        expect: &["embedding dimension must be at least 2"],
+    },
+    Case {
+        row: "a flag the kind does not use",
+        args: "train --model mlp --time-steps 9 --out {tmp}/x",
+        expect: &["do not apply", "--time-steps"],
+    },
+    Case {
+        row: "a flag the kind does not use",
+        args: "train --model snn3d --activation tanh --out {tmp}/x",
+        expect: &["do not apply", "--activation"],
+    },
+    Case {
+        row: "a flag the kind does not use",
+        args: "train --model mlp --dim 5 --out {tmp}/x",
+        expect: &["do not apply", "--dim"],
+    },
+    Case {
+        row: "zero epochs",
+        args: "train --model mlp --epochs 0 --out {tmp}/x",
+        expect: &["--epochs must be at least 1"],
+    },
+    Case {
+        row: "zero images",
+        args: "train --model mlp --test-limit 0 --out {tmp}/x",
+        expect: &["--test-limit must be at least 1"],
+    },
+    Case {
+        row: "zero images",
+        args: "eval {run} --test-limit 0",
+        expect: &["--test-limit must be at least 1"],
+    },
+    Case {
+        row: "a batch larger than the data",
+        args: "train --model mlp --train-limit 100 --out {tmp}/x",
+        expect: &["--batch-size 600 is larger than the 100 training images"],
+    },
+    Case {
+        row: "a batch of 0",
+        args: "train --model mlp --batch-size 0 --out {tmp}/x",
+        expect: &["--batch-size must be positive"],
+    },
+    Case {
+        row: "a learning rate ≤ 0",
+        args: "train --model mlp --lr 0 --out {tmp}/x",
+        expect: &["--lr must be a positive number"],
+    },
+    Case {
+        row: "an initialisation width of 0",
+        args: "train --model mlp3d --coord-init 0 --out {tmp}/x",
+        expect: &["init widths must be positive"],
+    },
+    Case {
+        row: "pruning outside [0, 100)",
+        args: "train --model mlp3d --prune-during 100 --out {tmp}/x",
+        expect: &["less than 100 %"],
+    },
+    Case {
+        row: "pruning outside [0, 100)",
+        args: "eval {run} --prune 100",
+        expect: &["outside [0, 100)"],
+    },
+    Case {
+        row: "pruning outside [0, 100)",
+        args: "export {run} --prune=-5 --out {tmp}/e.safetensors",
+        expect: &["outside [0, 100)"],
+    },
+    Case {
+        row: "pruning outside [0, 100)",
+        args: "prune {run} --percent 100 --out {tmp}/p",
+        expect: &["below 100"],
+    },
+    Case {
+        row: "duplicate pruning levels",
+        args: "eval {run} --prune 10,50,10",
+        expect: &["pruning level 10 is listed twice"],
+    },
+    Case {
+        row: "an --out directory holding a run",
+        args: "train --model mlp --epochs 1 --out {run}",
+        expect: &["already holds a run", "--resume", "--force"],
+    },
+    Case {
+        row: "an --out that is a file",
+        args: "train --model mlp --epochs 1 --out {run}/config.json",
+        expect: &["is not a directory"],
+    },
+    Case {
+        row: "an --out directory that cannot be created",
+        args: "train --model mlp --epochs 1 --train-limit 600 --out /sys/neuropos-test",
+        expect: &["creating the output directory /sys/neuropos-test"],
+    },
+    Case {
+        row: "an output file in a missing directory",
+        args: "export {run} --out {tmp}/missing/e.safetensors",
+        expect: &["does not exist"],
+    },
+    Case {
+        row: "a checkpoint of another kind for --init-from",
+        args: "train --init-from {run} --model snn3d --out {tmp}/x",
+        expect: &["contradict the checkpoint", "--model snn3d"],
+    },
+    Case {
+        row: "--resume of a directory no run wrote",
+        args: "train --resume {empty}",
+        expect: &["no run.json"],
+    },
+    Case {
+        row: "--resume with training flags",
+        args: "train --resume {run} --lr 0.1",
+        expect: &["cannot be used with"],
+    },
+    Case {
+        row: "a missing checkpoint",
+        args: "eval {tmp}/nothing-here",
+        expect: &["nothing-here"],
+    },
+    Case {
+        row: "a file that is not a checkpoint",
+        args: "eval {bogus}",
+        expect: &["bogus.safetensors", "not a valid safetensors file"],
+    },
+    Case {
+        row: "a file that is not an image",
+        args: "predict {run} {run}/config.json",
+        expect: &["config.json", "not a readable PNG or JPEG image"],
+    },
+    Case {
+        row: "an MNIST directory without the files",
+        args: "train --model mlp --epochs 1 --data-dir {empty} --out {tmp}/x",
+        expect: &["train-images-idx3-ubyte"],
+    },
+    Case {
+        row: "an unknown device",
+        args: "train --model mlp --device tpu --out {tmp}/x",
+        expect: &["unknown device"],
+    },
+];
+
+fn neuropos(args: &[String]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_neuropos"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the neuropos binary runs")
+}
+
+fn small_run(dir: &Path) {
+    let args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 --batch-size 100 \
+         --test-limit 100 --epochs 2 --device cpu --out"
+        .split_whitespace()
+        .map(String::from)
+        .chain([dir.display().to_string()])
+        .collect();
+    let out = neuropos(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_bad_input_gets_its_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    small_run(&run);
+    let bogus = tmp.path().join("bogus.safetensors");
+    std::fs::write(&bogus, b"definitely not safetensors").unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let before = std::fs::read(run.join("model.safetensors")).unwrap();
+    for case in CASES {
+        let args: Vec<String> = case
+            .args
+            .split_whitespace()
+            .map(|a| {
+                a.replace("{run}", run.to_str().unwrap())
+                    .replace("{tmp}", tmp.path().to_str().unwrap())
+                    .replace("{bogus}", bogus.to_str().unwrap())
+                    .replace("{empty}", empty.to_str().unwrap())
+            })
+            .collect();
+        let out = neuropos(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{}: `{}` succeeded",
+            case.row,
+            case.args
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "{}: panicked\n{stderr}",
+            case.row
+        );
+        for want in case.expect {
+            assert!(
+                stderr.contains(want),
+                "{}: `{}` should say `{want}`, said:\n{stderr}",
+                case.row,
+                case.args
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        before,
+        "a refused command touched the run"
+    );
+}
+
+/// A full disk in the middle of a save, simulated with a file-size limit (SIGXFSZ ignored, so
+/// the write fails with EFBIG as it would with ENOSPC): the error names the file and the
+/// checkpoint before it is untouched.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_during_a_save_keeps_the_previous_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap().to_string();
+    let mut args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 \
+         --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    args.push(d.clone());
+    assert!(neuropos(&args).status.success());
+    let before: Vec<Vec<u8>> = ["model.safetensors", "optimizer.safetensors", "config.json"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    // 20 KiB: the next save's optimizer state (31 KB) does not fit.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 20; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_neuropos"),
+            "train",
+            "--resume",
+            &d,
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("optimizer.safetensors: saving failed")
+            && stderr.contains("File too large")
+            && stderr.contains("untouched"),
+        "{stderr}"
+    );
+    let after: Vec<Vec<u8>> = ["model.safetensors", "optimizer.safetensors", "config.json"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    assert!(after == before, "the previous checkpoint changed");
+    let leftovers = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
+        .count();
+    assert_eq!(leftovers, 0, "the failed save left its temporary file");
+    // With room again, the run resumes and completes.
+    let out = neuropos(&["train".into(), "--resume".into(), d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The README's table has exactly the rows the cases cover (plus the full-disk row).
+#[test]
+fn the_readme_table_lists_the_cases() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("<!-- bad-inputs:start -->")
+        .expect("the bad-inputs table markers");
+    let end = readme.find("<!-- bad-inputs:end -->").unwrap();
+    let rows: Vec<String> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| bad input"))
+        .map(|l| l.split('|').nth(1).unwrap().trim().to_string())
+        .collect();
+    let mut tested: Vec<String> = CASES.iter().map(|c| c.row.to_string()).collect();
+    tested.push("a full disk during a save".into());
+    tested.dedup();
+    for row in &rows {
+        assert!(tested.contains(row), "README row `{row}` has no test case");
+    }
+    for row in &tested {
+        assert!(
+            rows.contains(row),
+            "test case `{row}` is not in the README table"
+        );
+    }
+}
