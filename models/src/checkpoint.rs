@@ -205,14 +205,34 @@ pub struct Checkpoint {
 }
 
 /// Reads and parses a checkpoint (directory or `.safetensors` file). Structural problems —
-/// truncation, a bad header, missing metadata, an invalid config — are errors naming the file.
+/// truncation, a bad header, missing metadata, an invalid config, a `config.json` that
+/// disagrees with the metadata — are errors naming the file.
 pub fn read(path: &Path) -> Result<Checkpoint> {
     let file = model_file(path);
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    let config = if path.is_dir() {
+        let config_path = path.join(CONFIG_FILE);
+        match std::fs::read(&config_path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&config_path, e)),
+        }
+    } else {
+        None
+    };
+    parse(&file, &bytes, config.as_deref())
+}
+
+/// [`read`] on bytes already in memory: `bytes` of `model.safetensors` (named `file` in errors)
+/// and, if there is one, the `config.json` beside it. Nothing is allocated beyond what the
+/// bytes hold: the tensors' sizes must add up to the parameters the configuration claims before
+/// any network is built from it.
+pub fn parse(file: &Path, bytes: &[u8], config_json: Option<&[u8]>) -> Result<Checkpoint> {
+    let file = file.to_path_buf();
     let fail = |problem: String| Error::checkpoint(&file, problem);
-    let st = safetensors::SafeTensors::deserialize(&bytes)
+    let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
     let json = header
         .metadata()
@@ -228,11 +248,36 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
     info.model
         .validate()
         .map_err(|e| fail(format!("embedded configuration is not valid: {e}")))?;
+    if let Some(config_json) = config_json {
+        let beside: CheckpointInfo = serde_json::from_slice(config_json).map_err(|e| {
+            fail(format!(
+                "the {CONFIG_FILE} beside it is not a valid checkpoint description: {e}"
+            ))
+        })?;
+        if beside != info {
+            return Err(fail(format!(
+                "the {CONFIG_FILE} beside it disagrees with the description in its metadata \
+                 (edited, or from another checkpoint?)"
+            )));
+        }
+    }
     let expected_params = info.model.parameter_count();
     if info.params != expected_params {
         return Err(fail(format!(
             "configuration claims {} parameters but its architecture has {expected_params}",
             info.params
+        )));
+    }
+    let stored: usize = st
+        .tensors()
+        .iter()
+        .filter(|(name, _)| !name.starts_with(MASK_PREFIX))
+        .map(|(_, view)| view.shape().iter().product::<usize>())
+        .sum();
+    if stored != expected_params {
+        return Err(fail(format!(
+            "its tensors hold {stored} values but {} has {expected_params} parameters",
+            info.model.describe()
         )));
     }
     let mut tensors = HashMap::new();
@@ -377,7 +422,11 @@ pub struct Loaded {
 /// Reads, validates and instantiates a checkpoint on `device`; a stored fixed mask is installed
 /// in the network.
 pub fn load(path: &Path, dtype: DType, device: &Device) -> Result<Loaded> {
-    let mut ckpt = read(path)?;
+    instantiate(read(path)?, dtype, device)
+}
+
+/// Builds the network a parsed checkpoint describes on `device`, its tensors restored.
+pub fn instantiate(mut ckpt: Checkpoint, dtype: DType, device: &Device) -> Result<Loaded> {
     let vars = VarMap::new();
     let mut network = Network::seeded(&ckpt.info.model, &vars, 0, dtype, device)?;
     let masks = ckpt.take_masks()?;

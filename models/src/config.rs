@@ -213,6 +213,11 @@ pub struct Config {
     pub fixed_mask: Option<FixedMask>,
 }
 
+/// Sanity bounds on a configuration (see [`Config::validate`]).
+pub const MAX_LAYERS: usize = 64;
+pub const MAX_LAYER_SIZE: usize = 1 << 24;
+pub const MAX_DIM: usize = 4096;
+
 impl Config {
     /// The paper's architecture `784 – hidden… – 10` with neuropos' defaults.
     pub fn new(kind: ModelKind, input: usize, hidden: &[usize], output: usize, dim: usize) -> Self {
@@ -245,6 +250,25 @@ impl Config {
             return fail(format!(
                 "need at least an input and an output layer, got layers {:?}",
                 self.layers
+            ));
+        }
+        // Bounds far above any real network, so that a crafted configuration cannot make the
+        // parameter count overflow or a loader allocate more than memory holds.
+        if self.layers.len() > MAX_LAYERS {
+            return fail(format!(
+                "{} layers; at most {MAX_LAYERS} are supported",
+                self.layers.len()
+            ));
+        }
+        if let Some(&n) = self.layers.iter().find(|&&n| n > MAX_LAYER_SIZE) {
+            return fail(format!(
+                "a layer of {n} neurons; at most {MAX_LAYER_SIZE} are supported"
+            ));
+        }
+        if self.dim > MAX_DIM {
+            return fail(format!(
+                "embedding dimension {}; at most {MAX_DIM} is supported",
+                self.dim
             ));
         }
         if let Some(l) = self.layers.iter().position(|&n| n == 0) {

@@ -97,7 +97,8 @@ pub fn load_dir(dir: &Path, require_checksums: bool) -> Result<Mnist> {
 /// crafted file can make us allocate.
 pub const MAX_IDX_BYTES: u64 = 1 << 30;
 
-fn gunzip(source: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+/// Decompresses a gzip member of at most [`MAX_IDX_BYTES`]; `source` names it in errors.
+pub fn gunzip(source: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .take(MAX_IDX_BYTES + 1)

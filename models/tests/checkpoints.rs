@@ -264,3 +264,80 @@ fn a_save_killed_midway_leaves_a_whole_checkpoint() {
         "only one of the checkpoints was ever found: {seen:?}"
     );
 }
+
+/// The metadata of `dir`'s checkpoint with its model's layers replaced, over the same tensors.
+fn with_layers(dir: &Path, layers: Vec<usize>) -> Vec<u8> {
+    let ckpt = checkpoint::read(dir).unwrap();
+    let mut info = ckpt.info.clone();
+    info.model.layers = layers;
+    info.params = info.model.parameter_count();
+    let meta = HashMap::from([(
+        checkpoint::METADATA_KEY.to_string(),
+        serde_json::to_string(&info).unwrap(),
+    )]);
+    safetensors::serialize(&ckpt.tensors, Some(meta)).unwrap()
+}
+
+#[test]
+fn a_configuration_claiming_more_than_the_file_holds_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    saved(dir.path(), ModelKind::Mlp3d);
+    let file = dir.path().join("probe.safetensors");
+    // 16M hidden neurons would take ~200 MB of positions to instantiate; the file holds a few
+    // kilobytes, which the loader sees first.
+    std::fs::write(&file, with_layers(dir.path(), vec![784, 1 << 24, 10])).unwrap();
+    let err = checkpoint::load(&file, DType::F32, &Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("probe.safetensors") && err.contains("hold"),
+        "{err}"
+    );
+    // 10^12 neurons: refused by the configuration's own bounds (no overflow on the way).
+    std::fs::write(&file, {
+        let ckpt = checkpoint::read(dir.path()).unwrap();
+        let mut info = serde_json::to_value(&ckpt.info).unwrap();
+        info["model"]["layers"] = serde_json::json!([784, 1_000_000_000_000u64, 10]);
+        let meta = HashMap::from([(checkpoint::METADATA_KEY.to_string(), info.to_string())]);
+        safetensors::serialize(&ckpt.tensors, Some(meta)).unwrap()
+    })
+    .unwrap();
+    let err = checkpoint::load(&file, DType::F32, &Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("at most"), "{err}");
+}
+
+#[test]
+fn a_config_json_that_disagrees_with_the_metadata_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    saved(dir.path(), ModelKind::Mlp3d);
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"steepness\": 10.0", "\"steepness\": 3.0"),
+    )
+    .unwrap();
+    let err = checkpoint::load(dir.path(), DType::F32, &Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("config.json") && err.contains("disagrees"),
+        "{err}"
+    );
+    std::fs::write(&path, "{ not json").unwrap();
+    let err = checkpoint::load(dir.path(), DType::F32, &Device::Cpu)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("config.json") && err.contains("not a valid"),
+        "{err}"
+    );
+    // The lone .safetensors file still loads: it describes itself.
+    checkpoint::load(&dir.path().join(MODEL_FILE), DType::F32, &Device::Cpu).unwrap();
+}

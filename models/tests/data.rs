@@ -87,3 +87,45 @@ fn a_truncated_raw_idx_file_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn idx_headers_are_checked_against_the_bytes_before_allocating() {
+    let file = Path::new("probe-idx");
+    // A label file claiming 2^32 − 1 labels over 3 bytes, an image file claiming 2^32 − 1
+    // images (3 TB): refused from the header, nothing allocated.
+    let mut labels = vec![0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff];
+    labels.extend([1, 2, 3]);
+    let err = data::parse_idx(file, false, &labels)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("probe-idx") && err.contains("truncated"),
+        "{err}"
+    );
+    let images = [0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28];
+    let err = data::parse_idx(file, true, &images)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("truncated"), "{err}");
+    // Trailing bytes, a short header, another shape, the wrong magic.
+    let mut trailing = vec![0, 0, 8, 1, 0, 0, 0, 2, 5, 6];
+    trailing.push(7);
+    assert!(data::parse_idx(file, false, &trailing)
+        .unwrap_err()
+        .to_string()
+        .contains("trailing"));
+    assert!(data::parse_idx(file, true, &images[..10]).is_err());
+    let mut wide = images.to_vec();
+    wide[15] = 29;
+    assert!(data::parse_idx(file, true, &wide)
+        .unwrap_err()
+        .to_string()
+        .contains("28×28"));
+    assert!(data::parse_idx(file, true, &labels)
+        .unwrap_err()
+        .to_string()
+        .contains("magic"));
+    // A good one.
+    let t = data::parse_idx(file, false, &[0, 0, 8, 1, 0, 0, 0, 2, 5, 6]).unwrap();
+    assert_eq!(t.to_vec1::<u8>().unwrap(), [5, 6]);
+}

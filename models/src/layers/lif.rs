@@ -115,6 +115,10 @@ impl Surrogate {
     }
 }
 
+/// A bound far above any useful simulation length, so a crafted checkpoint cannot ask for an
+/// unbounded one.
+pub const MAX_TIME_STEPS: usize = 100_000;
+
 /// LIF neuron parameters (not trained, as in the paper) and the simulation length.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LifConfig {
@@ -155,8 +159,11 @@ impl LifConfig {
                 self.threshold
             ));
         }
-        if self.time_steps == 0 {
-            return Err("time_steps must be at least 1".into());
+        if self.time_steps == 0 || self.time_steps > MAX_TIME_STEPS {
+            return Err(format!(
+                "time_steps must lie in 1..={MAX_TIME_STEPS}, got {}",
+                self.time_steps
+            ));
         }
         self.surrogate.validate()
     }

@@ -1,0 +1,39 @@
+//! The checkpoint loader on the `hf://` path: the same two files as `checkpoint`, placed in a
+//! Hugging Face cache as a download leaves them (refs/main → a commit, snapshots/<commit>/…) and
+//! resolved offline (`HF_HUB_OFFLINE=1`) through `load_pretrained`, as `eval hf://…` does.
+#![no_main]
+
+use candle_core::{DType, Device};
+use libfuzzer_sys::fuzz_target;
+use neuropos_models::checkpoint;
+use std::sync::OnceLock;
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn cache() -> &'static std::path::Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = dir.path().join("models--fuzz--ckpt");
+            std::fs::create_dir_all(repo.join("refs")).unwrap();
+            std::fs::create_dir_all(repo.join("snapshots").join(COMMIT)).unwrap();
+            std::fs::write(repo.join("refs").join("main"), COMMIT).unwrap();
+            std::env::set_var("HF_HUB_CACHE", dir.path());
+            std::env::set_var("HF_HUB_OFFLINE", "1");
+            dir
+        })
+        .path()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let len = (u16::from_le_bytes(*len) as usize).min(rest.len());
+    let (config, model) = rest.split_at(len);
+    let snapshot = cache().join("models--fuzz--ckpt/snapshots").join(COMMIT);
+    std::fs::write(snapshot.join("config.json"), config).unwrap();
+    std::fs::write(snapshot.join("model.safetensors"), model).unwrap();
+    let _ = checkpoint::load_pretrained("hf://fuzz/ckpt", DType::F32, &Device::Cpu);
+});
