@@ -212,7 +212,8 @@ impl Optimizer for Adam {
     }
 
     // candle-nn 0.11's AdamW::step, expression for expression: changing the order of these ops
-    // would change the trained bits.
+    // would change the trained bits. On the CPU the fused in-place kernel evaluates the same
+    // expressions without allocating ([`crate::kernels::adam_step`]).
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
         self.step_t += 1;
         let lr = self.params.lr;
@@ -231,6 +232,22 @@ impl Optimizer for Adam {
             } else {
                 g
             };
+            if crate::kernels::has_kernel(theta.as_tensor()) {
+                let constants = crate::kernels::adam_step::AdamConstants {
+                    beta1,
+                    beta2,
+                    scale_m,
+                    scale_v,
+                    decay: 1f64 - lr_lambda,
+                    eps: self.params.eps,
+                    lr,
+                };
+                crate::kernels::adam_step::adam_step(theta, &s.m, &s.v, g, constants)?;
+                if self.fault_now(&s.name, FaultTarget::Parameter) {
+                    theta.set(&nan_like(theta.as_tensor())?)?;
+                }
+                continue;
+            }
             let next_m = ((s.m.as_tensor() * beta1)? + (g * (1.0 - beta1))?)?;
             let next_v = ((s.v.as_tensor() * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let m_hat = (&next_m * scale_m)?;

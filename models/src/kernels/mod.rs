@@ -14,6 +14,7 @@
 
 use candle_core::{DType, Layout, Result, Tensor, WithDType};
 
+pub mod adam_step;
 pub mod constant_input_gradient;
 pub mod embedded_current;
 pub mod inverse_distance;
@@ -22,6 +23,7 @@ pub mod lif_recurrence;
 pub mod membrane_cross_entropy;
 pub mod register_blocks;
 pub mod simd;
+pub mod sparse_linear;
 
 /// Whether `t` is one the fused kernels take: f32 or f64 storage on the CPU (and the kernels
 /// are not switched off, [`crate::device::set_fused_kernels`]).
