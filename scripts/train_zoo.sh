@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Trains the zoo's missing checkpoints at the paper's settings (seed 0), one after another,
 # then scores each one's pruning curve and writes its model card. A checkpoint whose
-# config.json says it completed is skipped, so the script can be rerun after an interruption
-# (an unfinished one is trained again from the start).
+# config.json says it completed is not trained again (its curve and card are written if
+# missing); an interrupted one is continued with `train --resume` (exactly where it stopped)
+# when its directory has a run.json, and trained again from the start otherwise.
 #
-#   scripts/train_zoo.sh [NAME…]      # default: every planned checkpoint
+#   scripts/train_zoo.sh [--retrain] [NAME…]   # default: every planned checkpoint
+#
+# --retrain deletes the named checkpoints first (after a change that alters their bits).
 #
 # NEUROPOS_BIN picks the binary (default target/release/neuropos).
 set -euo pipefail
@@ -29,19 +32,32 @@ declare -A flags=(
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
   snn-h14 snn-h2048 mlp-h2048)
+retrain=0
+if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${order[@]}")
+
+complete() {
+  [ -f "$1/config.json" ] && python3 -c "import json,sys; t=json.load(open('$1/config.json'))['training']; sys.exit(0 if t['epochs_completed'] >= t['epochs_planned'] and not t.get('interrupted') else 1)"
+}
 
 for name in "${names[@]}"; do
   [ -n "${flags[$name]:-}" ] || { echo "unknown zoo checkpoint: $name" >&2; exit 2; }
   dir=checkpoints/$name
-  if [ -f "$dir/config.json" ] && python3 -c "import json,sys; t=json.load(open('$dir/config.json'))['training']; sys.exit(0 if t['epochs_completed'] >= t['epochs_planned'] and not t.get('interrupted') else 1)"; then
+  if [ $retrain = 1 ]; then rm -rf "$dir"; fi
+  if complete "$dir" && [ -f "$dir/pruning.json" ] && [ -f "$dir/README.md" ]; then
     echo "$name: complete, skipped"
     continue
   fi
-  echo "$name: training ($(date -u +%FT%TZ))"
-  # shellcheck disable=SC2086  # the flags are word lists on purpose
-  "$bin" train ${flags[$name]} --seed 0 --device cpu --out "$dir"
+  if ! complete "$dir"; then
+    echo "$name: training ($(date -u +%FT%TZ))"
+    if [ -f "$dir/run.json" ]; then
+      "$bin" train --resume "$dir" --device cpu
+    else
+      # shellcheck disable=SC2086  # the flags are word lists on purpose
+      "$bin" train ${flags[$name]} --seed 0 --device cpu --out "$dir" --force
+    fi
+  fi
   "$bin" eval "$dir" --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json > "$dir/pruning.json.tmp"
   mv "$dir/pruning.json.tmp" "$dir/pruning.json"
   python3 scripts/model_card.py "$dir"
