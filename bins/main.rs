@@ -7,6 +7,7 @@ mod export;
 mod predict;
 mod prune;
 mod pull;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,9 @@ enum Command {
     /// Write a pruned copy of a checkpoint (its mask stored), optionally compensated and
     /// fine-tuned with the mask fixed.
     Prune(Box<prune::PruneArgs>),
+    /// Run a spec of trainings (a table or figure of the paper) over seeds, locally, as a
+    /// Slurm job array or through GNU parallel, and summarise them beside the paper.
+    Sweep(Box<sweep::SweepArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,5 +57,6 @@ fn main() -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(args),
         Command::Export(args) => export::run(args),
         Command::Prune(args) => prune::run(*args),
+        Command::Sweep(args) => sweep::run(*args),
     }
 }

@@ -1,0 +1,312 @@
+//! `neuropos sweep`: runs, summaries, the skip/resume rule, zoo reuse, scheduler output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_neuropos");
+
+const SPEC: &str = r#"
+name = "tiny"
+title = "A tiny sweep"
+claim = "small networks learn something in a few epochs"
+seeds = [0, 1]
+
+[[row]]
+name = "3D MLP 32"
+model = "mlp3d"
+hidden = [32]
+prune = [0, 50]
+paper_mean = 0.9
+paper_std = 0.01
+
+[[row]]
+name = "MLP 14"
+model = "mlp"
+hidden = [14]
+"#;
+
+fn sweep(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("sweep")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the neuropos binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = sweep(args);
+    assert!(
+        out.status.success(),
+        "sweep {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_sweep_trains_summarises_and_never_trains_a_run_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("tiny.toml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let out = tmp.path().join("out");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    let quick = [
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1200",
+        "--test-limit",
+        "300",
+        "--out",
+        o,
+        "--jobs",
+        "2",
+    ];
+    let mut args = vec![s];
+    args.extend(quick);
+    let log = ok(&args);
+    assert_eq!(log.matches("trained in").count(), 4, "{log}");
+
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["spec"]["name"], "tiny");
+    let rows = summary["rows"].as_array().unwrap();
+    // The 3D MLP's row, its two post-training levels, the MLP's row.
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for r in rows {
+        for key in [
+            "name",
+            "kind",
+            "params",
+            "epochs",
+            "seeds",
+            "mean",
+            "std",
+            "paper_mean",
+            "paper_std",
+        ] {
+            assert!(r.get(key).is_some(), "row without `{key}`: {r}");
+        }
+        assert_eq!(r["seeds"], serde_json::json!([0, 1]));
+        assert_eq!(r["epochs"], 1);
+        let acc: Vec<f64> = r["accuracies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_f64().unwrap())
+            .collect();
+        let mean = (acc[0] + acc[1]) / 2.0;
+        let std = ((acc[0] - mean).powi(2) + (acc[1] - mean).powi(2)).sqrt(); // n − 1 = 1
+        assert!((r["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+        assert!((r["std"].as_f64().unwrap() - std).abs() < 1e-12);
+    }
+    assert_eq!(rows[0]["paper_mean"], 0.9);
+    assert_eq!(rows[0]["params"], 2510);
+    assert_eq!(rows[2]["prune_percent"], 50.0);
+    assert_eq!(rows[3]["kind"], "mlp");
+    // Each run's accuracy is its checkpoint's.
+    let acc0 = json(&out.join("runs/3d-mlp-32/seed0/config.json"))["training"]
+        ["final_test_accuracy"]
+        .clone();
+    assert_eq!(rows[0]["accuracies"][0], acc0);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("Quick version") && md.contains("--epochs 1"),
+        "{md}"
+    );
+    assert!(md.contains("| 3D MLP 32 | mlp3d | 2510 |"), "{md}");
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.starts_with("name,kind,params,"));
+
+    // Again: nothing is trained, nothing rewritten.
+    let model = out.join("runs/mlp-14/seed1/model.safetensors");
+    let before = std::fs::metadata(&model).unwrap().modified().unwrap();
+    let log = ok(&args);
+    assert_eq!(log.matches("already trained").count(), 4, "{log}");
+    assert_eq!(
+        std::fs::metadata(&model).unwrap().modified().unwrap(),
+        before
+    );
+    // --collect only summarises.
+    let mut collect = args.clone();
+    collect.push("--collect");
+    let log = ok(&collect);
+    assert!(!log.contains("trained"), "{log}");
+}
+
+#[test]
+fn a_killed_sweep_resumes_its_runs_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("two.toml");
+    // Big enough that the first run takes most of a second (the window to kill it in).
+    std::fs::write(
+        &spec,
+        "name = \"two\"\n[[row]]\nname = \"3D MLP 32\"\nmodel = \"mlp3d\"\nhidden = [1024]\n\
+         [[row]]\nname = \"MLP 14\"\nmodel = \"mlp\"\nhidden = [14]\n",
+    )
+    .unwrap();
+    let s = spec.to_str().unwrap();
+    let quick = |o: &str| {
+        vec![
+            "sweep".to_string(),
+            s.to_string(),
+            "--epochs".into(),
+            "8".into(),
+            "--train-limit".into(),
+            "6000".into(),
+            "--test-limit".into(),
+            "300".into(),
+            "--seeds".into(),
+            "0".into(),
+            "--out".into(),
+            o.to_string(),
+        ]
+    };
+    let reference = tmp.path().join("reference");
+    let out = Command::new(BIN)
+        .args(quick(reference.to_str().unwrap()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    // Kill the whole sweep (its process group) while its first run is part-way through.
+    let dir = tmp.path().join("killed");
+    let first = dir.join("runs/3d-mlp-32/seed0");
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(BIN)
+            .args(quick(dir.to_str().unwrap()))
+            .env("RUST_LOG", "warn")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let start = Instant::now();
+    while !first.join("optimizer.safetensors").exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no save seen");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pgid = child.id() as i32;
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.join("optimizer.safetensors").exists(),
+        "killed before the first run finished"
+    );
+    let again = quick(dir.to_str().unwrap());
+    let log = ok(&again[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(log.contains("[1/2]") && log.contains("[2/2]"), "{log}");
+    for run in ["runs/3d-mlp-32/seed0", "runs/mlp-14/seed0"] {
+        assert_eq!(
+            std::fs::read(dir.join(run).join("model.safetensors")).unwrap(),
+            std::fs::read(reference.join(run).join("model.safetensors")).unwrap(),
+            "{run}: the resumed run differs from the uninterrupted one"
+        );
+    }
+}
+
+#[test]
+fn a_zoo_checkpoint_at_the_rows_settings_counts_as_seed_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("zoo.toml");
+    std::fs::write(
+        &spec,
+        r#"
+name = "zoo"
+seeds = [0]
+[[row]]
+name = "3D MLP"
+model = "mlp3d"
+zoo = "mlp3d"
+prune = [0, 80]
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let zoo = concat!(env!("CARGO_MANIFEST_DIR"), "/checkpoints");
+    let log = ok(&[
+        spec.to_str().unwrap(),
+        "--zoo",
+        zoo,
+        "--test-limit",
+        "500",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(log.contains("reused the zoo's"), "{log}");
+    assert!(!out.join("runs/3d-mlp/seed0/model.safetensors").exists());
+    let summary = json(&out.join("summary.json"));
+    let zoo_acc =
+        json(&Path::new(zoo).join("mlp3d/config.json"))["training"]["final_test_accuracy"].clone();
+    assert_eq!(summary["rows"][0]["mean"], zoo_acc);
+    assert_eq!(summary["rows"][0]["epochs"], 300);
+}
+
+#[test]
+fn schedulers_get_one_task_per_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("tiny.toml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let out = tmp.path().join("out");
+    let (s, o) = (spec.to_str().unwrap(), out.to_str().unwrap());
+    ok(&[
+        s, "--epochs", "1", "--out", o, "--jobs", "3", "--emit", "slurm",
+    ]);
+    let sbatch = std::fs::read_to_string(out.join("sweep.sbatch")).unwrap();
+    assert!(sbatch.contains("#SBATCH --array=0-3%3"), "{sbatch}");
+    assert!(
+        sbatch.contains("--task \"$SLURM_ARRAY_TASK_ID\""),
+        "{sbatch}"
+    );
+    assert!(
+        sbatch.contains(&format!("--output={o}/logs/%A_%a.out")),
+        "{sbatch}"
+    );
+    ok(&[s, "--epochs", "1", "--out", o, "--emit", "jobs"]);
+    let jobs = std::fs::read_to_string(out.join("jobs.txt")).unwrap();
+    let lines: Vec<&str> = jobs.lines().collect();
+    assert_eq!(lines.len(), 4);
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.ends_with(&format!("--task {i}")), "{line}");
+        assert!(line.contains("--epochs 1"), "{line}");
+    }
+    // A task index past the runs is an error.
+    let err = sweep(&[s, "--out", o, "--task", "9"]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("runs 0 to 3"));
+}
+
+#[test]
+fn bad_specs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (text, says) in [
+        ("name = \"x\"\n[[row]]\nname = \"a\"\nmodel = \"mlp\"\nhiden = [3]\n", "hiden"),
+        ("name = \"x\"\n[[row]]\nname = \"a\"\nmodel = \"cnn\"\n", "cnn"),
+        (
+            "name = \"x\"\n[[row]]\nname = \"a\"\nmodel = \"mlp\"\n[[row]]\nname = \"a\"\nmodel = \"mlp\"\n",
+            "two rows",
+        ),
+        (
+            "name = \"x\"\n[[row]]\nname = \"a\"\nmodel = \"mlp\"\nprune = [100]\n",
+            "outside [0, 100)",
+        ),
+        ("name = \"x\"\n", "row"),
+    ] {
+        let spec = tmp.path().join("bad.toml");
+        std::fs::write(&spec, text).unwrap();
+        let out = sweep(&[spec.to_str().unwrap(), "--collect"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && !err.contains("panicked"), "{text}");
+        assert!(err.contains(says) && err.contains("bad.toml"), "{text}: {err}");
+    }
+}
