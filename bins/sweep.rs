@@ -42,9 +42,14 @@ pub struct SweepArgs {
     /// Passed to every training and evaluation: the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Output directory [default: results/<spec file name>].
+    /// Output directory for the summaries [default: results/<spec file name>].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the runs live, one directory per setting and seed, shared by every spec that uses
+    /// that setting (so Table 1, Table 3 and Fig. 3a train the 2048 baseline once)
+    /// [default: `runs` beside the output directory].
+    #[arg(long)]
+    runs: Option<PathBuf>,
     /// Write the runs for a scheduler instead of running them: `slurm` (an sbatch job-array
     /// script, one array task per run) or `jobs` (one command per line, for GNU parallel).
     #[arg(long, value_parser = ["slurm", "jobs"])]
@@ -189,7 +194,36 @@ fn level_tag(p: f64) -> String {
     format!("{p}").replace('.', "_")
 }
 
-fn units(spec: &Spec, over: &Overrides, out: &Path) -> Vec<Unit> {
+/// A run's directory name: every setting that changes what it trains.
+fn setting_slug(row: &RowSpec, prune_during: Option<f64>, over: &Overrides) -> String {
+    let hidden: Vec<String> = row.hidden.iter().map(|h| h.to_string()).collect();
+    let mut name = format!("{}-h{}", row.model, hidden.join("x"));
+    if row.model.is_embedded() {
+        name += &format!("-d{}", row.dim.unwrap_or(3));
+    }
+    name += &format!(
+        "-lr{}-e{}-b{}",
+        row_lr(row),
+        row_epochs(row, over),
+        row.batch_size.unwrap_or(600)
+    );
+    if let Some(p) = prune_during.filter(|&p| p > 0.0) {
+        name += &format!(
+            "-pd{}-{}",
+            level_tag(p),
+            row.scope.as_deref().unwrap_or("layer")
+        );
+    }
+    if let Some(n) = over.train_limit {
+        name += &format!("-n{n}");
+    }
+    if let Some(n) = over.test_limit {
+        name += &format!("-t{n}");
+    }
+    name
+}
+
+fn units(spec: &Spec, over: &Overrides, runs: &Path) -> Vec<Unit> {
     let mut units = Vec::new();
     for (r, row) in spec.rows.iter().enumerate() {
         let levels: Vec<Option<f64>> = if row.prune_during.is_empty() {
@@ -198,16 +232,13 @@ fn units(spec: &Spec, over: &Overrides, out: &Path) -> Vec<Unit> {
             row.prune_during.iter().map(|&p| Some(p)).collect()
         };
         for pd in levels {
-            let mut name = slug(&row.name);
-            if let Some(p) = pd {
-                name += &format!("-pd{}", level_tag(p));
-            }
+            let name = setting_slug(row, pd, over);
             for &seed in &over.seeds {
                 units.push(Unit {
                     row: r,
                     prune_during: pd,
                     seed,
-                    dir: out.join("runs").join(&name).join(format!("seed{seed}")),
+                    dir: runs.join(&name).join(format!("seed{seed}")),
                 });
             }
         }
@@ -289,7 +320,12 @@ fn is_complete(dir: &Path) -> bool {
 fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) -> Option<PathBuf> {
     let row = &spec.rows[unit.row];
     let dir = zoo.join(row.zoo.as_ref()?);
-    if unit.seed != 0 || over.train_limit.is_some() || !is_complete(&dir) {
+    // The zoo was trained and scored on all of MNIST: no reuse for runs on a slice of it.
+    if unit.seed != 0
+        || over.train_limit.is_some()
+        || over.test_limit.is_some()
+        || !is_complete(&dir)
+    {
         return None;
     }
     let info = read_info(&dir)?;
@@ -316,8 +352,15 @@ fn checkpoint_dir(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) -> Pat
     zoo_checkpoint(spec, unit, over, zoo).unwrap_or_else(|| unit.dir.clone())
 }
 
-/// The file a unit's post-training pruning scores go to.
-const EVAL_FILE: &str = "sweep-eval.json";
+/// The file a unit's post-training pruning scores go to (one per scope and set of levels).
+fn eval_file(row: &RowSpec) -> String {
+    let levels: Vec<String> = row.prune.iter().map(|&p| level_tag(p)).collect();
+    format!(
+        "sweep-eval-{}-{}.json",
+        row.scope.as_deref().unwrap_or("layer"),
+        levels.join("_")
+    )
+}
 
 /// Trains `unit` if needed (fresh, or resumed) and scores its post-training pruning levels;
 /// returns a line saying what happened.
@@ -371,7 +414,7 @@ fn run_unit(
         format!("trained in {:.0} s", started.elapsed().as_secs_f64())
     };
     if !row.prune.is_empty() {
-        let eval_file = unit.dir.join(EVAL_FILE);
+        let eval_file = unit.dir.join(eval_file(row));
         let levels: Vec<String> = row.prune.iter().map(|p| p.to_string()).collect();
         let mut args = vec![
             "eval".to_string(),
@@ -457,6 +500,8 @@ pub struct SummaryRow {
     pub scope: Option<String>,
     /// The accuracy of every seed, in `seeds`' order.
     pub accuracies: Vec<f64>,
+    /// The checkpoints behind them, in the same order.
+    pub runs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -477,8 +522,8 @@ fn mean_std(v: &[f64]) -> (Option<f64>, Option<f64>) {
     (Some(mean), std)
 }
 
-fn collect(spec: &Spec, over: &Overrides, out: &Path, zoo: &Path) -> Vec<SummaryRow> {
-    let all = units(spec, over, out);
+fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<SummaryRow> {
+    let all = units(spec, over, runs);
     let mut rows = Vec::new();
     for (r, row) in spec.rows.iter().enumerate() {
         let levels: Vec<Option<f64>> = if row.prune_during.is_empty() {
@@ -520,6 +565,7 @@ fn collect(spec: &Spec, over: &Overrides, out: &Path, zoo: &Path) -> Vec<Summary
                 prune_percent: None,
                 scope: None,
                 accuracies: vec![],
+                runs: done.iter().map(|(_, d)| d.clone()).collect(),
             };
             let accuracies: Vec<f64> = infos
                 .iter()
@@ -535,8 +581,9 @@ fn collect(spec: &Spec, over: &Overrides, out: &Path, zoo: &Path) -> Vec<Summary
             for &level in &row.prune {
                 let mut acc = Vec::new();
                 let mut with = Vec::new();
+                let mut dirs = Vec::new();
                 for u in &members {
-                    let Ok(text) = std::fs::read_to_string(u.dir.join(EVAL_FILE)) else {
+                    let Ok(text) = std::fs::read_to_string(u.dir.join(eval_file(row))) else {
                         continue;
                     };
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
@@ -550,6 +597,7 @@ fn collect(spec: &Spec, over: &Overrides, out: &Path, zoo: &Path) -> Vec<Summary
                     if let Some(a) = hit {
                         acc.push(a);
                         with.push(u.seed);
+                        dirs.push(checkpoint_dir(spec, u, over, zoo));
                     }
                 }
                 let (mean, std) = mean_std(&acc);
@@ -562,6 +610,7 @@ fn collect(spec: &Spec, over: &Overrides, out: &Path, zoo: &Path) -> Vec<Summary
                     prune_percent: Some(level),
                     scope: Some(row.scope.clone().unwrap_or("layer".into())),
                     accuracies: acc,
+                    runs: dirs,
                     ..base.clone()
                 });
             }
@@ -680,6 +729,7 @@ fn task_command(
     args: &SweepArgs,
     spec_path: &Path,
     out: &Path,
+    runs: &Path,
     i: &str,
     threads: &str,
 ) -> anyhow::Result<String> {
@@ -690,6 +740,8 @@ fn task_command(
         spec_path.display().to_string(),
         "--out".into(),
         out.display().to_string(),
+        "--runs".into(),
+        runs.display().to_string(),
         "--zoo".into(),
         std::path::absolute(&args.zoo)?.display().to_string(),
     ];
@@ -747,7 +799,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if over.seeds.is_empty() {
         bail!("no seeds");
     }
-    let all = units(&spec, &over, &out);
+    let runs = std::path::absolute(
+        args.runs
+            .clone()
+            .unwrap_or_else(|| out.parent().unwrap_or(Path::new(".")).join("runs")),
+    )?;
+    let all = units(&spec, &over, &runs);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args.threads.unwrap_or((cores / args.jobs).max(1));
 
@@ -765,6 +822,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                 &args,
                 &spec_path,
                 &out,
+                &runs,
                 "\"$SLURM_ARRAY_TASK_ID\"",
                 "\"$SLURM_CPUS_PER_TASK\"",
             )?;
@@ -811,6 +869,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                         &args,
                         &spec_path,
                         &out,
+                        &runs,
                         &i.to_string(),
                         &threads.to_string(),
                     )
@@ -880,7 +939,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         let failures = failures.lock().unwrap();
         if !failures.is_empty() {
-            write_summaries(&spec, &over, &out, collect(&spec, &over, &out, &args.zoo))?;
+            write_summaries(&spec, &over, &out, collect(&spec, &over, &runs, &args.zoo))?;
             bail!(
                 "{} of {} runs failed; the summary holds the others",
                 failures.len(),
@@ -888,7 +947,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let rows = collect(&spec, &over, &out, &args.zoo);
+    let rows = collect(&spec, &over, &runs, &args.zoo);
     write_summaries(&spec, &over, &out, rows)?;
     println!("{}: summaries in {}", spec.name, out.display());
     Ok(())

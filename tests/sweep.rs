@@ -110,9 +110,12 @@ fn a_sweep_trains_summarises_and_never_trains_a_run_twice() {
     assert_eq!(rows[2]["prune_percent"], 50.0);
     assert_eq!(rows[3]["kind"], "mlp");
     // Each run's accuracy is its checkpoint's.
-    let acc0 = json(&out.join("runs/3d-mlp-32/seed0/config.json"))["training"]
-        ["final_test_accuracy"]
-        .clone();
+    let first_run = Path::new(rows[0]["runs"][0].as_str().unwrap()).to_path_buf();
+    assert!(
+        first_run.ends_with("runs/mlp3d-h32-d3-lr0.005-e1-b600-n1200-t300/seed0"),
+        "{first_run:?}"
+    );
+    let acc0 = json(&first_run.join("config.json"))["training"]["final_test_accuracy"].clone();
     assert_eq!(rows[0]["accuracies"][0], acc0);
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
@@ -125,7 +128,9 @@ fn a_sweep_trains_summarises_and_never_trains_a_run_twice() {
     assert!(csv.starts_with("name,kind,params,"));
 
     // Again: nothing is trained, nothing rewritten.
-    let model = out.join("runs/mlp-14/seed1/model.safetensors");
+    let model = tmp
+        .path()
+        .join("runs/mlp-h14-lr0.001-e1-b600-n1200-t300/seed1/model.safetensors");
     let before = std::fs::metadata(&model).unwrap().modified().unwrap();
     let log = ok(&args);
     assert_eq!(log.matches("already trained").count(), 4, "{log}");
@@ -165,7 +170,9 @@ fn a_killed_sweep_resumes_its_runs_exactly() {
             "--seeds".into(),
             "0".into(),
             "--out".into(),
-            o.to_string(),
+            format!("{o}/summary"),
+            "--runs".into(),
+            format!("{o}/runs"),
         ]
     };
     let reference = tmp.path().join("reference");
@@ -178,7 +185,8 @@ fn a_killed_sweep_resumes_its_runs_exactly() {
 
     // Kill the whole sweep (its process group) while its first run is part-way through.
     let dir = tmp.path().join("killed");
-    let first = dir.join("runs/3d-mlp-32/seed0");
+    let runs = |d: &Path| d.join("runs");
+    let first = runs(&dir).join("mlp3d-h1024-d3-lr0.005-e8-b600-n6000-t300/seed0");
     let mut child = {
         use std::os::unix::process::CommandExt;
         Command::new(BIN)
@@ -206,10 +214,13 @@ fn a_killed_sweep_resumes_its_runs_exactly() {
     let again = quick(dir.to_str().unwrap());
     let log = ok(&again[1..].iter().map(String::as_str).collect::<Vec<_>>());
     assert!(log.contains("[1/2]") && log.contains("[2/2]"), "{log}");
-    for run in ["runs/3d-mlp-32/seed0", "runs/mlp-14/seed0"] {
+    for run in [
+        "mlp3d-h1024-d3-lr0.005-e8-b600-n6000-t300/seed0",
+        "mlp-h14-lr0.001-e8-b600-n6000-t300/seed0",
+    ] {
         assert_eq!(
-            std::fs::read(dir.join(run).join("model.safetensors")).unwrap(),
-            std::fs::read(reference.join(run).join("model.safetensors")).unwrap(),
+            std::fs::read(runs(&dir).join(run).join("model.safetensors")).unwrap(),
+            std::fs::read(runs(&reference).join(run).join("model.safetensors")).unwrap(),
             "{run}: the resumed run differs from the uninterrupted one"
         );
     }
@@ -238,13 +249,19 @@ prune = [0, 80]
         spec.to_str().unwrap(),
         "--zoo",
         zoo,
-        "--test-limit",
-        "500",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(log.contains("reused the zoo's"), "{log}");
-    assert!(!out.join("runs/3d-mlp/seed0/model.safetensors").exists());
+    // Only the pruning scores were written beside the (absent) run; nothing was trained.
+    let unit = tmp
+        .path()
+        .join("runs/mlp3d-h2048-d3-lr0.005-e300-b600/seed0");
+    let files: Vec<String> = std::fs::read_dir(&unit)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["sweep-eval-layer-0_80.json"], "{files:?}");
     let summary = json(&out.join("summary.json"));
     let zoo_acc =
         json(&Path::new(zoo).join("mlp3d/config.json"))["training"]["final_test_accuracy"].clone();
