@@ -4,6 +4,7 @@ mod bench;
 mod common;
 mod eval;
 mod export;
+mod figures;
 mod predict;
 mod prune;
 mod pull;

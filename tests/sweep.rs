@@ -127,6 +127,28 @@ fn a_sweep_trains_summarises_and_never_trains_a_run_twice() {
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.starts_with("name,kind,params,"));
 
+    // Its figures: valid PNG and SVG, with something drawn.
+    for name in ["accuracy", "pruning-after-training", "learning"] {
+        let png = out.join(format!("figures/tiny-{name}.png"));
+        let img = image::open(&png)
+            .unwrap_or_else(|e| panic!("{}: {e}", png.display()))
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (900, 560));
+        let coloured = img
+            .pixels()
+            .filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 60)
+            .count();
+        // One epoch makes the learning curves single points: their legend is what is coloured.
+        let least = if name == "learning" { 50 } else { 500 };
+        assert!(coloured > least, "{name}: only {coloured} coloured pixels");
+        let svg = std::fs::read_to_string(out.join(format!("figures/tiny-{name}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<text") && svg.len() > 5_000,
+            "{name}"
+        );
+        assert!(svg.contains("test accuracy"), "{name}: no axis label");
+    }
+
     // Again: nothing is trained, nothing rewritten.
     let model = tmp
         .path()
