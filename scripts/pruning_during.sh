@@ -3,13 +3,15 @@
 # (default 50), the smallest P % of each layer's weights removed in every forward pass, for P in
 # 0 20 40 60 80 90 95. One JSON line per run: the command, the final and the best test accuracy.
 #   scripts/pruning_during.sh [EPOCHS] > results/pruning/during-training.jsonl
+# MODELS (default "mlp3d;mlp --hidden 14") picks the models, `;`-separated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${NEUROPOS_BIN:-./target/release/neuropos}
 epochs=${1:-50}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for model in "mlp3d" "mlp --hidden 14"; do
+IFS=';' read -r -a models <<< "${MODELS:-mlp3d;mlp --hidden 14}"
+for model in "${models[@]}"; do
     for p in 0 20 40 60 80 90 95; do
         args="--model $model --epochs $epochs --seed 0 --prune-during $p"
         # shellcheck disable=SC2086
