@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// DejaVu Sans, vendored so that no system font library is needed (assets/fonts).
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
-fn register_font() {
+pub fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {

@@ -10,6 +10,7 @@ mod prune;
 mod pull;
 mod sweep;
 mod train;
+mod viz;
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +46,9 @@ enum Command {
     /// Run a spec of trainings (a table or figure of the paper) over seeds, locally, as a
     /// Slurm job array or through GNU parallel, and summarise them beside the paper.
     Sweep(Box<sweep::SweepArgs>),
+    /// Draw a network: its neurons at their positions, coloured by their activity for one
+    /// digit (the paper's Fig. 6), or the learned z per layer (Fig. 4b).
+    Viz(viz::VizArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,5 +63,6 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Prune(args) => prune::run(*args),
         Command::Sweep(args) => sweep::run(*args),
+        Command::Viz(args) => viz::run(args),
     }
 }
