@@ -209,7 +209,8 @@ def index(root):
     rows = []
     for name in sorted(os.listdir(root)):
         d = os.path.join(root, name)
-        if not os.path.exists(os.path.join(d, "config.json")):
+        # A checkpoint joins the index with its card (a run still training has none yet).
+        if not os.path.exists(os.path.join(d, "config.json")) or not os.path.exists(os.path.join(d, "README.md")):
             continue
         info = load(os.path.join(d, "config.json"))
         model, training = info["model"], info["training"]
@@ -237,7 +238,11 @@ def index(root):
         *rows,
         "",
     ]
-    missing = [n for n in PLANNED if not os.path.exists(os.path.join(root, n, "config.json"))]
+    carded = lambda n: os.path.exists(os.path.join(root, n, "README.md"))
+    training = [n for n in PLANNED if not carded(n) and os.path.exists(os.path.join(root, n, "run.json"))]
+    missing = [n for n in PLANNED if not carded(n) and n not in training]
+    if training:
+        text += ["In training (resumable with `scripts/train_zoo.sh`): " + ", ".join(f"`{n}`" for n in training) + ".", ""]
     if missing:
         text += ["Not trained yet: " + ", ".join(f"`{n}`" for n in missing) + ".", ""]
     open(os.path.join(root, "README.md"), "w").write("\n".join(text))
