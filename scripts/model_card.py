@@ -242,7 +242,7 @@ def index(root):
     training = [n for n in PLANNED if not carded(n) and os.path.exists(os.path.join(root, n, "run.json"))]
     missing = [n for n in PLANNED if not carded(n) and n not in training]
     if training:
-        text += ["In training (resumable with `scripts/train_zoo.sh`): " + ", ".join(f"`{n}`" for n in training) + ".", ""]
+        text += ["Training when this index was written (not committed yet; `scripts/train_zoo.sh` resumes them): " + ", ".join(f"`{n}`" for n in training) + ".", ""]
     if missing:
         text += ["Not trained yet: " + ", ".join(f"`{n}`" for n in missing) + ".", ""]
     open(os.path.join(root, "README.md"), "w").write("\n".join(text))
