@@ -1,8 +1,10 @@
 //! Every row of the README's "Bad inputs" table, run: a non-zero exit, no panic, and the
 //! message the table promises. The table and these cases are checked against each other.
 
+mod support;
 use std::path::Path;
 use std::process::Command;
+use support::neuropos;
 
 /// One row: its name in the README table, the arguments (`{run}`: a finished small run,
 /// `{tmp}`: a scratch directory, `{bogus}`: a file that is not a checkpoint, `{empty}`: an
@@ -165,15 +167,6 @@ const CASES: &[Case] = &[
         expect: &["unknown device"],
     },
 ];
-
-fn neuropos(args: &[String]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_neuropos"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the neuropos binary runs")
-}
 
 fn small_run(dir: &Path) {
     let args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 --batch-size 100 \

@@ -6,36 +6,9 @@ use neuropos_models::data;
 use neuropos_models::prune::{MagnitudeRanking, PruneScope};
 use neuropos_models::training;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn neuropos(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neuropos"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the neuropos binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = neuropos(args);
-    assert!(
-        out.status.success(),
-        "neuropos {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failure(args: &[&str]) -> String {
-    let out = neuropos(args);
-    assert!(!out.status.success(), "neuropos {args:?} should fail");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "neuropos {args:?} panicked:\n{stderr}"
-    );
-    stderr
-}
+mod support;
+use std::process::Command;
+use support::{failure, ok};
 
 fn train_tiny(out: &Path, seed: &str) {
     train_tiny_kind(out, seed, "mlp3d");

@@ -1,10 +1,11 @@
 //! Exact resume after SIGKILL, the divergence guard, and the run directory's rules.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_neuropos");
+mod support;
+use support::{command, failure, ok};
 
 /// A small run: 12 batches per epoch, 4 epochs, a fraction of a second of training.
 const RUN: [&str; 14] = [
@@ -23,34 +24,6 @@ const RUN: [&str; 14] = [
     "--device",
     "cpu",
 ];
-
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args).env("RUST_LOG", "warn");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    command(args).output().expect("the neuropos binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "neuropos {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failure(args: &[&str]) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "neuropos {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
-    stderr
-}
 
 fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["train"];

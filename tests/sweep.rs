@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_neuropos");
+mod support;
+use support::{neuropos, ok_with_log, BIN};
 
 const SPEC: &str = r#"
 name = "tiny"
@@ -27,22 +28,11 @@ hidden = [14]
 "#;
 
 fn sweep(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("sweep")
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the neuropos binary runs")
+    neuropos(&[&["sweep"], args].concat())
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = sweep(args);
-    assert!(
-        out.status.success(),
-        "sweep {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+    ok_with_log(&[&["sweep"], args].concat())
 }
 
 fn json(path: &Path) -> serde_json::Value {

@@ -1,19 +1,12 @@
 //! `neuropos viz`: the paper's Fig. 6 and Fig. 4b from shipped checkpoints, and its refusals.
 
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_neuropos");
+mod support;
+use support::neuropos;
 
 #[test]
 fn viz_draws_every_layer_of_an_embedded_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| neuropos(args);
     let zoo = concat!(env!("CARGO_MANIFEST_DIR"), "/checkpoints");
     for (ckpt, file, extra) in [
         ("mlp3d", "mlp3d.png", vec!["--wires", "10"]),
