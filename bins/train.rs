@@ -578,14 +578,55 @@ fn is_complete(dir: &Path) -> Option<Provenance> {
         .then_some(training)
 }
 
+/// The lock a training holds on its run directory, so that two processes (a sweep launched
+/// twice, a resume while the run still trains) never write one run. An OS file lock: released
+/// when the process ends, however it ends.
+pub const LOCK_FILE: &str = ".neuropos-lock";
+
+fn lock_run_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the output directory {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // A process killed a moment ago may still hold it while it dies (a sweep restarted right
+    // after a kill): wait a little before calling it a second writer.
+    let patience = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if patience.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "{}: another neuropos train is writing this run right now; wait for it (or \
+                 stop it and --resume)",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let fault = args.debug_fault.as_deref().map(parse_fault).transpose()?;
     checkpoint::set_debug_write_delay(std::time::Duration::from_millis(
         args.debug_save_delay_ms.unwrap_or(0),
     ));
+    // Held until this function returns.
+    let lock;
     let (dir, settings, start, resumed) = match &args.resume {
         Some(dir) => {
             let settings = RunSettings::read(dir)?;
+            lock = Some(lock_run_dir(dir)?);
             if let Some(done) = is_complete(dir) {
                 if !dir.join(resume::STATE_FILE).exists() {
                     println!(
@@ -616,11 +657,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .clone()
                 .expect("clap requires --out without --resume");
             let (settings, start) = fresh_settings(&args)?;
+            if out.exists() && !out.is_dir() {
+                bail!("--out {} exists and is not a directory", out.display());
+            }
+            lock = Some(lock_run_dir(&out)?);
             check_out_dir(&out, args.force)?;
             (out, settings, start, None)
         }
     };
-    execute(
+    let result = execute(
         &dir,
         settings,
         start,
@@ -628,7 +673,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         &args.device,
         fault,
         args.debug_stop_after,
-    )
+    );
+    drop(lock);
+    result
 }
 
 fn execute(

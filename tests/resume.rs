@@ -288,3 +288,28 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn two_trainings_never_write_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    // A slow first run (every save sleeps), then a second process on the same directory.
+    let first = spawn(&train_args(d, &["--debug-save-delay-ms", "1500"]));
+    let start = std::time::Instant::now();
+    while !dir.join("run.json").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = failure(&["train", "--resume", d]);
+    assert!(err.contains("another neuropos train is writing"), "{err}");
+    let err = failure(&train_args(d, &["--force"]));
+    assert!(err.contains("another neuropos train is writing"), "{err}");
+    // Killed, its lock goes with it, and the run resumes.
+    assert!(!kill_after(first, Duration::from_millis(0)));
+    ok(&["train", "--resume", d]);
+    assert!(!dir.join("optimizer.safetensors").exists());
+}
