@@ -1,12 +1,13 @@
 //! `neuropos eval`: test accuracy of checkpoints, across magnitude-pruning levels.
 
 use anyhow::Context;
-use candle_core::DType;
+use candle_core::{DType, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::{self, MagnitudeRanking, PruneScope, Rank};
 use neuropos_models::training;
+use neuropos_models::Network;
 use serde::Serialize;
 
 use crate::common::{DataArgs, DeviceArgs, Percentages};
@@ -116,42 +117,77 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
         }
         let levels = args.prune.as_ref().map_or(vec![0.0], |p| p.0.clone());
-        let weights = prune::ranked_weights(&loaded.network, args.rank)?;
-        let ranking = MagnitudeRanking::new(&weights, args.scope)?;
-        let biases = prune::save_biases(&loaded.network, &loaded.vars)?;
-        for &percent in &levels {
-            let masks = ranking.masks(percent)?;
-            let (kept, total) = (masks.kept, masks.total);
-            // Installed masks (even 0 %: all ones) replace a trained-in pruning.
-            let explicit = percent > 0.0 || trained_in.is_some();
-            prune::restore_biases(&loaded.vars, &biases)?;
-            loaded
-                .network
-                .set_keep_masks(explicit.then(|| masks.masks.clone()))?;
-            if let (Some(images), true) = (&compensation_images, percent > 0.0) {
-                prune::compensate(&loaded.network, &loaded.vars, &masks.masks, images)?;
-            }
-            let accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-            tracing::debug!("{source} at {percent}%: {accuracy:.4}");
-            rows.push(Row {
-                checkpoint: source.to_string(),
-                model: loaded.info.model.describe(),
-                params: loaded.info.params,
-                prune_percent: percent,
-                scope: args.scope,
-                rank: args.rank,
-                compensated_on: if percent > 0.0 {
-                    args.compensate.unwrap_or(0)
-                } else {
-                    0
-                },
-                kept_weights: kept,
-                total_weights: total,
-                accuracy,
-            });
-        }
+        let model = loaded.info.model.describe();
+        let params = loaded.info.params;
+        at_levels(
+            &mut loaded,
+            args.rank,
+            args.scope,
+            &levels,
+            compensation_images.as_ref(),
+            |percent, masks, network| {
+                let accuracy = training::accuracy(network, &test_x, &test_y)?;
+                tracing::debug!("{source} at {percent}%: {accuracy:.4}");
+                rows.push(Row {
+                    checkpoint: source.to_string(),
+                    model: model.clone(),
+                    params,
+                    prune_percent: percent,
+                    scope: args.scope,
+                    rank: args.rank,
+                    compensated_on: if percent > 0.0 {
+                        args.compensate.unwrap_or(0)
+                    } else {
+                        0
+                    },
+                    kept_weights: masks.kept,
+                    total_weights: masks.total,
+                    accuracy,
+                });
+                Ok(())
+            },
+        )?;
     }
     print!("{}", render(&rows, &args.format)?);
+    Ok(())
+}
+
+/// Prunes `loaded` to each of `levels` in turn (the smallest `percent` % of its weights by
+/// `rank` within `scope`), optionally compensated on `compensation` images, and hands the
+/// network to `visit` at each level. Installed masks, even 0 %'s all-ones, replace a pruning the
+/// checkpoint was trained with or carries; the biases are restored before every level, so each
+/// is scored on its own, and the network is left as loaded. Shared by `eval` and the viewer,
+/// whose accuracies must agree.
+pub fn at_levels(
+    loaded: &mut checkpoint::Loaded,
+    rank: Rank,
+    scope: PruneScope,
+    levels: &[f64],
+    compensation: Option<&Tensor>,
+    mut visit: impl FnMut(f64, &prune::PruneMasks, &Network) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let trained_in = loaded.info.model.pruning.is_some() || loaded.info.model.fixed_mask.is_some();
+    let weights = prune::ranked_weights(&loaded.network, rank)?;
+    let ranking = MagnitudeRanking::new(&weights, scope)?;
+    let biases = prune::save_biases(&loaded.network, &loaded.vars)?;
+    let stored = match loaded.info.model.fixed_mask {
+        Some(_) => Some(loaded.network.keep_masks()?),
+        None => None,
+    };
+    for &percent in levels {
+        let masks = ranking.masks(percent)?;
+        prune::restore_biases(&loaded.vars, &biases)?;
+        let explicit = percent > 0.0 || trained_in;
+        loaded
+            .network
+            .set_keep_masks(explicit.then(|| masks.masks.clone()))?;
+        if let (Some(images), true) = (compensation, percent > 0.0) {
+            prune::compensate(&loaded.network, &loaded.vars, &masks.masks, images)?;
+        }
+        visit(percent, &masks, &loaded.network)?;
+    }
+    prune::restore_biases(&loaded.vars, &biases)?;
+    loaded.network.set_keep_masks(stored)?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod prune;
 mod pull;
 mod sweep;
 mod train;
+mod viewer;
 mod viz;
 
 use clap::{Parser, Subcommand};

@@ -17,29 +17,45 @@ use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::network::NetworkOutput;
+use neuropos_models::Network;
 use plotters::prelude::*;
 use std::path::PathBuf;
 
-use crate::common::DataArgs;
+use crate::common::{DataArgs, Percentages};
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("output").required(true).args(["out", "html"])))]
 pub struct VizArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir]
     /// (embedded kinds: a baseline has no positions).
     #[arg(value_parser = CheckpointSource::parse)]
     checkpoint: CheckpointSource,
-    /// The digit whose average test image drives the colours.
+    /// The digit whose average test image drives the colours (the page's first view).
     #[arg(long, default_value_t = 0)]
     digit: u32,
     /// The picture to write: FILE.png or FILE.svg.
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Also draw the K longest and K shortest connections of every pair of layers.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "html")]
     wires: usize,
     /// Draw the per-layer histograms of the learned z instead (relaxed kinds; Fig. 4b).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     z_hist: bool,
+    /// Instead, write the interactive viewer: one self-contained HTML page (docs/cli.md).
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
+    /// The viewer's single test images: the first N of the test set, besides the ten digits'
+    /// averages [default: 100].
+    #[arg(long, value_name = "N")]
+    images: Option<usize>,
+    /// The viewer's pruning levels (its slider's stops), each scored on the test set with both
+    /// rankings [default: 0,10,20,30,40,50,60,70,80,90,95,99].
+    #[arg(long)]
+    levels: Option<Percentages>,
+    /// Score the viewer's levels on the first N test images only (quick looks).
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -51,13 +67,13 @@ struct Panel {
     values: Vec<f64>,
 }
 
-fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
+pub(crate) fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
     Ok(t.to_dtype(DType::F64)?.to_vec2::<f64>()?)
 }
 
 /// The two leading principal axes of `rows` (power iteration on the covariance, deterministic
 /// start), and the mean.
-fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
+pub(crate) fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
     let d = rows[0].len();
     let n = rows.len() as f64;
     let mean: Vec<f64> = (0..d)
@@ -94,7 +110,10 @@ fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
     (mean, [a, b])
 }
 
-fn project(rows: &[Vec<f64>], plane: &Option<(Vec<f64>, [Vec<f64>; 2])>) -> Vec<(f64, f64)> {
+pub(crate) fn project(
+    rows: &[Vec<f64>],
+    plane: &Option<(Vec<f64>, [Vec<f64>; 2])>,
+) -> Vec<(f64, f64)> {
     rows.iter()
         .map(|r| match (plane, r.len()) {
             (Some((mean, [a, b])), _) => {
@@ -108,6 +127,28 @@ fn project(rows: &[Vec<f64>], plane: &Option<(Vec<f64>, [Vec<f64>; 2])>) -> Vec<
             (None, _) => (r[0], r[1]),
         })
         .collect()
+}
+
+/// Every layer's activity for each image of `images` `[B, 784]`, `[B, n_l]` per layer: the
+/// pixels, then the hidden activations (MLP) or spike counts over the T steps (SNN), and the
+/// output's logits (MLP) or spike counts (SNN); with the masks in force.
+pub(crate) fn layer_activity(network: &Network, images: &Tensor) -> anyhow::Result<Vec<Tensor>> {
+    let config = network.config();
+    let time_steps = config.lif.map_or(1.0, |l| l.time_steps as f64);
+    let mut activity = Vec::with_capacity(config.layers.len());
+    for c in 0..config.layers.len() - 1 {
+        let a = network.layer_input(images, c)?;
+        activity.push(if c > 0 && config.lif.is_some() {
+            (a * time_steps)? // mean spikes per step → spike count
+        } else {
+            a
+        });
+    }
+    activity.push(match network.run(images)? {
+        NetworkOutput::Logits(l) => l,
+        NetworkOutput::Spiking { spikes, .. } => spikes.sum(0)?,
+    });
+    Ok(activity)
 }
 
 /// Blue (−1) – white (0) – red (+1).
@@ -126,13 +167,19 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     if args.digit > 9 {
         bail!("--digit must be 0 to 9, got {}", args.digit);
     }
-    let ext = args
-        .out
+    if let Some(html) = &args.html {
+        return run_viewer(&args, html);
+    }
+    if args.images.is_some() || args.levels.is_some() || args.test_limit.is_some() {
+        bail!("--images, --levels and --test-limit shape the viewer: they go with --html");
+    }
+    let out = args.out.clone().expect("clap requires --out or --html");
+    let ext = out
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     if !matches!(ext.as_deref(), Some("png" | "svg")) {
-        bail!("--out {}: write a .png or an .svg", args.out.display());
+        bail!("--out {}: write a .png or an .svg", out.display());
     }
     let path = args.checkpoint.resolve()?;
     let loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
@@ -167,7 +214,7 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
                 config.describe()
             );
         }
-        let stem = args.out.with_extension("");
+        let stem = out.with_extension("");
         let written = crate::figures::z_histograms(
             &stem,
             &format!("{}: learned z per layer", args.checkpoint),
@@ -175,11 +222,11 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         )?;
         // figures writes both formats; keep the one asked for.
         for f in written {
-            if f != args.out {
+            if f != out {
                 let _ = std::fs::remove_file(f);
             }
         }
-        println!("{}", args.out.display());
+        println!("{}", out.display());
         return Ok(());
     }
 
@@ -195,22 +242,10 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     // Activity per layer: what each neuron passes on (activity × mask), the output's logits
     // or spike counts.
     let depth = neurons.len();
-    let time_steps = config.lif.map_or(1.0, |l| l.time_steps as f64);
-    let mut activity: Vec<Vec<f64>> = Vec::with_capacity(depth);
-    for c in 0..depth - 1 {
-        let a = network.layer_input(&image, c)?.flatten_all()?;
-        let a = if c > 0 && config.lif.is_some() {
-            (a * time_steps)? // mean spikes per step → spike count
-        } else {
-            a
-        };
-        activity.push(a.to_dtype(DType::F64)?.to_vec1::<f64>()?);
-    }
-    let output = match network.run(&image)? {
-        NetworkOutput::Logits(l) => l.flatten_all()?,
-        NetworkOutput::Spiking { spikes, .. } => spikes.sum(0)?.flatten_all()?,
-    };
-    activity.push(output.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+    let mut activity: Vec<Vec<f64>> = layer_activity(network, &image)?
+        .iter()
+        .map(|a| Ok(a.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?))
+        .collect::<anyhow::Result<_>>()?;
     let predicted = activity[depth - 1]
         .iter()
         .enumerate()
@@ -289,17 +324,53 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         picked.len()
     );
     if ext.as_deref() == Some("svg") {
-        let root = SVGBackend::new(&args.out, (520 * depth as u32, 560)).into_drawing_area();
+        let root = SVGBackend::new(&out, (520 * depth as u32, 560)).into_drawing_area();
         draw(&root, &title, &panels, &outputs, &wires)?;
         root.present()
-            .with_context(|| format!("writing {}", args.out.display()))?;
+            .with_context(|| format!("writing {}", out.display()))?;
     } else {
-        let root = BitMapBackend::new(&args.out, (520 * depth as u32, 560)).into_drawing_area();
+        let root = BitMapBackend::new(&out, (520 * depth as u32, 560)).into_drawing_area();
         draw(&root, &title, &panels, &outputs, &wires)?;
         root.present()
-            .with_context(|| format!("writing {}", args.out.display()))?;
+            .with_context(|| format!("writing {}", out.display()))?;
     }
-    println!("{}", args.out.display());
+    println!("{}", out.display());
+    Ok(())
+}
+
+fn run_viewer(args: &VizArgs, html: &std::path::Path) -> anyhow::Result<()> {
+    if !html
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+    {
+        bail!("--html {}: write an .html file", html.display());
+    }
+    crate::common::check_limit("--test-limit", args.test_limit)?;
+    let mut levels = match &args.levels {
+        Some(l) => l.0.clone(),
+        None => vec![
+            0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0,
+        ],
+    };
+    levels.sort_by(f64::total_cmp);
+    let path = args.checkpoint.resolve()?;
+    let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading {}", args.checkpoint))?;
+    let (mut mnist, _) = args.data.load()?;
+    if let Some(n) = args.test_limit {
+        mnist = mnist.limit_test(n)?;
+    }
+    let source = args.checkpoint.to_string();
+    let settings = crate::viewer::ViewerSettings {
+        source: &source,
+        images: args.images.unwrap_or(100),
+        levels: &levels,
+        first_digit: args.digit,
+    };
+    let bytes = crate::viewer::write(&mut loaded, &mnist, &settings, html)?;
+    tracing::info!("{}: {:.0} KiB", html.display(), bytes as f64 / 1024.0);
+    println!("{}", html.display());
     Ok(())
 }
 
