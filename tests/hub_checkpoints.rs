@@ -77,6 +77,15 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         &model[..model.len() - 100],
         false,
     );
+    let embedded = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp3d");
+    for file in ["config.json", "model.safetensors"] {
+        add(
+            "neuropos/embedded",
+            file,
+            &std::fs::read(embedded.join(file)).unwrap(),
+            false,
+        );
+    }
     let mut hub = fake_hub::start(repos);
     let port = hub.port;
     let home = tempfile::tempdir().unwrap();
@@ -214,6 +223,25 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
     assert_eq!(lineage["source"], pinned.as_str());
     assert_eq!(lineage["commit"], COMMIT);
     assert_eq!(lineage["initial_test_accuracy"].as_f64().unwrap(), expected);
+
+    // The viewer page of an embedded checkpoint straight from the Hub names its source.
+    let page = home.join("viewer.html");
+    let args = [
+        "viz",
+        "hf://neuropos/embedded",
+        "--html",
+        page.to_str().unwrap(),
+        "--images",
+        "2",
+        "--levels",
+        "0,50",
+        "--test-limit",
+        "200",
+    ];
+    let out = neuropos(&args, home, port, false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(r#""checkpoint":"hf://neuropos/embedded""#));
 
     // The server goes away; the branch reference resolves from the cache alone.
     hub.stop();
