@@ -17,6 +17,7 @@ use candle_core::{DType, Layout, Result, Tensor, WithDType};
 pub mod adam_step;
 pub mod constant_input_gradient;
 pub mod embedded_current;
+pub mod events;
 pub mod inverse_distance;
 pub mod lif_projection;
 pub mod lif_recurrence;

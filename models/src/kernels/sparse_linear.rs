@@ -3,7 +3,7 @@
 //!
 //! MNIST pixels are ~81 % zeros, and the input layer of a dense baseline is most of its cost
 //! (784 × 2048 of the 784-2048-10 network's 1.6M weights). As for the embedded synapses
-//! ([`super::embedded_current`]):
+//! ([`super::embedded_current`], whose event loops it shares: [`super::events`]):
 //! - forward: each task owns a tile of output columns and, for every sample, adds
 //!   `x[b, i] · Wᵀ[i, tile]` over the sample's non-zero inputs only;
 //! - backward: the weight gradient `dWᵀ[i, tile] = Σ_b x[b, i] · dy[b, tile]`, again over the
@@ -17,7 +17,8 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::contiguous_values;
-use super::simd::{transpose, vectorized, Real, SharedMut};
+use super::events::{event_product, Events};
+use super::simd::{transpose, Real, Scratch, SharedMut};
 
 /// Fewest outputs for which the event loop beats Candle's GEMM (measured with
 /// `cargo run --release -p neuropos-models --example op_bench`: 2048 → 10 takes 8.8 ms
@@ -27,92 +28,48 @@ pub const MIN_OUTPUTS: usize = 128;
 /// Output columns per task: a tile of `Wᵀ` for 784 inputs is 784 KB in f32, within L2.
 const TILE: usize = 256;
 
-/// The non-zero inputs of every sample: `(index, value)` runs, one per sample.
-struct Events<F> {
-    starts: Vec<usize>,
-    index: Vec<u32>,
-    value: Vec<F>,
-}
-
-fn events<F: Real>(x: &[F], samples: usize, n_in: usize) -> Events<F> {
-    let mut starts = Vec::with_capacity(samples + 1);
-    let mut index = Vec::new();
-    let mut value = Vec::new();
-    starts.push(0);
-    for row in x.chunks_exact(n_in).take(samples) {
-        for (i, &v) in row.iter().enumerate() {
-            if v != F::zero() {
-                index.push(i as u32);
-                value.push(v);
-            }
-        }
-        starts.push(index.len());
-    }
-    Events {
-        starts,
-        index,
-        value,
+/// `out[b, c0..c0+len] = Σ_events x · Wᵀ[i, c0..c0+len]` for every sample; the tile's rows
+/// of `W` are transposed here, by the task that uses them.
+fn forward_tile<F: Real>(
+    events: &Events<F>,
+    w: &[F],
+    n_in: usize,
+    n_out: usize,
+    (c0, len): (usize, usize),
+    out: SharedMut<F>,
+) {
+    let wt = transpose(&w[c0 * n_in..(c0 + len) * n_in], len, n_in);
+    let mut y = Scratch::take(events.groups() * len);
+    event_product(events, &wt, len, &mut y);
+    for (b, part) in y.chunks_exact(len).enumerate() {
+        // SAFETY: this task alone writes columns c0..c0+len.
+        unsafe { out.slice(b * n_out + c0, len) }.copy_from_slice(part);
     }
 }
 
-vectorized! {
-    /// `out[b, c0..c0+len] = Σ_events x · Wᵀ[i, c0..c0+len]` for every sample; the tile's rows
-    /// of `W` are transposed here, by the task that uses them.
-    fn forward_tile<F: Real>(
-        ev: &Events<F>,
-        w: &[F],
-        n_in: usize,
-        n_out: usize,
-        c0: usize,
-        len: usize,
-        out: SharedMut<F>,
-    ) {
-        let wt = transpose(&w[c0 * n_in..(c0 + len) * n_in], len, n_in);
-        let mut acc = vec![F::zero(); len];
-        for b in 0..ev.starts.len() - 1 {
-            acc.iter_mut().for_each(|a| *a = F::zero());
-            for e in ev.starts[b]..ev.starts[b + 1] {
-                let v = ev.value[e];
-                let row = &wt[ev.index[e] as usize * len..][..len];
-                for (a, &w) in acc.iter_mut().zip(row) {
-                    *a = v.mul_add(w, *a);
-                }
-            }
-            // SAFETY: this task alone writes columns c0..c0+len.
-            unsafe { out.slice(b * n_out + c0, len) }.copy_from_slice(&acc);
-        }
+/// `dWᵀ[i, c0..c0+len] = Σ_b x[b, i] · dy[b, c0..c0+len]` over the non-zeros (`events` by
+/// column of `x`), written back as rows `c0..c0+len` of `dW` `[n_out, n_in]`.
+fn weight_gradient_tile<F: Real>(
+    events: &Events<F>,
+    dy: &[F],
+    n_in: usize,
+    n_out: usize,
+    (c0, len): (usize, usize),
+    dw: SharedMut<F>,
+) {
+    // The tile's gradient columns, packed, so the events walk consecutive rows.
+    let mut dy_tile = Scratch::take(dy.len() / n_out * len);
+    for (tile_row, row) in dy_tile.chunks_exact_mut(len).zip(dy.chunks_exact(n_out)) {
+        tile_row.copy_from_slice(&row[c0..c0 + len]);
     }
-}
-
-vectorized! {
-    /// `dwt[i, c0..c0+len] = Σ_b x[b, i] · dy[b, c0..c0+len]` over the non-zeros.
-    fn weight_gradient_tile<F: Real>(
-        ev: &Events<F>,
-        dy: &[F],
-        n_in: usize,
-        n_out: usize,
-        c0: usize,
-        len: usize,
-        dw: SharedMut<F>,
-    ) {
-        let mut tile = vec![F::zero(); n_in * len];
-        for b in 0..ev.starts.len() - 1 {
-            let g = &dy[b * n_out + c0..][..len];
-            for e in ev.starts[b]..ev.starts[b + 1] {
-                let v = ev.value[e];
-                let row = &mut tile[ev.index[e] as usize * len..][..len];
-                for (d, &gy) in row.iter_mut().zip(g) {
-                    *d = v.mul_add(gy, *d);
-                }
-            }
-        }
-        // Back to `[n_out, n_in]`, Linear's layout.
-        for c in 0..len {
-            // SAFETY: this task alone writes rows c0..c0+len of dw.
-            let out = unsafe { dw.slice((c0 + c) * n_in, n_in) };
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = tile[i * len + c];
-            }
+    let mut tile = Scratch::take(n_in * len);
+    event_product(events, &dy_tile, len, &mut tile);
+    // Back to `[n_out, n_in]`, Linear's layout.
+    for c in 0..len {
+        // SAFETY: this task alone writes rows c0..c0+len of dw.
+        let out = unsafe { dw.slice((c0 + c) * n_in, n_in) };
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = tile[i * len + c];
         }
     }
 }
@@ -132,12 +89,12 @@ fn forward<F: Real>(x: &[F], lx: &Layout, w: &[F], lw: &Layout) -> Result<(Vec<F
     if w_in != n_in {
         candle_core::bail!("sparse-input linear: x has {n_in} inputs, W [{n_out}, {w_in}]");
     }
-    let ev = events(x, samples, n_in);
+    let events = Events::by_row(x, n_in);
     let mut out = vec![F::zero(); samples * n_out];
     let shared = SharedMut::new(&mut out);
     tiles(n_out)
         .into_par_iter()
-        .for_each(|(c0, len)| forward_tile(&ev, w, n_in, n_out, c0, len, shared));
+        .for_each(|tile| forward_tile(&events, w, n_in, n_out, tile, shared));
     Ok((out, Shape::from((samples, n_out))))
 }
 
@@ -154,12 +111,12 @@ fn weight_gradient<F: Real>(
     if dy_samples != samples {
         candle_core::bail!("sparse-input linear: {samples} inputs, {dy_samples} gradients");
     }
-    let ev = events(x, samples, n_in);
+    let events = Events::by_column(x, samples, n_in);
     let mut dw = vec![F::zero(); n_out * n_in];
     let shared = SharedMut::new(&mut dw);
     tiles(n_out)
         .into_par_iter()
-        .for_each(|(c0, len)| weight_gradient_tile(&ev, dy, n_in, n_out, c0, len, shared));
+        .for_each(|tile| weight_gradient_tile(&events, dy, n_in, n_out, tile, shared));
     Ok((dw, Shape::from((n_out, n_in))))
 }
 
