@@ -1,24 +1,32 @@
-//! The dense baselines' input layer `x · Wᵀ` as one CPU op, event-driven over the input's
-//! non-zeros.
+//! The dense baselines' input layer `act(x · Wᵀ + b)` as one CPU op, event-driven over the
+//! input's non-zeros, the bias and the ReLU in the same pass.
 //!
 //! MNIST pixels are ~81 % zeros, and the input layer of a dense baseline is most of its cost
 //! (784 × 2048 of the 784-2048-10 network's 1.6M weights). As for the embedded synapses
 //! ([`super::embedded_current`], whose event loops it shares: [`super::events`]):
 //! - forward: each task owns a tile of output columns and, for every sample, adds
 //!   `x[b, i] · Wᵀ[i, tile]` over the sample's non-zero inputs only;
-//! - backward: the weight gradient `dWᵀ[i, tile] = Σ_b x[b, i] · dy[b, tile]`, again over the
-//!   non-zeros, one tile per task; the input gradient `dy · W` is formed only when `x` tracks a
+//! - backward: the ReLU's gate `dz = dy ⊙ 1[z ≥ 0]` and the bias gradient `Σ_b dz` in one pass
+//!   (a negative pre-activation is stored as −0.0 so the output tells it apart), and the weight gradient `dWᵀ[i, tile] = Σ_b x[b, i] · dz[b, tile]`, again over the
+//!   non-zeros, one tile per task; the input gradient `dz · W` is formed only when `x` tracks a
 //!   gradient (it never does for data), where autograd's matmul would always pay for it.
 //!
-//! The plain-ops version is `candle_nn::Linear`'s `x.matmul(&w.t())`
+//! Autograd through the plain ops spends more on the element-wise steps than on the products
+//! for a 2048-wide layer: the bias's broadcast add, the ReLU, and in the backward pass the
+//! ReLU's comparison, conversion and product, each with a zero-filled gradient to add into
+//! (~1.2M values each, every step). Each value is computed in the order the unfused path (the
+//! event-driven product, then Candle's broadcast add, ReLU and their gradients) computed it: the
+//! checkpoints of `scripts/checkpoint_hashes.sh` kept their bits when they were fused.
+//!
+//! The plain-ops version is `candle_nn::Linear`'s `x.matmul(&w.t()) + b` and the ReLU
 //! ([`crate::layers::dense::Dense`]), the reference this kernel is tested against.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::contiguous_values;
 use super::events::{event_product, Events};
-use super::simd::{transpose, Real, Scratch, SharedMut};
+use super::simd::{transpose, vectorized, Real, Scratch, SharedMut};
 
 /// Fewest outputs for which the event loop beats Candle's GEMM (measured with
 /// `cargo run --release -p neuropos-models --example op_bench`: 2048 → 10 takes 8.8 ms
@@ -28,11 +36,14 @@ pub const MIN_OUTPUTS: usize = 128;
 /// Output columns per task: a tile of `Wᵀ` for 784 inputs is 784 KB in f32, within L2.
 const TILE: usize = 256;
 
-/// `out[b, c0..c0+len] = Σ_events x · Wᵀ[i, c0..c0+len]` for every sample; the tile's rows
-/// of `W` are transposed here, by the task that uses them.
+/// `out[b, c0..c0+len] = act(Σ_events x · Wᵀ[i, c0..c0+len] + b[c0..c0+len])` for every
+/// sample; the tile's rows of `W` are transposed here, by the task that uses them.
+#[allow(clippy::too_many_arguments)]
 fn forward_tile<F: Real>(
     events: &Events<F>,
     w: &[F],
+    bias: &[F],
+    relu: bool,
     n_in: usize,
     n_out: usize,
     (c0, len): (usize, usize),
@@ -41,7 +52,13 @@ fn forward_tile<F: Real>(
     let wt = transpose(&w[c0 * n_in..(c0 + len) * n_in], len, n_in);
     let mut y = Scratch::take(events.groups() * len);
     event_product(events, &wt, len, &mut y);
-    for (b, part) in y.chunks_exact(len).enumerate() {
+    let bias = &bias[c0..c0 + len];
+    for (b, part) in y.chunks_exact_mut(len).enumerate() {
+        for (v, &bj) in part.iter_mut().zip(bias) {
+            let z = *v + bj;
+            // −0.0 marks a negative pre-activation for the backward pass's gate.
+            *v = if relu && z < F::zero() { -F::zero() } else { z };
+        }
         // SAFETY: this task alone writes columns c0..c0+len.
         unsafe { out.slice(b * n_out + c0, len) }.copy_from_slice(part);
     }
@@ -81,20 +98,29 @@ fn tiles(n_out: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-fn forward<F: Real>(x: &[F], lx: &Layout, w: &[F], lw: &Layout) -> Result<(Vec<F>, Shape)> {
+fn forward<F: Real>(
+    (x, lx): (&[F], &Layout),
+    (w, lw): (&[F], &Layout),
+    (bias, lb): (&[F], &Layout),
+    relu: bool,
+) -> Result<(Vec<F>, Shape)> {
     let x = contiguous_values(x, lx, "sparse-input linear")?;
     let w = contiguous_values(w, lw, "sparse-input linear")?;
+    let bias = contiguous_values(bias, lb, "sparse-input linear")?;
     let (samples, n_in) = lx.shape().dims2()?;
     let (n_out, w_in) = lw.shape().dims2()?;
-    if w_in != n_in {
-        candle_core::bail!("sparse-input linear: x has {n_in} inputs, W [{n_out}, {w_in}]");
+    if w_in != n_in || bias.len() != n_out {
+        candle_core::bail!(
+            "sparse-input linear: x has {n_in} inputs, W [{n_out}, {w_in}], b [{}]",
+            bias.len()
+        );
     }
     let events = Events::by_row(x, n_in);
     let mut out = vec![F::zero(); samples * n_out];
     let shared = SharedMut::new(&mut out);
     tiles(n_out)
         .into_par_iter()
-        .for_each(|tile| forward_tile(&events, w, n_in, n_out, tile, shared));
+        .for_each(|tile| forward_tile(&events, w, bias, relu, n_in, n_out, tile, shared));
     Ok((out, Shape::from((samples, n_out))))
 }
 
@@ -120,8 +146,80 @@ fn weight_gradient<F: Real>(
     Ok((dw, Shape::from((n_out, n_in))))
 }
 
-/// `x · Wᵀ` (`x` `[B, n_in]`, `W` `[n_out, n_in]`) with its backward pass.
-struct SparseInputLinear;
+/// Columns per task of [`gate_and_bias_sum`]: each task walks every row over its columns.
+const GATE_COLUMNS: usize = 64;
+
+vectorized! {
+    /// Columns `c0..c0+len` of `dz = dy ⊙ 1[z ≥ 0]` (from the output `y`, −0.0 where z < 0;
+    /// without the ReLU `dz = dy`) and their sums over the rows, in row order from 0 — the
+    /// order of Candle's sum over a contiguous tensor's first dimension.
+    fn gate_columns<F: Real>(
+        y: &[F],
+        dy: &[F],
+        relu: bool,
+        n: usize,
+        c0: usize,
+        len: usize,
+        out: SharedMut<F>,
+    ) {
+        let mut sums = [F::zero(); GATE_COLUMNS];
+        let sums = &mut sums[..len];
+        let rows = dy.len() / n;
+        for r in 0..rows {
+            let (y, g) = (&y[r * n + c0..][..len], &dy[r * n + c0..][..len]);
+            // SAFETY: this task alone writes columns c0..c0+len.
+            let d = unsafe { out.slice(r * n + c0, len) };
+            for k in 0..len {
+                let v = if relu && y[k].is_sign_negative() { F::zero() } else { g[k] };
+                d[k] = v;
+                sums[k] = sums[k] + v;
+            }
+        }
+        // SAFETY: as above, in the extra last row.
+        unsafe { out.slice(rows * n + c0, len) }.copy_from_slice(sums);
+    }
+}
+
+/// `[B + 1, n]`: `dz` in the first B rows, the bias gradient `Σ_b dz[b, :]` in the last, from
+/// `(y, dy)`; one pass where the ReLU's backward and the bias's reduction took six.
+fn gate_and_bias_sum<F: Real>(
+    y: &[F],
+    ly: &Layout,
+    dy: &[F],
+    ldy: &Layout,
+    relu: bool,
+) -> Result<(Vec<F>, Shape)> {
+    let y = contiguous_values(y, ly, "sparse-input linear gradient")?;
+    let dy = contiguous_values(dy, ldy, "sparse-input linear gradient")?;
+    let (rows, n) = ldy.shape().dims2()?;
+    if y.len() != dy.len() {
+        candle_core::bail!(
+            "sparse-input linear: {} outputs, {} gradients",
+            y.len(),
+            dy.len()
+        );
+    }
+    let mut out = vec![F::zero(); (rows + 1) * n];
+    let shared = SharedMut::new(&mut out);
+    (0..n)
+        .step_by(GATE_COLUMNS)
+        .map(|c0| (c0, GATE_COLUMNS.min(n - c0)))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .for_each(|(c0, len)| gate_columns(y, dy, relu, n, c0, len, shared));
+    Ok((out, Shape::from((rows + 1, n))))
+}
+
+/// `act(x · Wᵀ + b)` (`x` `[B, n_in]`, `W` `[n_out, n_in]`, `b` `[n_out]`) with its backward
+/// pass.
+struct SparseInputLinear {
+    relu: bool,
+}
+
+/// `dz` and the bias gradient from `(y, dy)` ([`gate_and_bias_sum`]).
+struct GateAndBiasSum {
+    relu: bool,
+}
 
 /// `dW = dyᵀ · x`, `[n_out, n_in]`, from `(x, dy)`.
 struct WeightGradient;
@@ -142,7 +240,7 @@ macro_rules! on_floats {
     };
 }
 
-impl CustomOp2 for SparseInputLinear {
+impl CustomOp3 for SparseInputLinear {
     fn name(&self) -> &'static str {
         "sparse-input-linear"
     }
@@ -153,25 +251,70 @@ impl CustomOp2 for SparseInputLinear {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        on_floats!("sparse-input linear", forward, s1, l1, s2, l2)
+        match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
+                let (v, shape) = forward((x, l1), (w, l2), (b, l3), self.relu)?;
+                Ok((CpuStorage::F32(v), shape))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
+                let (v, shape) = forward((x, l1), (w, l2), (b, l3), self.relu)?;
+                Ok((CpuStorage::F64(v), shape))
+            }
+            _ => candle_core::bail!("sparse-input linear: f32 or f64 tensors of one dtype"),
+        }
     }
 
     fn bwd(
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
         dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dy = dy.contiguous()?;
-        let dw = x.apply_op2_no_bwd(&dy, &WeightGradient)?;
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let rows = dy.dim(0)?;
+        let both = res.apply_op2_no_bwd(&dy.contiguous()?, &GateAndBiasSum { relu: self.relu })?;
+        let dz = both.narrow(0, 0, rows)?;
+        let db = both.narrow(0, rows, 1)?.squeeze(0)?;
+        let dw = x.apply_op2_no_bwd(&dz, &WeightGradient)?;
         let dx = if x.track_op() {
-            Some(dy.matmul(w)?)
+            Some(dz.matmul(w)?)
         } else {
             None
         };
-        Ok((dx, Some(dw)))
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+impl CustomOp2 for GateAndBiasSum {
+    fn name(&self) -> &'static str {
+        "sparse-input-linear-gate-and-bias-sum"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let relu = self.relu;
+        match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(dy)) => {
+                let (v, shape) = gate_and_bias_sum(y, l1, dy, l2, relu)?;
+                Ok((CpuStorage::F32(v), shape))
+            }
+            (CpuStorage::F64(y), CpuStorage::F64(dy)) => {
+                let (v, shape) = gate_and_bias_sum(y, l1, dy, l2, relu)?;
+                Ok((CpuStorage::F64(v), shape))
+            }
+            _ => {
+                candle_core::bail!("sparse-input linear gradient: f32 or f64 tensors of one dtype")
+            }
+        }
     }
 }
 
@@ -198,11 +341,14 @@ impl CustomOp2 for WeightGradient {
     }
 }
 
-/// `x · Wᵀ` on the CPU, event-driven over `x`'s non-zeros (f32/f64 CPU tensors; the caller
-/// dispatches).
-pub fn sparse_input_linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, SparseInputLinear)
+/// `act(x · Wᵀ + b)` on the CPU, event-driven over `x`'s non-zeros, with a ReLU when `relu`
+/// (f32/f64 CPU tensors; the caller dispatches).
+pub fn sparse_input_linear(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        SparseInputLinear { relu },
+    )
 }
 
 #[cfg(test)]
@@ -240,37 +386,64 @@ mod tests {
             .unwrap()
     }
 
+    /// The plain ops: `candle_nn::Linear`'s product, the bias, Candle's ReLU.
+    fn plain(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Tensor {
+        let z = x.matmul(&w.t().unwrap()).unwrap().broadcast_add(b).unwrap();
+        if relu {
+            z.relu().unwrap()
+        } else {
+            z
+        }
+    }
+
     #[test]
-    fn matches_the_matmul_forward_and_backward() {
-        // Output counts below, at and across tile boundaries.
+    fn matches_the_plain_ops_forward_and_backward() {
+        // Output counts below, at and across tile boundaries; with and without the ReLU.
         for (samples, n_in, n_out) in [(7, 33, 5), (13, 50, 256), (9, 40, 300), (4, 784, 14)] {
-            let x = sparse_input(samples, n_in, n_out as u64);
-            let w =
-                Var::from_tensor(&Tensor::randn(0f32, 0.1, (n_out, n_in), &Device::Cpu).unwrap())
+            for relu in [false, true] {
+                let x = sparse_input(samples, n_in, n_out as u64);
+                let w = Var::from_tensor(
+                    &Tensor::randn(0f32, 0.1, (n_out, n_in), &Device::Cpu).unwrap(),
+                )
+                .unwrap();
+                let b = Var::from_tensor(&Tensor::randn(0f32, 0.1, n_out, &Device::Cpu).unwrap())
                     .unwrap();
-            let dy = Tensor::randn(0f32, 1.0, (samples, n_out), &Device::Cpu).unwrap();
+                let dy = Tensor::randn(0f32, 1.0, (samples, n_out), &Device::Cpu).unwrap();
 
-            let fused = sparse_input_linear(&x, w.as_tensor()).unwrap();
-            let plain = x.matmul(&w.as_tensor().t().unwrap()).unwrap();
-            assert!(max_diff(&fused, &plain) < 1e-5, "forward {n_out}");
+                let fused = sparse_input_linear(&x, w.as_tensor(), b.as_tensor(), relu).unwrap();
+                let reference = plain(&x, w.as_tensor(), b.as_tensor(), relu);
+                assert!(
+                    max_diff(&fused, &reference) < 1e-5,
+                    "forward {n_out} {relu}"
+                );
+                if relu {
+                    // Some units off, some on: the gate is exercised.
+                    let off: f32 = fused
+                        .eq(0f32)
+                        .unwrap()
+                        .to_dtype(DType::F32)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar()
+                        .unwrap();
+                    assert!(off > 0.0 && (off as usize) < samples * n_out, "{off}");
+                }
 
-            let g_fused = (fused * &dy)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g_plain = (plain * &dy)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let (a, b) = (g_fused.get(&w).unwrap(), g_plain.get(&w).unwrap());
-            assert_eq!(a.dims(), [n_out, n_in]);
-            assert!(max_diff(a, b) < 1e-4, "dW {n_out}: {}", max_diff(a, b));
-            // Data tracks no gradient: none is formed for it.
-            assert!(g_fused.get(&x).is_none());
+                let grads = |y: Tensor| (y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+                let (g_fused, g_plain) = (grads(fused), grads(reference));
+                for (name, v) in [("dW", &w), ("db", &b)] {
+                    let (a, r) = (g_fused.get(v).unwrap(), g_plain.get(v).unwrap());
+                    assert_eq!(a.dims(), r.dims());
+                    assert!(
+                        max_diff(a, r) < 1e-4,
+                        "{name} {n_out} {relu}: {}",
+                        max_diff(a, r)
+                    );
+                }
+                // Data tracks no gradient: none is formed for it.
+                assert!(g_fused.get(&x).is_none());
+            }
         }
     }
 
@@ -281,21 +454,12 @@ mod tests {
             .unwrap()
             .to_dtype(DType::F32)
             .unwrap();
+        let b = Tensor::randn(0f32, 0.3, 9, &Device::Cpu).unwrap();
         let dy = Tensor::randn(0f32, 1.0, (6, 9), &Device::Cpu).unwrap();
-        let fused = sparse_input_linear(x.as_tensor(), &w).unwrap();
-        let plain = x.as_tensor().matmul(&w.t().unwrap()).unwrap();
-        let gf = (fused * &dy)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let gp = (plain * &dy)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let fused = sparse_input_linear(x.as_tensor(), &w, &b, true).unwrap();
+        let reference = plain(x.as_tensor(), &w, &b, true);
+        let grads = |y: Tensor| (y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+        let (gf, gp) = (grads(fused), grads(reference));
         assert!(max_diff(gf.get(&x).unwrap(), gp.get(&x).unwrap()) < 1e-5);
     }
 
@@ -303,9 +467,9 @@ mod tests {
     fn f64_agrees_too() {
         let x = sparse_input(5, 30, 9).to_dtype(DType::F64).unwrap();
         let w = Tensor::randn(0f64, 0.2, (17, 30), &Device::Cpu).unwrap();
-        let fused = sparse_input_linear(&x, &w).unwrap();
-        let plain = x.matmul(&w.t().unwrap()).unwrap();
-        let d = (fused - plain)
+        let b = Tensor::randn(0f64, 0.2, 17, &Device::Cpu).unwrap();
+        let fused = sparse_input_linear(&x, &w, &b, true).unwrap();
+        let d = (fused - plain(&x, &w, &b, true))
             .unwrap()
             .abs()
             .unwrap()

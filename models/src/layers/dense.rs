@@ -49,37 +49,43 @@ impl Dense {
         Ok((i, o))
     }
 
-    /// `x Wᵀ + b` with `W ⊙ keep` (`keep` `[n_out, n_in]`, a pruning keep-mask). On the CPU the
-    /// product of a `[B, n_in]` input skips its zeros (the fused kernel; MNIST pixels are ~81 %
-    /// zeros, spikes mostly zeros too); elsewhere it is `candle_nn::Linear`'s.
-    pub fn forward_pruned(&self, x: &Tensor, keep: Option<&Tensor>) -> Result<Tensor> {
+    /// `x Wᵀ + b` with `W ⊙ keep` (`keep` `[n_out, n_in]`, a pruning keep-mask), then a ReLU
+    /// when `relu`. On the CPU a `[B, n_in]` input into a wide layer takes the fused kernel,
+    /// which skips the input's zeros (MNIST pixels are ~81 % zeros, spikes mostly zeros too)
+    /// and applies bias and ReLU in the same pass; elsewhere it is `candle_nn::Linear`'s and
+    /// Candle's ReLU.
+    pub fn forward_pruned(&self, x: &Tensor, keep: Option<&Tensor>, relu: bool) -> Result<Tensor> {
         let weight = match keep {
             None => self.linear.weight().clone(),
             Some(keep) => self.linear.weight().mul(keep)?,
         };
-        let bias = self.linear.bias().cloned();
+        let bias = self.linear.bias();
+        let plain = || {
+            let y = Linear::new(weight.clone(), bias.cloned()).forward(x)?;
+            if relu {
+                y.relu()
+            } else {
+                Ok(y)
+            }
+        };
         // Below a register block of outputs (the 2048 → 10 readout, a 14-neuron layer) the
         // event loop cannot fill a vector and the GEMM wins.
         let n_out = weight.dim(0)?;
-        if x.rank() != 2 || n_out < crate::kernels::sparse_linear::MIN_OUTPUTS {
-            return Linear::new(weight, bias).forward(x);
+        match bias {
+            Some(b) if x.rank() == 2 && n_out >= crate::kernels::sparse_linear::MIN_OUTPUTS => {
+                crate::kernels::dispatch(
+                    x,
+                    || crate::kernels::sparse_linear::sparse_input_linear(x, &weight, b, relu),
+                    plain,
+                )
+            }
+            _ => plain(),
         }
-        crate::kernels::dispatch(
-            x,
-            || {
-                let product = crate::kernels::sparse_linear::sparse_input_linear(x, &weight)?;
-                match &bias {
-                    Some(b) => product.broadcast_add(b),
-                    None => Ok(product),
-                }
-            },
-            || Linear::new(weight.clone(), bias.clone()).forward(x),
-        )
     }
 }
 
 impl Module for Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_pruned(x, None)
+        self.forward_pruned(x, None, false)
     }
 }

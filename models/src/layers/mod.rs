@@ -26,15 +26,17 @@ pub enum Synapses<'a> {
 }
 
 impl Synapses<'_> {
-    /// `activation(current)` for `x` `[B, n_in]`; the ReLU after embedded synapses is fused
-    /// into their CPU op.
+    /// `activation(current)` for `x` `[B, n_in]`; a ReLU is fused into the synapses' CPU ops.
     pub fn forward_activated(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
         let (current, applied) = match self {
             Synapses::Embedded(s) => {
                 let relu = activation == Some(Activation::Relu);
                 (s.forward_activated(x, relu)?, relu)
             }
-            Synapses::Dense(d, keep) => (d.forward_pruned(x, *keep)?, false),
+            Synapses::Dense(d, keep) => {
+                let relu = activation == Some(Activation::Relu);
+                (d.forward_pruned(x, *keep, relu)?, relu)
+            }
         };
         match activation {
             Some(a) if !applied => a.apply(&current),
