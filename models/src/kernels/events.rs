@@ -46,11 +46,14 @@ impl<F: WithDType> Events<F> {
         let per_task: Vec<Vec<PairEntries<F>>> = x
             .par_chunks(2 * cols * ROW_PAIRS_PER_TASK)
             .map(|block| {
+                let mut scratch = Vec::new();
                 block
                     .chunks(2 * cols)
                     .map(|pair| {
                         let (a, b) = pair.split_at(cols.min(pair.len()));
-                        Self::merged(cols, |i| [a[i], b.get(i).copied().unwrap_or_else(F::zero)])
+                        Self::merged(&mut scratch, cols, |i| {
+                            [a[i], b.get(i).copied().unwrap_or_else(F::zero)]
+                        })
                     })
                     .collect()
             })
@@ -69,6 +72,7 @@ impl<F: WithDType> Events<F> {
             .into_par_iter()
             .map(|task| {
                 let first = task * COLUMN_PAIRS_PER_TASK;
+                let mut scratch = Vec::new();
                 (first..pairs.min(first + COLUMN_PAIRS_PER_TASK))
                     .map(|p| {
                         let value = |r: usize, c: usize| {
@@ -78,7 +82,9 @@ impl<F: WithDType> Events<F> {
                                 F::zero()
                             }
                         };
-                        Self::merged(rows, |r| [value(r, 2 * p), value(r, 2 * p + 1)])
+                        Self::merged(&mut scratch, rows, |r| {
+                            [value(r, 2 * p), value(r, 2 * p + 1)]
+                        })
                     })
                     .collect()
             })
@@ -90,22 +96,27 @@ impl<F: WithDType> Events<F> {
     }
 
     /// One pair's entries: every index below `len` where either group's value is non-zero.
+    /// `scratch` is the task's buffer, reused from pair to pair.
     #[inline(always)]
-    fn merged(len: usize, values: impl Fn(usize) -> [F; 2]) -> PairEntries<F> {
+    fn merged(
+        scratch: &mut Vec<(usize, [F; 2])>,
+        len: usize,
+        values: impl Fn(usize) -> [F; 2],
+    ) -> PairEntries<F> {
         let zero = F::zero();
         // Branch-free: every index is written at the next free slot, which advances only past
         // non-zeros. Pixels switch between zero and ink too irregularly for a branch per index
-        // to be predicted (it cost ~8 % of an MLP step), and a pair keeps a third of its
-        // indices or more on MNIST, so sizing for all of them wastes little.
-        let mut entries = vec![(0, [zero; 2]); len];
+        // to be predicted (it cost ~8 % of an MLP step). The slots are the task's scratch, and
+        // only the kept entries are copied out: a fresh zeroed buffer per pair cost page
+        // faults and a memset of every index (most of a 14-neuron baseline's step).
+        scratch.resize(len, (0, [zero; 2]));
         let mut kept = 0;
         for i in 0..len {
             let v = values(i);
-            entries[kept] = (i, v);
+            scratch[kept] = (i, v);
             kept += usize::from(v[0] != zero || v[1] != zero);
         }
-        entries.truncate(kept);
-        entries
+        scratch[..kept].to_vec()
     }
 
     pub(crate) fn groups(&self) -> usize {
