@@ -29,9 +29,10 @@ declare -A flags=(
   [snn3d-gaps]="--model snn3d-gaps"
   [snn-h14]="--model snn --hidden 14"
   [snn-h2048]="--model snn --hidden 2048"
+  [mlp3d-pd80]="--model mlp3d --prune-during 80"
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
-  snn-h14 snn-h2048 mlp-h2048)
+  snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80)
 retrain=0
 if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")
