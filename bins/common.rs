@@ -128,7 +128,50 @@ pub struct Splits {
     pub test_y: Tensor,
 }
 
+/// [`Splits`] and the images held out for validation, if any.
+pub struct HeldOutSplits {
+    pub splits: Splits,
+    pub validation: Option<(Tensor, Tensor)>,
+}
+
 impl DataArgs {
+    /// [`DataArgs::load_splits`] with the last `val_split` training images held out first (so
+    /// `train_limit` takes the first of the rest).
+    pub fn load_splits_held_out(
+        &self,
+        device: &Device,
+        val_split: Option<usize>,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    ) -> anyhow::Result<(HeldOutSplits, String)> {
+        let Some(n) = val_split else {
+            let (splits, origin) = self.load_splits(device, train_limit, test_limit)?;
+            let validation = None;
+            return Ok((HeldOutSplits { splits, validation }, origin));
+        };
+        check_limit("--val-split", Some(n))?;
+        check_limit("--train-limit", train_limit)?;
+        check_limit("--test-limit", test_limit)?;
+        let (mnist, origin) = self.load()?;
+        let (mut mnist, (val_x, val_y)) = mnist
+            .hold_out(n)
+            .with_context(|| format!("--val-split {n}"))?;
+        if let Some(n) = train_limit {
+            mnist = mnist.limit_train(n)?;
+        }
+        if let Some(n) = test_limit {
+            mnist = mnist.limit_test(n)?;
+        }
+        let splits = Splits {
+            train_x: mnist.train_images.to_device(device)?,
+            train_y: mnist.train_labels.to_device(device)?,
+            test_x: mnist.test_images.to_device(device)?,
+            test_y: mnist.test_labels.to_device(device)?,
+        };
+        let validation = Some((val_x.to_device(device)?, val_y.to_device(device)?));
+        Ok((HeldOutSplits { splits, validation }, origin))
+    }
+
     /// [`DataArgs::load`], cut to the first `train_limit` / `test_limit` images, on `device`;
     /// with where the data came from.
     pub fn load_splits(

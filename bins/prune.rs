@@ -256,6 +256,9 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
             source_epochs: source_training.map(|t| t.epochs_completed),
             initial_test_accuracy: source_accuracy,
         }),
+        recipe: None,
+        val_split: None,
+        final_val_accuracy: None,
     };
     checkpoint::save_with_masks(
         &args.out,

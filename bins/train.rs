@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context};
 use candle_core::{DType, Tensor};
+use candle_nn::Optimizer;
 use candle_nn::VarMap;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -10,6 +11,7 @@ use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::optimizer::{Fault, FaultTarget};
+use neuropos_models::recipe::{LrSchedule, Recipe};
 use neuropos_models::resume::{self, RngState};
 use neuropos_models::training::{self, adam, EpochStart};
 use neuropos_models::{Config, ModelKind, Network};
@@ -50,6 +52,23 @@ pub struct TrainArgs {
     /// Adam learning rate [default: 0.005 embedded, 0.001 baselines, as in the paper].
     #[arg(long)]
     lr: Option<f64>,
+    /// Learning-rate schedule: constant (the paper's), cosine (from the base rate to 0 over
+    /// the steps after the warm-up) or step:EVERY:GAMMA (× GAMMA every EVERY epochs)
+    /// [default: constant].
+    #[arg(long, value_name = "SCHEDULE")]
+    lr_schedule: Option<LrSchedule>,
+    /// Epochs of linear warm-up to the base rate before the schedule [default: 0].
+    #[arg(long, value_name = "E")]
+    warmup_epochs: Option<usize>,
+    /// Label smoothing ε of an MLP's loss: the target puts 1 − ε on the label and ε/10 on every
+    /// class [default: 0].
+    #[arg(long, value_name = "EPS")]
+    label_smoothing: Option<f64>,
+    /// Hold out the last N training images (before --train-limit) for validation: every epoch
+    /// is scored on them, and the test set only once, after the last epoch — choose settings
+    /// on validation, never on test.
+    #[arg(long, value_name = "N")]
+    val_split: Option<usize>,
     /// Samples per batch [default: 600].
     #[arg(long)]
     batch_size: Option<usize>,
@@ -102,6 +121,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "out", "init_from", "prune_during", "epochs", "lr", "batch_size", "seed", "train_limit",
         "test_limit", "steepness", "coord_init", "inhibition_init", "data", "data_dir", "force",
+        "lr_schedule", "warmup_epochs", "label_smoothing", "val_split",
     ])]
     resume: Option<PathBuf>,
     /// Replace the run an --out directory already holds (without it, `train` refuses).
@@ -272,6 +292,11 @@ pub struct RunSettings {
     pub test_limit: Option<usize>,
     pub data: String,
     pub data_dir: Option<PathBuf>,
+    /// Beyond the paper's recipe (absent in runs started before it existed: the paper's).
+    #[serde(default, skip_serializing_if = "Recipe::is_paper")]
+    pub recipe: Recipe,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<usize>,
     /// The `--init-from` reference as given, and what it was when the run started.
     pub init_from: Option<String>,
     pub lineage: Option<Lineage>,
@@ -478,6 +503,21 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
     if epochs == 0 {
         bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
     }
+    let recipe = Recipe {
+        schedule: args.lr_schedule.unwrap_or_default(),
+        warmup_epochs: args.warmup_epochs.unwrap_or(0),
+        label_smoothing: args.label_smoothing.unwrap_or(0.0),
+    };
+    recipe.validate(epochs).map_err(anyhow::Error::msg)?;
+    if recipe.label_smoothing > 0.0 && config.lif.is_some() {
+        bail!(
+            "--label-smoothing applies to MLPs; {} trains on its membrane loss, which has none",
+            config.describe()
+        );
+    }
+    if args.val_split == Some(0) {
+        bail!("--val-split 0 holds nothing out; leave it away to train on every image");
+    }
     let settings = RunSettings {
         format: RUN_FORMAT.into(),
         config,
@@ -489,6 +529,8 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         test_limit: args.test_limit,
         data: args.data.data.clone(),
         data_dir: args.data.data_dir.clone(),
+        recipe,
+        val_split: args.val_split,
         init_from: start.as_ref().map(|s| s.source.clone()),
         lineage: None,
     };
@@ -689,16 +731,23 @@ fn execute(
 ) -> anyhow::Result<()> {
     let config = settings.config.clone();
     let device = device_args.device()?;
-    let (splits, origin) =
-        settings
-            .data_args()
-            .load_splits(&device, settings.train_limit, settings.test_limit)?;
+    let (splits, origin) = settings.data_args().load_splits_held_out(
+        &device,
+        settings.val_split,
+        settings.train_limit,
+        settings.test_limit,
+    )?;
     let Splits {
         train_x,
         train_y,
         test_x,
         test_y,
-    } = splits;
+    } = splits.splits;
+    // Scored every epoch: the held-out images when there are some, else the test set.
+    let (score_x, score_y, scored_on) = match &splits.validation {
+        Some((x, y)) => (x.clone(), y.clone(), "validation"),
+        None => (test_x.clone(), test_y.clone(), "test"),
+    };
     let train_samples = train_x.dim(0)?;
     if settings.batch_size > train_samples {
         bail!(
@@ -816,6 +865,7 @@ fn execute(
             steps: 0,
             rng: RngState::capture(&resume::batch_rng(settings.seed)),
             last_test_accuracy: None,
+            last_val_accuracy: None,
         },
     };
     let mut provenance = Provenance {
@@ -831,6 +881,15 @@ fn execute(
         final_test_accuracy: position.last_test_accuracy,
         interrupted: false,
         init_from: settings.lineage.clone(),
+        recipe: (!settings.recipe.is_paper()).then_some(settings.recipe),
+        val_split: settings.val_split,
+        final_val_accuracy: position.last_val_accuracy,
+    };
+    let plan = training::StepPlan {
+        recipe: settings.recipe,
+        lr: settings.lr,
+        steps_per_epoch: train_samples.div_ceil(batch_size),
+        epochs,
     };
     let save = |position: &resume::Position,
                 provenance: &Provenance,
@@ -872,6 +931,7 @@ fn execute(
                 loss_sum: position.loss_sum,
                 samples: position.samples,
             },
+            &plan,
             |_, loss| {
                 bar.set_message(format!("loss {loss:.4}"));
                 bar.inc(1);
@@ -904,23 +964,41 @@ fn execute(
             );
             return Ok(());
         }
-        let accuracy = training::accuracy(&network, &test_x, &test_y)?;
+        let accuracy = training::accuracy(&network, &score_x, &score_y)?;
+        // With a validation split the test set is scored once, after the last epoch.
+        let test_accuracy = match splits.validation {
+            None => Some(accuracy),
+            Some(_) if epoch == epochs => Some(training::accuracy(&network, &test_x, &test_y)?),
+            Some(_) => None,
+        };
         let steps_now = report.batches - position.batch;
         let ms_per_step = 1000.0 * train_seconds / steps_now.max(1) as f64;
         tracing::info!(
-            "epoch {epoch}/{epochs}: train loss {:.4}, test accuracy {accuracy:.4} \
+            "epoch {epoch}/{epochs}: train loss {:.4}, {scored_on} accuracy {accuracy:.4}{} \
              ({ms_per_step:.1} ms/step)",
             report.mean_loss,
+            match (splits.validation.is_some(), test_accuracy) {
+                (true, Some(t)) => format!(", test accuracy {t:.4} (scored once, now)"),
+                _ => String::new(),
+            }
         );
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "epoch": epoch,
             "train_loss": report.mean_loss,
-            "test_accuracy": accuracy,
             "steps": report.batches,
             "train_seconds": train_seconds,
             "ms_per_step": ms_per_step,
             "complete": true,
         });
+        if splits.validation.is_some() {
+            line["val_accuracy"] = accuracy.into();
+        }
+        if let Some(t) = test_accuracy {
+            line["test_accuracy"] = t.into();
+        }
+        if !settings.recipe.is_paper() {
+            line["lr"] = optimizer.learning_rate().into();
+        }
         writeln!(metrics, "{line}")
             .with_context(|| format!("writing {}", metrics_path.display()))?;
         metrics.flush()?;
@@ -932,11 +1010,13 @@ fn execute(
             samples: 0,
             steps: optimizer.steps(),
             rng: RngState::capture(&rng),
-            last_test_accuracy: Some(accuracy),
+            last_test_accuracy: test_accuracy,
+            last_val_accuracy: splits.validation.is_some().then_some(accuracy),
             ..position
         };
         provenance.epochs_completed = epoch;
-        provenance.final_test_accuracy = Some(accuracy);
+        provenance.final_test_accuracy = test_accuracy;
+        provenance.final_val_accuracy = position.last_val_accuracy;
         provenance.interrupted = false;
         save(&position, &provenance, &optimizer)?;
     }

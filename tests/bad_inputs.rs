@@ -77,6 +77,36 @@ const CASES: &[Case] = &[
         expect: &["--lr must be a positive number"],
     },
     Case {
+        row: "a recipe option out of range",
+        args: "train --model mlp --label-smoothing 1 --out {tmp}/x",
+        expect: &["label smoothing must be in [0, 1), got 1"],
+    },
+    Case {
+        row: "a recipe option out of range",
+        args: "train --model mlp --epochs 300 --warmup-epochs 300 --out {tmp}/x",
+        expect: &["300 warm-up epochs leave none"],
+    },
+    Case {
+        row: "a recipe option out of range",
+        args: "train --model mlp --lr-schedule linear --out {tmp}/x",
+        expect: &["expected constant, cosine or step:EVERY:GAMMA"],
+    },
+    Case {
+        row: "label smoothing for a spiking kind",
+        args: "train --model snn3d --label-smoothing 0.1 --out {tmp}/x",
+        expect: &["--label-smoothing applies to MLPs", "has none"],
+    },
+    Case {
+        row: "a validation split that leaves nothing",
+        args: "train --model mlp --val-split 60000 --out {tmp}/x",
+        expect: &["cannot hold out 60000 of 60000 training images"],
+    },
+    Case {
+        row: "a validation split that leaves nothing",
+        args: "train --model mlp --val-split 0 --out {tmp}/x",
+        expect: &["--val-split 0 holds nothing out"],
+    },
+    Case {
         row: "an initialisation width of 0",
         args: "train --model mlp3d --coord-init 0 --out {tmp}/x",
         expect: &["init widths must be positive"],

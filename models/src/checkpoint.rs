@@ -38,6 +38,17 @@ pub struct Provenance {
     /// The checkpoint this run started from (`train --init-from`); absent for a fresh start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<Lineage>,
+    /// The recipe beyond the paper's (`train --lr-schedule`, `--warmup-epochs`,
+    /// `--label-smoothing`); absent for the paper's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<crate::recipe::Recipe>,
+    /// Training images held out for validation (the last N of the training set, `train
+    /// --val-split N`), and the accuracy on them after the last epoch; `final_test_accuracy`
+    /// is then scored once, after the last epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_val_accuracy: Option<f64>,
 }
 
 /// Where a fine-tuned checkpoint came from.

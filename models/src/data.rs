@@ -284,6 +284,21 @@ impl Mnist {
         })
     }
 
+    /// Splits off the last `n` training samples: `(the rest, (images, labels) held out)`.
+    pub fn hold_out(self, n: usize) -> Result<(Self, (Tensor, Tensor))> {
+        let total = self.train_images.dim(0)?;
+        if n >= total {
+            return Err(Error::Config(format!(
+                "cannot hold out {n} of {total} training images for validation"
+            )));
+        }
+        let held = (
+            self.train_images.narrow(0, total - n, n)?,
+            self.train_labels.narrow(0, total - n, n)?,
+        );
+        Ok((self.limit_train(total - n)?, held))
+    }
+
     /// Keeps the first `n` test samples.
     pub fn limit_test(self, n: usize) -> Result<Self> {
         let (test_images, test_labels) = first(&self.test_images, &self.test_labels, n)?;

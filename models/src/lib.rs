@@ -53,6 +53,7 @@ pub mod loss;
 pub mod network;
 pub mod optimizer;
 pub mod prune;
+pub mod recipe;
 pub mod resume;
 pub mod training;
 

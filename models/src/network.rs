@@ -9,8 +9,9 @@ use crate::layers::dense::{Dense, DenseConfig};
 use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, ProductPath};
 use crate::layers::lif::{lif, lif_project, LifConfig};
 use crate::layers::Synapses;
-use crate::loss::{logits_cross_entropy, membrane_cross_entropy};
+use crate::loss::{membrane_cross_entropy, smoothed_cross_entropy};
 use crate::prune::smallest_removed;
+use crate::recipe::Recipe;
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
 /// ReLU (MLP) or LIF neurons over time (SNN) as dynamics.
@@ -383,8 +384,18 @@ impl Network {
     /// membrane at every step summed over the steps, averaged over the batch (SNN, the snnTorch
     /// tutorial convention; one fused op on the CPU, [`membrane_cross_entropy`]).
     pub fn loss(&self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        self.loss_with(x, labels, &Recipe::default())
+    }
+
+    /// [`Network::loss`] with a recipe's label smoothing (MLPs; a spiking network refuses a
+    /// smoothing it would not apply).
+    pub fn loss_with(&self, x: &Tensor, labels: &Tensor, recipe: &Recipe) -> Result<Tensor> {
         match &self.config.lif {
-            None => logits_cross_entropy(&self.logits(x)?, labels),
+            None => smoothed_cross_entropy(&self.logits(x)?, labels, recipe.label_smoothing),
+            Some(_) if recipe.label_smoothing != 0.0 => candle_core::bail!(
+                "label smoothing applies to MLPs; the membrane loss of {} has none",
+                self.config.describe()
+            ),
             Some(lif_cfg) => {
                 membrane_cross_entropy(&self.output_currents(x, lif_cfg)?, labels, lif_cfg)
             }

@@ -85,8 +85,12 @@ pub struct Position {
     pub steps: usize,
     /// The batch RNG before the next epoch's shuffle.
     pub rng: RngState,
-    /// The test accuracy after the last finished epoch.
+    /// The test accuracy after the last finished epoch (with a validation split: only after
+    /// the run's last epoch).
     pub last_test_accuracy: Option<f64>,
+    /// The validation accuracy after the last finished epoch (`train --val-split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_val_accuracy: Option<f64>,
 }
 
 /// A read training state: where the run was, and its tensors (on the CPU).

@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 pub use crate::optimizer::Adam;
+use crate::recipe::Recipe;
 use crate::{Error, Network, Result};
 
 /// Adam as in the paper (PyTorch defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay).
@@ -64,8 +65,31 @@ pub fn train_epoch(
         batch_size,
         &order,
         EpochStart::default(),
+        &StepPlan::paper(),
         after_batch,
     )
+}
+
+/// What every step of a run does beyond Adam at its set rate: the recipe's rate for that step
+/// (from the base `lr` over `epochs` × `steps_per_epoch` steps) and its loss.
+#[derive(Debug, Clone, Copy)]
+pub struct StepPlan {
+    pub recipe: Recipe,
+    pub lr: f64,
+    pub steps_per_epoch: usize,
+    pub epochs: usize,
+}
+
+impl StepPlan {
+    /// The paper's: the optimizer's own rate throughout, the plain loss.
+    pub fn paper() -> Self {
+        StepPlan {
+            recipe: Recipe::default(),
+            lr: 0.0,
+            steps_per_epoch: 1,
+            epochs: 1,
+        }
+    }
 }
 
 /// The batches of one epoch in `order`, from `start.batch` on. Divergence stops it with an
@@ -80,6 +104,7 @@ pub fn train_batches(
     batch_size: usize,
     order: &[u32],
     start: EpochStart,
+    plan: &StepPlan,
     mut after_batch: impl FnMut(usize, f32) -> bool,
 ) -> Result<EpochReport> {
     if batch_size == 0 {
@@ -98,7 +123,16 @@ pub fn train_batches(
         let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
         let x = images.index_select(&idx, 0)?;
         let y = labels.index_select(&idx, 0)?;
-        let loss = network.loss(&x, &y)?;
+        if !plan.recipe.is_paper() {
+            // The rate is a function of the step count, which a resumed run restores.
+            optimizer.set_learning_rate(plan.recipe.lr_at(
+                plan.lr,
+                optimizer.steps(),
+                plan.steps_per_epoch,
+                plan.epochs,
+            ));
+        }
+        let loss = network.loss_with(&x, &y, &plan.recipe)?;
         let mut value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         if optimizer.poisons_next_loss() {
             value = f32::NAN;

@@ -172,7 +172,7 @@ vectorized! {
             for k in 0..len {
                 let v = if relu && y[k].is_sign_negative() { F::zero() } else { g[k] };
                 d[k] = v;
-                sums[k] = sums[k] + v;
+                sums[k] += v;
             }
         }
         // SAFETY: as above, in the extra last row.

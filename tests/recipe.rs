@@ -1,0 +1,126 @@
+//! `train --val-split`, `--lr-schedule`, `--warmup-epochs`, `--label-smoothing`: what each
+//! records and that a resumed run with them ends bit for bit where an uninterrupted one does.
+
+mod support;
+use support::{neuropos, ok};
+
+fn metrics(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn training(dir: &std::path::Path) -> serde_json::Value {
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    config["training"].clone()
+}
+
+const RECIPE: &str = "train --model mlp3d --hidden 32 --epochs 3 --train-limit 1200 \
+    --batch-size 200 --test-limit 300 --val-split 500 --lr-schedule cosine --warmup-epochs 1 \
+    --label-smoothing 0.1 --device cpu --out";
+
+fn args(base: &str, dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = base.split_whitespace().map(String::from).collect();
+    a.push(dir.display().to_string());
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+#[test]
+fn validation_split_scores_test_once_and_the_recipe_is_recorded_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    ok(&args(RECIPE, &full, &[]));
+    let lines = metrics(&full);
+    assert_eq!(lines.len(), 3);
+    for (e, line) in lines.iter().enumerate() {
+        assert!(line["val_accuracy"].is_f64(), "epoch {}: {line}", e + 1);
+        // The test set is scored once, after the last epoch.
+        assert_eq!(
+            line["test_accuracy"].is_f64(),
+            e == 2,
+            "epoch {}: {line}",
+            e + 1
+        );
+    }
+    // Warm-up over the first epoch (its last step at the base rate), then the cosine down.
+    let lr: Vec<f64> = lines.iter().map(|l| l["lr"].as_f64().unwrap()).collect();
+    assert_eq!(lr[0], 0.005);
+    assert!(lr[1] < lr[0] && lr[2] < lr[1] && lr[2] < 0.0005, "{lr:?}");
+
+    let t = training(&full);
+    assert_eq!(t["val_split"], 500);
+    assert_eq!(t["final_val_accuracy"], lines[2]["val_accuracy"]);
+    assert_eq!(t["recipe"]["schedule"]["kind"], "cosine");
+    assert_eq!(t["recipe"]["warmup_epochs"], 1);
+    assert_eq!(t["recipe"]["label_smoothing"], 0.1);
+    // 1,200 images trained on: the limit applies after the 500 are held out.
+    assert_eq!(t["train_samples"], 1200);
+    let out = neuropos(&[
+        "eval",
+        full.to_str().unwrap(),
+        "--test-limit",
+        "300",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["final_test_accuracy"], rows[0]["accuracy"]);
+    assert_eq!(lines[2]["test_accuracy"], rows[0]["accuracy"]);
+
+    // Stopped mid-epoch 2 (batch 8 of 18) and resumed: the same bytes and the same record.
+    let parted = tmp.path().join("parted");
+    ok(&args(RECIPE, &parted, &["--debug-stop-after", "8"]));
+    assert!(training(&parted)["final_test_accuracy"].is_null());
+    ok(&["train", "--resume", parted.to_str().unwrap()].map(String::from));
+    assert_eq!(
+        std::fs::read(full.join("model.safetensors")).unwrap(),
+        std::fs::read(parted.join("model.safetensors")).unwrap(),
+        "resumed with a schedule and a validation split: different weights"
+    );
+    for (a, b) in metrics(&full).iter().zip(metrics(&parted).iter()) {
+        for key in ["val_accuracy", "test_accuracy", "lr", "train_loss"] {
+            assert_eq!(a[key], b[key], "{key}");
+        }
+    }
+}
+
+#[test]
+fn the_paper_recipe_records_nothing_new_and_smoothing_changes_the_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = "train --model mlp --hidden 14 --epochs 1 --train-limit 1200 --batch-size 200 \
+        --test-limit 300 --device cpu --out";
+    let paper = tmp.path().join("paper");
+    ok(&args(base, &paper, &[]));
+    let line = &metrics(&paper)[0];
+    assert!(
+        line.get("lr").is_none() && line.get("val_accuracy").is_none(),
+        "{line}"
+    );
+    let t = training(&paper);
+    for key in ["recipe", "val_split", "final_val_accuracy"] {
+        assert!(t.get(key).is_none(), "{key} in {t}");
+    }
+    let smoothed = tmp.path().join("smoothed");
+    ok(&args(base, &smoothed, &["--label-smoothing", "0.2"]));
+    assert_ne!(
+        std::fs::read(paper.join("model.safetensors")).unwrap(),
+        std::fs::read(smoothed.join("model.safetensors")).unwrap()
+    );
+    let step = tmp.path().join("step");
+    ok(&args(
+        "train --model mlp --hidden 14 --epochs 3 --train-limit 1200 --batch-size 200 \
+         --test-limit 300 --device cpu --lr-schedule step:1:0.5 --out",
+        &step,
+        &[],
+    ));
+    let lr: Vec<f64> = metrics(&step)
+        .iter()
+        .map(|l| l["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(lr, vec![0.001, 0.0005, 0.00025]);
+}
