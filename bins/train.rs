@@ -7,11 +7,11 @@ use candle_nn::VarMap;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
-use neuropos_models::config::{Activation, EmbeddedInit, DEFAULT_STEEPNESS};
+use neuropos_models::config::{Activation, AxisMode, CoordLayout, EmbeddedInit, DEFAULT_STEEPNESS};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::optimizer::{Fault, FaultTarget};
-use neuropos_models::recipe::{LrSchedule, Recipe};
+use neuropos_models::recipe::{steepness_at, LrSchedule, Recipe};
 use neuropos_models::resume::{self, RngState};
 use neuropos_models::training::{self, adam, EpochStart};
 use neuropos_models::{Config, ModelKind, Network};
@@ -64,6 +64,18 @@ pub struct TrainArgs {
     /// class [default: 0].
     #[arg(long, value_name = "EPS")]
     label_smoothing: Option<f64>,
+    /// Shift every training image by a random whole number of pixels in [−P, P] along each
+    /// axis, drawn afresh at every step [default: 0, no augmentation].
+    #[arg(long, value_name = "P")]
+    augment_shift: Option<usize>,
+    /// Anneal the mask steepness k linearly from --steepness at the first epoch to this at the
+    /// last (embedded kinds) [default: k fixed].
+    #[arg(long, value_name = "K")]
+    steepness_final: Option<f64>,
+    /// The layer-axis parameters' rate (gaps, or the relaxed kinds' z) as a factor of --lr
+    /// [default: 1].
+    #[arg(long, value_name = "S")]
+    axis_lr_scale: Option<f64>,
     /// Hold out the last N training images (before --train-limit) for validation: every epoch
     /// is scored on them, and the test set only once, after the last epoch — choose settings
     /// on validation, never on test.
@@ -87,6 +99,11 @@ pub struct TrainArgs {
     /// Free coordinates start uniform in ±this [default: 10].
     #[arg(long)]
     coord_init: Option<f64>,
+    /// Where the free coordinates start: uniform (in ±--coord-init) or grid (the input
+    /// neurons on the 28×28 pixel grid, hidden neurons on a square grid, outputs on a circle,
+    /// spanning ±--coord-init) [default: uniform].
+    #[arg(long, value_name = "LAYOUT")]
+    coord_layout: Option<CoordLayout>,
     /// Raw inhibition values start uniform in ±this [default: 0.1].
     #[arg(long)]
     inhibition_init: Option<f64>,
@@ -121,7 +138,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "out", "init_from", "prune_during", "epochs", "lr", "batch_size", "seed", "train_limit",
         "test_limit", "steepness", "coord_init", "inhibition_init", "data", "data_dir", "force",
-        "lr_schedule", "warmup_epochs", "label_smoothing", "val_split",
+        "lr_schedule", "warmup_epochs", "label_smoothing", "val_split", "coord_layout",
+        "augment_shift", "steepness_final", "axis_lr_scale",
     ])]
     resume: Option<PathBuf>,
     /// Replace the run an --out directory already holds (without it, `train` refuses).
@@ -161,6 +179,7 @@ fn config_from_flags(args: &TrainArgs) -> anyhow::Result<Config> {
     config.init = EmbeddedInit {
         coord_half_width: args.coord_init.unwrap_or(init.coord_half_width),
         inhibition_half_width: args.inhibition_init.unwrap_or(init.inhibition_half_width),
+        layout: args.coord_layout.unwrap_or(init.layout),
     };
     if model.is_spiking() {
         let lif = LifConfig::default();
@@ -253,6 +272,7 @@ fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow:
     }
     for (flag, given) in [
         ("--coord-init", args.coord_init.is_some()),
+        ("--coord-layout", args.coord_layout.is_some()),
         ("--inhibition-init", args.inhibition_init.is_some()),
     ] {
         if given {
@@ -405,6 +425,7 @@ fn check_flags_apply(args: &TrainArgs, kind: ModelKind) -> anyhow::Result<()> {
             ("--dim", args.dim.is_some()),
             ("--steepness", args.steepness.is_some()),
             ("--coord-init", args.coord_init.is_some()),
+            ("--coord-layout", args.coord_layout.is_some()),
             ("--inhibition-init", args.inhibition_init.is_some()),
         ] {
             if given {
@@ -507,8 +528,23 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         schedule: args.lr_schedule.unwrap_or_default(),
         warmup_epochs: args.warmup_epochs.unwrap_or(0),
         label_smoothing: args.label_smoothing.unwrap_or(0.0),
+        augment_shift: args.augment_shift.unwrap_or(0),
+        steepness_final: args.steepness_final,
+        axis_lr_scale: args.axis_lr_scale.unwrap_or(1.0),
     };
     recipe.validate(epochs).map_err(anyhow::Error::msg)?;
+    if recipe.steepness_final.is_some() && !config.kind.is_embedded() {
+        bail!("--steepness-final anneals the inhibition masks; a baseline has none");
+    }
+    if recipe.axis_lr_scale != 1.0
+        && !matches!(config.kind.axis(), Some(AxisMode::Gaps | AxisMode::Relaxed))
+    {
+        bail!(
+            "--axis-lr-scale sets the rate of learned gaps or z; {} keeps its layers at fixed \
+             coordinates",
+            config.describe()
+        );
+    }
     if recipe.label_smoothing > 0.0 && config.lif.is_some() {
         bail!(
             "--label-smoothing applies to MLPs; {} trains on its membrane loss, which has none",
@@ -759,6 +795,17 @@ fn execute(
     let vars = VarMap::new();
     let mut network = Network::seeded(&config, &vars, settings.seed, DType::F32, &device)?;
     let mut optimizer = adam(&vars, settings.lr)?;
+    if settings.recipe.axis_lr_scale != 1.0 {
+        let scaled = optimizer.scale_learning_rate(
+            |name| name == "gaps" || name.ends_with(".z"),
+            settings.recipe.axis_lr_scale,
+        );
+        tracing::info!(
+            "rate × {} for {}",
+            settings.recipe.axis_lr_scale,
+            scaled.join(", ")
+        );
+    }
     if let Some(fault) = fault {
         optimizer.inject_fault(fault)?;
     }
@@ -890,15 +937,18 @@ fn execute(
         lr: settings.lr,
         steps_per_epoch: train_samples.div_ceil(batch_size),
         epochs,
+        seed: settings.seed,
     };
+    // `config`: the network's as it stands (an annealed steepness changes it).
     let save = |position: &resume::Position,
                 provenance: &Provenance,
-                optimizer: &training::Adam|
+                optimizer: &training::Adam,
+                config: &Config|
      -> anyhow::Result<()> {
         // The state first: whatever a kill leaves, the state file is a consistent point to
         // resume from, and the checkpoint is rewritten from it at the next save.
         resume::save(dir, &vars, optimizer, masks.as_deref(), position)?;
-        let info = CheckpointInfo::new(&config, Some(provenance.clone()));
+        let info = CheckpointInfo::new(config, Some(provenance.clone()));
         checkpoint::save_with_masks(dir, &vars, &info, masks.as_deref())?;
         Ok(())
     };
@@ -909,9 +959,17 @@ fn execute(
         if stop.load(Ordering::SeqCst) {
             // Interrupted between epochs (while scoring or saving): the last state stands.
             provenance.interrupted = true;
-            save(&position, &provenance, &optimizer)?;
+            save(&position, &provenance, &optimizer, network.config())?;
             tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
             return Ok(());
+        }
+        if settings.recipe.steepness_final.is_some() {
+            network.set_steepness(steepness_at(
+                &settings.recipe,
+                config.steepness,
+                epoch,
+                epochs,
+            ));
         }
         let mut rng = position.rng.rng()?;
         let epoch_start_rng = RngState::capture(&rng);
@@ -955,7 +1013,7 @@ fn execute(
                 ..position
             };
             provenance.interrupted = true;
-            save(&position, &provenance, &optimizer)?;
+            save(&position, &provenance, &optimizer, network.config())?;
             tracing::warn!(
                 "stopped during epoch {epoch} after batch {}; saved, `neuropos train --resume {}` \
                  continues it",
@@ -1018,12 +1076,20 @@ fn execute(
         provenance.final_test_accuracy = test_accuracy;
         provenance.final_val_accuracy = position.last_val_accuracy;
         provenance.interrupted = false;
-        save(&position, &provenance, &optimizer)?;
+        save(&position, &provenance, &optimizer, network.config())?;
     }
     if position.epochs_completed == epochs && epochs > 0 && resumed.is_some() {
         // A kill after the last state save but before the checkpoint's: write it again from
         // the state (the same bytes the uninterrupted run wrote).
-        let info = CheckpointInfo::new(&config, Some(provenance.clone()));
+        if settings.recipe.steepness_final.is_some() {
+            network.set_steepness(steepness_at(
+                &settings.recipe,
+                config.steepness,
+                epochs,
+                epochs,
+            ));
+        }
+        let info = CheckpointInfo::new(network.config(), Some(provenance.clone()));
         checkpoint::save_with_masks(dir, &vars, &info, masks.as_deref())?;
     }
     // Done: the resume state has served; the directory is now an ordinary checkpoint.

@@ -97,6 +97,21 @@ const CASES: &[Case] = &[
         expect: &["--label-smoothing applies to MLPs", "has none"],
     },
     Case {
+        row: "a recipe option the kind has no use for",
+        args: "train --model mlp --steepness-final 20 --out {tmp}/x",
+        expect: &["--steepness-final anneals the inhibition masks; a baseline has none"],
+    },
+    Case {
+        row: "a recipe option the kind has no use for",
+        args: "train --model mlp3d --axis-lr-scale 10 --out {tmp}/x",
+        expect: &["--axis-lr-scale sets the rate of learned gaps or z"],
+    },
+    Case {
+        row: "a recipe option the kind has no use for",
+        args: "train --model mlp --augment-shift 9 --out {tmp}/x",
+        expect: &["shifts of up to 9 pixels"],
+    },
+    Case {
         row: "a validation split that leaves nothing",
         args: "train --model mlp --val-split 60000 --out {tmp}/x",
         expect: &["cannot hold out 60000 of 60000 training images"],

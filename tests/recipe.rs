@@ -124,3 +124,55 @@ fn the_paper_recipe_records_nothing_new_and_smoothing_changes_the_training() {
         .collect();
     assert_eq!(lr, vec![0.001, 0.0005, 0.00025]);
 }
+
+#[test]
+fn annealed_steepness_shift_augmentation_and_axis_rate_resume_and_act() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base =
+        "train --model mlp3d-gaps --hidden 32 --epochs 3 --train-limit 1200 --batch-size 200 \
+        --test-limit 300 --steepness 5 --steepness-final 15 --augment-shift 2 --axis-lr-scale 10 \
+        --device cpu --out";
+    let full = tmp.path().join("full");
+    ok(&args(base, &full, &[]));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(full.join("config.json")).unwrap()).unwrap();
+    // The checkpoint records the k of its last epoch.
+    assert_eq!(config["model"]["steepness"], 15.0);
+    assert_eq!(config["training"]["recipe"]["augment_shift"], 2);
+    let parted = tmp.path().join("parted");
+    // Stopped after epoch 1 (6 batches): k was still 5 there.
+    ok(&args(base, &parted, &["--debug-stop-after", "6"]));
+    let mid: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(parted.join("config.json")).unwrap()).unwrap();
+    assert_eq!(mid["model"]["steepness"], 5.0);
+    ok(&["train", "--resume", parted.to_str().unwrap()].map(String::from));
+    assert_eq!(
+        std::fs::read(full.join("model.safetensors")).unwrap(),
+        std::fs::read(parted.join("model.safetensors")).unwrap(),
+        "resumed with augmentation and annealing: different weights"
+    );
+
+    // The gaps' rate × 10 moves them further from their start (1) than the plain rate does.
+    let gap_travel = |dir: &std::path::Path| {
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let gaps = st.tensor("gaps").unwrap();
+        gaps.data()
+            .chunks_exact(4)
+            .map(|b| (f32::from_le_bytes(b.try_into().unwrap()) - 1.0).abs())
+            .sum::<f32>()
+    };
+    let plain = tmp.path().join("plain");
+    ok(&args(
+        "train --model mlp3d-gaps --hidden 32 --epochs 3 --train-limit 1200 --batch-size 200 \
+         --test-limit 300 --steepness 5 --steepness-final 15 --augment-shift 2 --device cpu --out",
+        &plain,
+        &[],
+    ));
+    assert!(
+        gap_travel(&full) > 3.0 * gap_travel(&plain),
+        "{} vs {}",
+        gap_travel(&full),
+        gap_travel(&plain)
+    );
+}

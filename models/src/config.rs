@@ -172,10 +172,14 @@ impl Activation {
 /// (|m| ≤ 0.46 with k = 10).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedInit {
-    /// Free coordinates start uniform in [−coord_half_width, coord_half_width].
+    /// Free coordinates start uniform in [−coord_half_width, coord_half_width] (or on the
+    /// `layout`'s structure, spanning that range).
     pub coord_half_width: f64,
     /// Raw inhibition values start uniform in [−inhibition_half_width, inhibition_half_width].
     pub inhibition_half_width: f64,
+    /// Where the free coordinates start (absent in older configurations: uniform).
+    #[serde(default, skip_serializing_if = "CoordLayout::is_uniform")]
+    pub layout: CoordLayout,
 }
 
 impl Default for EmbeddedInit {
@@ -183,6 +187,38 @@ impl Default for EmbeddedInit {
         EmbeddedInit {
             coord_half_width: 10.0,
             inhibition_half_width: 0.1,
+            layout: CoordLayout::Uniform,
+        }
+    }
+}
+
+/// The starting arrangement of the neurons' free coordinates ([`crate::init::grid_coords`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoordLayout {
+    /// Independently uniform (the default).
+    #[default]
+    Uniform,
+    /// Structured: the input neurons on the image's pixel grid, hidden neurons on a square
+    /// grid, the output neurons on a circle.
+    Grid,
+}
+
+impl CoordLayout {
+    pub fn is_uniform(&self) -> bool {
+        *self == CoordLayout::Uniform
+    }
+}
+
+impl std::str::FromStr for CoordLayout {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "uniform" => Ok(CoordLayout::Uniform),
+            "grid" => Ok(CoordLayout::Grid),
+            _ => Err(format!(
+                "unknown coordinate layout `{s}`; expected uniform or grid"
+            )),
         }
     }
 }

@@ -127,3 +127,75 @@ mod tests {
         assert!(draw(3).iter().all(|v| (-1.0..=1.0).contains(v)));
     }
 }
+
+/// The free coordinates `[n, free]` (row-major) of layer `layer` of `depth` layers in the grid
+/// layout, spanning ±`half`: the input layer of a square image (784 = 28²) on its pixel grid in
+/// reading order, so neighbouring pixels start as neighbours; hidden layers on a grid of ⌈√n⌉
+/// columns, filled row by row; the output layer on a circle of radius `half`/2. Free
+/// coordinates beyond the first two start at 0; with one free coordinate (d = 2) every layer is
+/// spread evenly along it.
+pub fn grid_coords(n: usize, free: usize, layer: usize, depth: usize, half: f64) -> Vec<f64> {
+    let mut out = vec![0.0; n * free];
+    let spread = |k: usize, m: usize| {
+        if m <= 1 {
+            0.0
+        } else {
+            -half + 2.0 * half * k as f64 / (m - 1) as f64
+        }
+    };
+    for i in 0..n {
+        let row = &mut out[i * free..(i + 1) * free];
+        if free == 1 {
+            row[0] = spread(i, n);
+        } else if layer + 1 == depth && layer > 0 {
+            let angle = std::f64::consts::TAU * i as f64 / n as f64;
+            row[0] = 0.5 * half * angle.cos();
+            row[1] = 0.5 * half * angle.sin();
+        } else {
+            let side = (n as f64).sqrt().ceil() as usize;
+            let rows = n.div_ceil(side);
+            row[0] = spread(i % side, side);
+            // Image rows run downwards.
+            row[1] = -spread(i / side, rows);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+
+    #[test]
+    fn the_input_layer_sits_on_the_pixel_grid() {
+        let c = grid_coords(784, 2, 0, 3, 10.0);
+        // Pixel (row 0, column 0) top left, (0, 27) top right, (27, 0) bottom left.
+        assert_eq!((c[0], c[1]), (-10.0, 10.0));
+        assert_eq!((c[2 * 27], c[2 * 27 + 1]), (10.0, 10.0));
+        assert_eq!((c[2 * 27 * 28], c[2 * 27 * 28 + 1]), (-10.0, -10.0));
+        // Neighbouring pixels 20/27 apart.
+        assert!((c[2] - c[0] - 20.0 / 27.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hidden_grid_output_circle_and_extra_coordinates() {
+        let h = grid_coords(2048, 4, 1, 3, 10.0);
+        assert!(h
+            .chunks(4)
+            .all(|p| p[0].abs() <= 10.0 && p[1].abs() <= 10.0));
+        assert!(h.chunks(4).all(|p| p[2] == 0.0 && p[3] == 0.0));
+        let distinct: std::collections::HashSet<(i64, i64)> = h
+            .chunks(4)
+            .map(|p| ((p[0] * 1e6) as i64, (p[1] * 1e6) as i64))
+            .collect();
+        assert_eq!(
+            distinct.len(),
+            2048,
+            "every hidden neuron on its own grid point"
+        );
+        let o = grid_coords(10, 2, 2, 3, 10.0);
+        assert!(o.chunks(2).all(|p| (p[0].hypot(p[1]) - 5.0).abs() < 1e-12));
+        let line = grid_coords(5, 1, 1, 3, 10.0);
+        assert_eq!(line, vec![-10.0, -5.0, 0.0, 5.0, 10.0]);
+    }
+}

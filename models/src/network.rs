@@ -3,7 +3,7 @@
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::config::Config;
+use crate::config::{Config, CoordLayout};
 use crate::init::SeededVarMap;
 use crate::layers::dense::{Dense, DenseConfig};
 use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, ProductPath};
@@ -72,7 +72,40 @@ impl Network {
         dtype: DType,
         device: &Device,
     ) -> crate::Result<Self> {
-        Network::new(config, SeededVarMap::var_builder(vars, seed, dtype, device))
+        let network = Network::new(config, SeededVarMap::var_builder(vars, seed, dtype, device))?;
+        if config.init.layout == CoordLayout::Grid && config.kind.is_embedded() {
+            // Drawn uniform first, so the other variables get the same random values as
+            // with the uniform layout; then placed.
+            let data = vars
+                .data()
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))?;
+            let depth = config.layers.len();
+            for (l, &n) in config.layers.iter().enumerate() {
+                let name = format!("layers.{l}.coords");
+                let var = data.get(&name).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("no variable {name} to lay out"))
+                })?;
+                let free = config.dim - 1;
+                let coords =
+                    crate::init::grid_coords(n, free, l, depth, config.init.coord_half_width);
+                var.set(
+                    &Tensor::from_vec(coords, (n, free), &Device::Cpu)?
+                        .to_dtype(dtype)?
+                        .to_device(device)?,
+                )?;
+            }
+        }
+        Ok(network)
+    }
+
+    /// Sets the inhibition masks' steepness k (an annealed recipe); the configuration, and so
+    /// a checkpoint written from it, records the new k. A no-op for dense kinds.
+    pub fn set_steepness(&mut self, k: f64) {
+        if let Layers::Embedded(e) = &mut self.layers {
+            self.config.steepness = k;
+            e.set_steepness(k);
+        }
     }
 
     /// The network of a checkpoint: a directory, a `.safetensors` file or

@@ -21,6 +21,8 @@ struct Slot {
     var: Var,
     m: Var,
     v: Var,
+    /// This parameter's rate as a factor of the optimizer's ([`Adam::scale_learning_rate`]).
+    lr_scale: f64,
 }
 
 /// A fault to inject into one step, for testing the divergence guard: at global step `step`
@@ -82,6 +84,7 @@ impl Adam {
                     var: var.clone(),
                     m: Var::zeros(var.shape(), var.dtype(), var.device())?,
                     v: Var::zeros(var.shape(), var.dtype(), var.device())?,
+                    lr_scale: 1.0,
                 })
             })
             .collect::<Result<_>>()?;
@@ -91,6 +94,21 @@ impl Adam {
             params,
             fault: None,
         })
+    }
+
+    /// Multiplies the rate of every parameter whose name `applies` to by `scale`; the
+    /// names of the parameters so scaled.
+    pub fn scale_learning_rate(
+        &mut self,
+        applies: impl Fn(&str) -> bool,
+        scale: f64,
+    ) -> Vec<String> {
+        let mut scaled = Vec::new();
+        for s in self.slots.iter_mut().filter(|s| applies(&s.name)) {
+            s.lr_scale *= scale;
+            scaled.push(s.name.clone());
+        }
+        scaled
     }
 
     /// Steps taken so far.
@@ -216,13 +234,14 @@ impl Optimizer for Adam {
     // expressions without allocating ([`crate::kernels::adam_step`]).
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
         self.step_t += 1;
-        let lr = self.params.lr;
-        let lr_lambda = lr * self.params.weight_decay;
         let beta1 = self.params.beta1;
         let beta2 = self.params.beta2;
         let scale_m = 1f64 / (1f64 - beta1.powi(self.step_t as i32));
         let scale_v = 1f64 / (1f64 - beta2.powi(self.step_t as i32));
         for s in &self.slots {
+            // × 1.0 for every parameter unless scaled: the same bits as without the factor.
+            let lr = self.params.lr * s.lr_scale;
+            let lr_lambda = lr * self.params.weight_decay;
             let theta = &s.var;
             let Some(g) = grads.get(theta) else { continue };
             let poisoned;

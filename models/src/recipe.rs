@@ -1,5 +1,7 @@
 //! How a network is trained beyond the paper's plain recipe (Adam at a fixed rate, plain
-//! cross-entropy): a learning-rate schedule with an optional linear warm-up, and label smoothing.
+//! cross-entropy, the images as they are): a learning-rate schedule with an optional linear
+//! warm-up, label smoothing, random shifts of the training images, an annealed mask steepness,
+//! and a separate rate for the layer-axis parameters.
 //! The default is the paper's, and a run with it computes exactly what it computed before
 //! these options existed.
 
@@ -54,7 +56,7 @@ impl std::fmt::Display for LrSchedule {
 }
 
 /// The training recipe's options (stored in a run's settings and its checkpoint's provenance).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Recipe {
     pub schedule: LrSchedule,
@@ -64,6 +66,28 @@ pub struct Recipe {
     /// ε of label smoothing: the target puts 1 − ε on the label and ε/K on every class
     /// (MLPs).
     pub label_smoothing: f64,
+    /// Every training image shifted by a random whole number of pixels in [−P, P] along each
+    /// axis (zeros shifted in), drawn afresh at every step; 0: the images as they are.
+    pub augment_shift: usize,
+    /// The mask steepness k at the last epoch, reached linearly from the configuration's k at
+    /// the first (embedded kinds); the checkpoint records the k of its epoch.
+    pub steepness_final: Option<f64>,
+    /// The rate of the layer-axis parameters (the gaps, or the relaxed kinds' z) as a factor of
+    /// the base rate.
+    pub axis_lr_scale: f64,
+}
+
+impl Default for Recipe {
+    fn default() -> Self {
+        Recipe {
+            schedule: LrSchedule::Constant,
+            warmup_epochs: 0,
+            label_smoothing: 0.0,
+            augment_shift: 0,
+            steepness_final: None,
+            axis_lr_scale: 1.0,
+        }
+    }
 }
 
 impl Recipe {
@@ -77,6 +101,24 @@ impl Recipe {
             return Err(format!(
                 "label smoothing must be in [0, 1), got {}",
                 self.label_smoothing
+            ));
+        }
+        if let Some(k) = self.steepness_final {
+            if !(k.is_finite() && k > 0.0) {
+                return Err(format!("the final steepness must be positive, got {k}"));
+            }
+        }
+        if !(self.axis_lr_scale.is_finite() && self.axis_lr_scale > 0.0) {
+            return Err(format!(
+                "the layer axis' rate factor must be positive, got {}",
+                self.axis_lr_scale
+            ));
+        }
+        if self.augment_shift > 8 {
+            return Err(format!(
+                "shifts of up to {} pixels would move most of a 28-pixel digit out of the image \
+                 (at most 8)",
+                self.augment_shift
             ));
         }
         if self.warmup_epochs >= epochs && self.warmup_epochs > 0 {
@@ -111,9 +153,48 @@ impl Recipe {
     }
 }
 
+/// The steepness at epoch `epoch` (1-based) of `epochs`: from `start` at the first to
+/// `recipe.steepness_final` at the last, linearly; `start` throughout without one.
+pub fn steepness_at(recipe: &Recipe, start: f64, epoch: usize, epochs: usize) -> f64 {
+    match recipe.steepness_final {
+        None => start,
+        Some(end) if epochs <= 1 => end,
+        Some(end) => start + (end - start) * (epoch - 1) as f64 / (epochs - 1) as f64,
+    }
+}
+
+/// `images` `[B, side·side]` (row-major squares), each shifted by its own random offset in
+/// [−max, max]² with zeros shifted in. `rng` draws two offsets per image, in image order.
+pub fn shift_images(images: &[f32], side: usize, max: usize, rng: &mut impl rand::Rng) -> Vec<f32> {
+    let pixels = side * side;
+    let mut out = vec![0f32; images.len()];
+    let span = 2 * max as i64 + 1;
+    for (src, dst) in images
+        .chunks_exact(pixels)
+        .zip(out.chunks_exact_mut(pixels))
+    {
+        let dx = rng.random_range(0..span) - max as i64;
+        let dy = rng.random_range(0..span) - max as i64;
+        for y in 0..side as i64 {
+            let sy = y - dy;
+            if sy < 0 || sy >= side as i64 {
+                continue;
+            }
+            for x in 0..side as i64 {
+                let sx = x - dx;
+                if sx >= 0 && sx < side as i64 {
+                    dst[(y * side as i64 + x) as usize] = src[(sy * side as i64 + sx) as usize];
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn schedules_parse_print_and_refuse_nonsense() {
@@ -162,6 +243,32 @@ mod tests {
         };
         assert_eq!(at(&step, 19), lr);
         assert_eq!(at(&step, 20), lr * 0.5);
+    }
+
+    #[test]
+    fn shifts_move_whole_images_and_anneal_is_linear() {
+        // A 4×4 image with one lit pixel at (1, 1), shifted by at most 1.
+        let mut img = vec![0f32; 16];
+        img[5] = 1.0;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let out = shift_images(&img, 4, 1, &mut rng);
+            assert_eq!(out.iter().sum::<f32>(), 1.0, "the pixel stays inside");
+            let at = out.iter().position(|&v| v == 1.0).unwrap();
+            let (x, y) = (at % 4, at / 4);
+            assert!(x <= 2 && y <= 2);
+            seen.insert(at);
+        }
+        assert_eq!(seen.len(), 9, "every offset in [−1, 1]² occurs");
+        let r = Recipe {
+            steepness_final: Some(20.0),
+            ..Recipe::default()
+        };
+        assert_eq!(steepness_at(&r, 10.0, 1, 11), 10.0);
+        assert_eq!(steepness_at(&r, 10.0, 6, 11), 15.0);
+        assert_eq!(steepness_at(&r, 10.0, 11, 11), 20.0);
+        assert_eq!(steepness_at(&Recipe::default(), 10.0, 6, 11), 10.0);
     }
 
     #[test]

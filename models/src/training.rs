@@ -3,7 +3,7 @@
 use candle_core::{DType, Tensor};
 use candle_nn::Optimizer;
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 pub use crate::optimizer::Adam;
 use crate::recipe::Recipe;
@@ -44,6 +44,28 @@ pub fn epoch_order(n: usize, rng: &mut impl Rng) -> Vec<u32> {
     order
 }
 
+/// The batch `x` `[B, side²]` randomly shifted ([`crate::recipe::shift_images`]), with draws
+/// that depend on the seed and the step only.
+fn augment(x: &Tensor, shift: usize, seed: u64, step: usize) -> Result<Tensor> {
+    let n = x.dim(1)?;
+    let side = (n as f64).sqrt().round() as usize;
+    if side * side != n {
+        return Err(Error::Config(format!(
+            "shift augmentation needs square images; {n} inputs are not"
+        )));
+    }
+    let mut rng = rand_chacha::ChaCha12Rng::seed_from_u64(
+        seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let shifted = crate::recipe::shift_images(&values, side, shift, &mut rng);
+    Ok(
+        Tensor::from_vec(shifted, x.shape(), &candle_core::Device::Cpu)?
+            .to_dtype(x.dtype())?
+            .to_device(x.device())?,
+    )
+}
+
 /// One epoch of minibatch Adam over a fresh shuffle of `images`/`labels` (on the model's
 /// device). The last batch may be smaller, as with PyTorch's default `drop_last=False`.
 /// `after_batch(index, loss)` runs after every step; returning `false` stops the epoch.
@@ -78,6 +100,8 @@ pub struct StepPlan {
     pub lr: f64,
     pub steps_per_epoch: usize,
     pub epochs: usize,
+    /// Seeds the augmentation's draws (with the step count: no state to save for a resume).
+    pub seed: u64,
 }
 
 impl StepPlan {
@@ -88,6 +112,7 @@ impl StepPlan {
             lr: 0.0,
             steps_per_epoch: 1,
             epochs: 1,
+            seed: 0,
         }
     }
 }
@@ -122,6 +147,10 @@ pub fn train_batches(
     for (b, chunk) in order.chunks(batch_size).enumerate().skip(start.batch) {
         let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
         let x = images.index_select(&idx, 0)?;
+        let x = match plan.recipe.augment_shift {
+            0 => x,
+            shift => augment(&x, shift, plan.seed, optimizer.steps())?,
+        };
         let y = labels.index_select(&idx, 0)?;
         if !plan.recipe.is_paper() {
             // The rate is a function of the step count, which a resumed run restores.

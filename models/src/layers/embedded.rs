@@ -165,6 +165,11 @@ impl Embedding {
         })
     }
 
+    /// The masks' steepness k from here on.
+    pub fn set_steepness(&mut self, k: f64) {
+        self.config.steepness = k;
+    }
+
     pub fn config(&self) -> &EmbeddedConfig {
         &self.config
     }

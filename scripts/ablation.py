@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The recipe ablation: one change at a time against the paper's recipe, every choice scored on
+the validation split (the last 10,000 training images), the test set once per final model.
+
+    scripts/ablation.py [--epochs 30] [--seeds 0] [--only NAME,…] [--runs runs/ablation]
+                        [--out results/accuracy]
+
+Each variant is one `neuropos train … --val-split 10000` run in RUNS/<name>-e<E>/seed<S>; a run
+whose checkpoint says it completed is read, not trained again, and an interrupted one is
+resumed (`train --resume`), so the script can be stopped and started. Writes
+OUT/ablation-e<E>.csv and .jsonl: per variant and seed the flags, the final and best validation
+accuracy (and its epoch), the test accuracy after the last epoch, and the training seconds.
+NEUROPOS_BIN picks the binary (default target/release/neuropos).
+"""
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+
+VAL_SPLIT = 10000
+
+# (name, kind flags, recipe flags): each row changes one thing against its model's paper row.
+VARIANTS = [
+    ("mlp3d-paper", "--model mlp3d", ""),
+    ("mlp3d-cosine", "--model mlp3d", "--lr-schedule cosine"),
+    ("mlp3d-cosine-warmup2", "--model mlp3d", "--lr-schedule cosine --warmup-epochs 2"),
+    ("mlp3d-lr0.01", "--model mlp3d", "--lr 0.01"),
+    ("mlp3d-lr0.01-cosine", "--model mlp3d", "--lr 0.01 --lr-schedule cosine"),
+    ("mlp3d-lr0.0025", "--model mlp3d", "--lr 0.0025"),
+    ("mlp3d-smooth0.1", "--model mlp3d", "--label-smoothing 0.1"),
+    ("mlp3d-coord5", "--model mlp3d", "--coord-init 5"),
+    ("mlp3d-coord20", "--model mlp3d", "--coord-init 20"),
+    ("mlp3d-grid", "--model mlp3d", "--coord-layout grid"),
+    ("mlp3d-inhib0.5", "--model mlp3d", "--inhibition-init 0.5"),
+    ("mlp3d-k5", "--model mlp3d", "--steepness 5"),
+    ("mlp3d-k20", "--model mlp3d", "--steepness 20"),
+    ("mlp3d-batch300", "--model mlp3d", "--batch-size 300"),
+    ("mlp3d-batch1200", "--model mlp3d", "--batch-size 1200"),
+    ("mlp14-paper", "--model mlp --hidden 14", ""),
+    ("mlp14-cosine", "--model mlp --hidden 14", "--lr-schedule cosine"),
+    ("mlp14-lr0.003", "--model mlp --hidden 14", "--lr 0.003"),
+    ("mlp14-lr0.003-cosine", "--model mlp --hidden 14", "--lr 0.003 --lr-schedule cosine"),
+]
+
+
+def complete(run):
+    try:
+        with open(os.path.join(run, "config.json")) as f:
+            t = json.load(f)["training"]
+    except (OSError, KeyError, ValueError):
+        return False
+    return t["epochs_completed"] >= t["epochs_planned"] and not t.get("interrupted")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--only", default="")
+    p.add_argument("--runs", default="runs/ablation")
+    p.add_argument("--out", default="results/accuracy")
+    a = p.parse_args()
+    binary = os.environ.get("NEUROPOS_BIN", "target/release/neuropos")
+    only = set(filter(None, a.only.split(",")))
+    seeds = [int(s) for s in a.seeds.split(",")]
+    rows = []
+    for name, kind, recipe in VARIANTS:
+        for seed in seeds:
+            run = os.path.join(a.runs, f"{name}-e{a.epochs}", f"seed{seed}")
+            flags = f"{kind} {recipe} --epochs {a.epochs} --seed {seed} --val-split {VAL_SPLIT}"
+            command = f"neuropos train {' '.join(flags.split())} --device cpu --out DIR"
+            # Outside --only, finished runs are still reported, unfinished ones left alone.
+            if only and name not in only and not complete(run):
+                continue
+            if not complete(run):
+                if os.path.exists(os.path.join(run, "run.json")):
+                    cmd = [binary, "train", "--resume", run, "--device", "cpu"]
+                else:
+                    cmd = [binary, "train", *flags.split(), "--device", "cpu", "--out", run,
+                           "--force"]
+                print(f"{name} seed {seed}: training", file=sys.stderr, flush=True)
+                subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+            with open(os.path.join(run, "metrics.jsonl")) as f:
+                log = [json.loads(line) for line in f if line.strip()]
+            val = [r["val_accuracy"] for r in log if "val_accuracy" in r]
+            best = max(range(len(val)), key=lambda i: val[i])
+            row = {
+                "variant": name,
+                "seed": seed,
+                "epochs": len(val),
+                "change": recipe or "(the paper's recipe)",
+                "final_val_accuracy": val[-1],
+                "best_val_accuracy": val[best],
+                "best_val_epoch": best + 1,
+                "test_accuracy": log[-1]["test_accuracy"],
+                "train_seconds": round(sum(r.get("train_seconds", 0.0) for r in log), 1),
+                "command": command,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    stem = os.path.join(a.out, f"ablation-e{a.epochs}")
+    with open(stem + ".jsonl", "w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    with open(stem + ".csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
