@@ -11,7 +11,7 @@ use neuropos_models::config::{Activation, AxisMode, CoordLayout, EmbeddedInit, D
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::optimizer::{Fault, FaultTarget};
-use neuropos_models::recipe::{steepness_at, LrSchedule, Recipe};
+use neuropos_models::recipe::{steepness_at, LrSchedule, Recipe, SnnLoss};
 use neuropos_models::resume::{self, RngState};
 use neuropos_models::training::{self, adam, EpochStart};
 use neuropos_models::{Config, ModelKind, Network};
@@ -76,6 +76,10 @@ pub struct TrainArgs {
     /// [default: 1].
     #[arg(long, value_name = "S")]
     axis_lr_scale: Option<f64>,
+    /// Spiking kinds: the loss on the output membrane at every step (the paper's) or on the
+    /// output spike counts [default: membrane].
+    #[arg(long, value_name = "LOSS")]
+    snn_loss: Option<SnnLoss>,
     /// Hold out the last N training images (before --train-limit) for validation: every epoch
     /// is scored on them, and the test set only once, after the last epoch — choose settings
     /// on validation, never on test.
@@ -139,7 +143,7 @@ pub struct TrainArgs {
         "out", "init_from", "prune_during", "epochs", "lr", "batch_size", "seed", "train_limit",
         "test_limit", "steepness", "coord_init", "inhibition_init", "data", "data_dir", "force",
         "lr_schedule", "warmup_epochs", "label_smoothing", "val_split", "coord_layout",
-        "augment_shift", "steepness_final", "axis_lr_scale",
+        "augment_shift", "steepness_final", "axis_lr_scale", "snn_loss",
     ])]
     resume: Option<PathBuf>,
     /// Replace the run an --out directory already holds (without it, `train` refuses).
@@ -531,7 +535,14 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         augment_shift: args.augment_shift.unwrap_or(0),
         steepness_final: args.steepness_final,
         axis_lr_scale: args.axis_lr_scale.unwrap_or(1.0),
+        snn_loss: args.snn_loss.unwrap_or_default(),
     };
+    if recipe.snn_loss != SnnLoss::Membrane && config.lif.is_none() {
+        bail!(
+            "--snn-loss chooses a spiking network's loss; {} is an MLP",
+            config.describe()
+        );
+    }
     recipe.validate(epochs).map_err(anyhow::Error::msg)?;
     if recipe.steepness_final.is_some() && !config.kind.is_embedded() {
         bail!("--steepness-final anneals the inhibition masks; a baseline has none");

@@ -112,6 +112,11 @@ const CASES: &[Case] = &[
         expect: &["shifts of up to 9 pixels"],
     },
     Case {
+        row: "a recipe option the kind has no use for",
+        args: "train --model mlp --snn-loss count --out {tmp}/x",
+        expect: &["--snn-loss chooses a spiking network's loss", "is an MLP"],
+    },
+    Case {
         row: "a validation split that leaves nothing",
         args: "train --model mlp --val-split 60000 --out {tmp}/x",
         expect: &["cannot hold out 60000 of 60000 training images"],

@@ -176,3 +176,21 @@ fn annealed_steepness_shift_augmentation_and_axis_rate_resume_and_act() {
         gap_travel(&plain)
     );
 }
+
+#[test]
+fn the_spike_count_loss_trains_a_spiking_network_and_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("count");
+    ok(&args(
+        "train --model snn3d --hidden 32 --time-steps 5 --epochs 1 --train-limit 600 \
+         --batch-size 200 --test-limit 200 --snn-loss count --device cpu --out",
+        &dir,
+        &[],
+    ));
+    let line = &metrics(&dir)[0];
+    // The count cross-entropy of 10 classes starts near ln 10, far below the membrane loss
+    // summed over the steps.
+    let loss = line["train_loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss < 5.0, "{loss}");
+    assert_eq!(training(&dir)["recipe"]["snn_loss"], "count");
+}

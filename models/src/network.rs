@@ -11,7 +11,7 @@ use crate::layers::lif::{lif, lif_project, LifConfig};
 use crate::layers::Synapses;
 use crate::loss::{membrane_cross_entropy, smoothed_cross_entropy};
 use crate::prune::smallest_removed;
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, SnnLoss};
 
 /// Embedded or baseline MLP or SNN, selected by [`Config::kind`]: the same synapses, with
 /// ReLU (MLP) or LIF neurons over time (SNN) as dynamics.
@@ -430,7 +430,14 @@ impl Network {
                 self.config.describe()
             ),
             Some(lif_cfg) => {
-                membrane_cross_entropy(&self.output_currents(x, lif_cfg)?, labels, lif_cfg)
+                let currents = self.output_currents(x, lif_cfg)?;
+                match recipe.snn_loss {
+                    SnnLoss::Membrane => membrane_cross_entropy(&currents, labels, lif_cfg),
+                    SnnLoss::Count => {
+                        let spikes = lif(&currents, lif_cfg, false)?.spikes;
+                        smoothed_cross_entropy(&spikes.sum(0)?, labels, 0.0)
+                    }
+                }
             }
         }
     }

@@ -55,6 +55,32 @@ impl std::fmt::Display for LrSchedule {
     }
 }
 
+/// What a spiking network's loss scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnnLoss {
+    /// The cross-entropy of the output membrane at every step, summed over the steps (the
+    /// paper's, snnTorch's tutorial convention).
+    #[default]
+    Membrane,
+    /// The cross-entropy of the output spike counts over the T steps (snnTorch's
+    /// `ce_count_loss`), through the surrogate gradient.
+    Count,
+}
+
+impl std::str::FromStr for SnnLoss {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "membrane" => Ok(SnnLoss::Membrane),
+            "count" => Ok(SnnLoss::Count),
+            _ => Err(format!(
+                "unknown SNN loss `{s}`; expected membrane or count"
+            )),
+        }
+    }
+}
+
 /// The training recipe's options (stored in a run's settings and its checkpoint's provenance).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -75,6 +101,8 @@ pub struct Recipe {
     /// The rate of the layer-axis parameters (the gaps, or the relaxed kinds' z) as a factor of
     /// the base rate.
     pub axis_lr_scale: f64,
+    /// Spiking kinds: what the loss scores.
+    pub snn_loss: SnnLoss,
 }
 
 impl Default for Recipe {
@@ -86,6 +114,7 @@ impl Default for Recipe {
             augment_shift: 0,
             steepness_final: None,
             axis_lr_scale: 1.0,
+            snn_loss: SnnLoss::Membrane,
         }
     }
 }
