@@ -128,6 +128,27 @@ pub struct Splits {
     pub test_y: Tensor,
 }
 
+/// `mnist` cut to the first `train_limit` / `test_limit` images, on `device`.
+fn limited_splits(
+    mut mnist: Mnist,
+    device: &Device,
+    train_limit: Option<usize>,
+    test_limit: Option<usize>,
+) -> anyhow::Result<Splits> {
+    if let Some(n) = train_limit {
+        mnist = mnist.limit_train(n)?;
+    }
+    if let Some(n) = test_limit {
+        mnist = mnist.limit_test(n)?;
+    }
+    Ok(Splits {
+        train_x: mnist.train_images.to_device(device)?,
+        train_y: mnist.train_labels.to_device(device)?,
+        test_x: mnist.test_images.to_device(device)?,
+        test_y: mnist.test_labels.to_device(device)?,
+    })
+}
+
 /// [`Splits`] and the images held out for validation, if any.
 pub struct HeldOutSplits {
     pub splits: Splits,
@@ -153,21 +174,10 @@ impl DataArgs {
         check_limit("--train-limit", train_limit)?;
         check_limit("--test-limit", test_limit)?;
         let (mnist, origin) = self.load()?;
-        let (mut mnist, (val_x, val_y)) = mnist
+        let (mnist, (val_x, val_y)) = mnist
             .hold_out(n)
             .with_context(|| format!("--val-split {n}"))?;
-        if let Some(n) = train_limit {
-            mnist = mnist.limit_train(n)?;
-        }
-        if let Some(n) = test_limit {
-            mnist = mnist.limit_test(n)?;
-        }
-        let splits = Splits {
-            train_x: mnist.train_images.to_device(device)?,
-            train_y: mnist.train_labels.to_device(device)?,
-            test_x: mnist.test_images.to_device(device)?,
-            test_y: mnist.test_labels.to_device(device)?,
-        };
+        let splits = limited_splits(mnist, device, train_limit, test_limit)?;
         let validation = Some((val_x.to_device(device)?, val_y.to_device(device)?));
         Ok((HeldOutSplits { splits, validation }, origin))
     }
@@ -182,19 +192,8 @@ impl DataArgs {
     ) -> anyhow::Result<(Splits, String)> {
         check_limit("--train-limit", train_limit)?;
         check_limit("--test-limit", test_limit)?;
-        let (mut mnist, origin) = self.load()?;
-        if let Some(n) = train_limit {
-            mnist = mnist.limit_train(n)?;
-        }
-        if let Some(n) = test_limit {
-            mnist = mnist.limit_test(n)?;
-        }
-        let splits = Splits {
-            train_x: mnist.train_images.to_device(device)?,
-            train_y: mnist.train_labels.to_device(device)?,
-            test_x: mnist.test_images.to_device(device)?,
-            test_y: mnist.test_labels.to_device(device)?,
-        };
+        let (mnist, origin) = self.load()?;
+        let splits = limited_splits(mnist, device, train_limit, test_limit)?;
         Ok((splits, origin))
     }
 }

@@ -225,14 +225,14 @@ struct GateAndBiasSum {
 struct WeightGradient;
 
 macro_rules! on_floats {
-    ($name:literal, $f:ident, $s1:expr, $l1:expr, $s2:expr, $l2:expr) => {
+    ($name:literal, $f:ident, $s1:expr, $l1:expr, $s2:expr, $l2:expr $(, $extra:expr)*) => {
         match ($s1, $s2) {
             (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-                let (v, shape) = $f(a, $l1, b, $l2)?;
+                let (v, shape) = $f(a, $l1, b, $l2 $(, $extra)*)?;
                 Ok((CpuStorage::F32(v), shape))
             }
             (CpuStorage::F64(a), CpuStorage::F64(b)) => {
-                let (v, shape) = $f(a, $l1, b, $l2)?;
+                let (v, shape) = $f(a, $l1, b, $l2 $(, $extra)*)?;
                 Ok((CpuStorage::F64(v), shape))
             }
             _ => candle_core::bail!("{}: f32 or f64 tensors of one dtype", $name),
@@ -301,20 +301,15 @@ impl CustomOp2 for GateAndBiasSum {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let relu = self.relu;
-        match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(dy)) => {
-                let (v, shape) = gate_and_bias_sum(y, l1, dy, l2, relu)?;
-                Ok((CpuStorage::F32(v), shape))
-            }
-            (CpuStorage::F64(y), CpuStorage::F64(dy)) => {
-                let (v, shape) = gate_and_bias_sum(y, l1, dy, l2, relu)?;
-                Ok((CpuStorage::F64(v), shape))
-            }
-            _ => {
-                candle_core::bail!("sparse-input linear gradient: f32 or f64 tensors of one dtype")
-            }
-        }
+        on_floats!(
+            "sparse-input linear gradient",
+            gate_and_bias_sum,
+            s1,
+            l1,
+            s2,
+            l2,
+            self.relu
+        )
     }
 }
 
