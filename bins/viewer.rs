@@ -215,18 +215,7 @@ pub fn write(
     let activity = crate::viz::layer_activity(&loaded.network, &inputs)?;
 
     // Positions, drawn coordinates, masks, biases.
-    let full: Vec<Vec<Vec<f64>>> = neurons
-        .iter()
-        .map(|n| crate::viz::to_rows(&n.positions()?))
-        .collect::<anyhow::Result<_>>()?;
-    let free: Vec<Vec<Vec<f64>>> = full
-        .iter()
-        .map(|rows| rows.iter().map(|r| r[..r.len() - 1].to_vec()).collect())
-        .collect();
-    let plane = (config.dim > 3).then(|| {
-        let all: Vec<Vec<f64>> = free.iter().flatten().cloned().collect();
-        crate::viz::principal_plane(&all)
-    });
+    let (full, free, plane) = crate::viz::layer_positions(neurons, config.dim)?;
     let synapses = loaded.network.synapses();
     let mut layers = Vec::with_capacity(depth);
     for (l, n) in neurons.iter().enumerate() {

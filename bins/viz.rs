@@ -67,13 +67,13 @@ struct Panel {
     values: Vec<f64>,
 }
 
-pub(crate) fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
+fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
     Ok(t.to_dtype(DType::F64)?.to_vec2::<f64>()?)
 }
 
 /// The two leading principal axes of `rows` (power iteration on the covariance, deterministic
 /// start), and the mean.
-pub(crate) fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
+fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
     let d = rows[0].len();
     let n = rows.len() as f64;
     let mean: Vec<f64> = (0..d)
@@ -110,10 +110,32 @@ pub(crate) fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
     (mean, [a, b])
 }
 
-pub(crate) fn project(
-    rows: &[Vec<f64>],
-    plane: &Option<(Vec<f64>, [Vec<f64>; 2])>,
-) -> Vec<(f64, f64)> {
+/// The principal plane of all neurons' free coordinates (d > 3): the mean and two axes.
+pub(crate) type Plane = Option<(Vec<f64>, [Vec<f64>; 2])>;
+
+/// Per layer, every neuron's full position (the layer axis last) and its free coordinates, and
+/// for d > 3 the [`Plane`] that the static figure and the viewer both draw them on.
+#[allow(clippy::type_complexity)]
+pub(crate) fn layer_positions(
+    neurons: &[neuropos_models::layers::embedded::Neurons],
+    dim: usize,
+) -> anyhow::Result<(Vec<Vec<Vec<f64>>>, Vec<Vec<Vec<f64>>>, Plane)> {
+    let full: Vec<Vec<Vec<f64>>> = neurons
+        .iter()
+        .map(|n| to_rows(&n.positions()?))
+        .collect::<anyhow::Result<_>>()?;
+    let free: Vec<Vec<Vec<f64>>> = full
+        .iter()
+        .map(|rows| rows.iter().map(|r| r[..r.len() - 1].to_vec()).collect())
+        .collect();
+    let plane = (dim > 3).then(|| {
+        let all: Vec<Vec<f64>> = free.iter().flatten().cloned().collect();
+        principal_plane(&all)
+    });
+    Ok((full, free, plane))
+}
+
+pub(crate) fn project(rows: &[Vec<f64>], plane: &Plane) -> Vec<(f64, f64)> {
     rows.iter()
         .map(|r| match (plane, r.len()) {
             (Some((mean, [a, b])), _) => {
@@ -261,18 +283,7 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     }
 
     // Positions: free coordinates (projected for d > 3) and full positions for the wires.
-    let full: Vec<Vec<Vec<f64>>> = neurons
-        .iter()
-        .map(|n| to_rows(&n.positions()?))
-        .collect::<anyhow::Result<_>>()?;
-    let free: Vec<Vec<Vec<f64>>> = full
-        .iter()
-        .map(|rows| rows.iter().map(|r| r[..r.len() - 1].to_vec()).collect())
-        .collect();
-    let plane = (config.dim > 3).then(|| {
-        let all: Vec<Vec<f64>> = free.iter().flatten().cloned().collect();
-        principal_plane(&all)
-    });
+    let (full, free, plane) = layer_positions(neurons, config.dim)?;
     let panels: Vec<Panel> = (0..depth)
         .map(|l| Panel {
             title: match l {
