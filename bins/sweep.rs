@@ -399,13 +399,22 @@ fn run_unit(
             .with_context(|| format!("creating {}", unit.dir.display()))?;
         let log = std::fs::File::create(unit.dir.join("train.log"))
             .with_context(|| format!("creating {}/train.log", unit.dir.display()))?;
-        let status = Command::new(&bin)
+        let child = Command::new(&bin)
             .args(&args)
             .env("RAYON_NUM_THREADS", threads.to_string())
             .stdout(Stdio::null())
             .stderr(log)
-            .status()
+            .spawn()
             .context("starting neuropos train")?;
+        let (status, cpu_seconds) = wait_measured(child)?;
+        let segment = serde_json::json!({
+            "wall_seconds": started.elapsed().as_secs_f64(),
+            "cpu_seconds": cpu_seconds,
+            "threads": threads,
+            "resumed": args.iter().any(|a| a == "--resume"),
+            "succeeded": status.success(),
+        });
+        append_line(&unit.dir.join(TIMING_FILE), &segment.to_string())?;
         if !status.success() {
             bail!(
                 "`neuropos {}` failed ({status}); see {}/train.log",
@@ -470,6 +479,99 @@ fn run_unit(
     ))
 }
 
+/// Each training process of a run, one JSON line apiece: wall and CPU seconds (all threads),
+/// so the cost of a table is measured, not estimated from a benchmark.
+const TIMING_FILE: &str = "timing.jsonl";
+
+/// Waits for `child`; returns its exit status and the CPU seconds (user + system, all its
+/// threads) it used, where the platform reports them.
+#[cfg(unix)]
+fn wait_measured(
+    child: std::process::Child,
+) -> anyhow::Result<(std::process::ExitStatus, Option<f64>)> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of the C struct, and wait4 only writes
+    // through the two pointers, which live for the whole call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // std's Child::wait discards the rusage that wait4 reports for exactly this child.
+        // SAFETY: see above; `pid` is our own unreaped child.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err).context("waiting for neuropos train");
+        }
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    Ok((std::process::ExitStatus::from_raw(status), Some(cpu)))
+}
+
+#[cfg(not(unix))]
+fn wait_measured(
+    mut child: std::process::Child,
+) -> anyhow::Result<(std::process::ExitStatus, Option<f64>)> {
+    Ok((child.wait().context("waiting for neuropos train")?, None))
+}
+
+fn append_line(path: &Path, line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
+}
+
+/// What training a run cost: measured by the sweep (`timing.jsonl`), or, for a checkpoint
+/// trained outside it (the zoo's), the training seconds its epochs logged (evaluation after
+/// each epoch not included, CPU time not known).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Cost {
+    pub wall_seconds: f64,
+    pub cpu_seconds: Option<f64>,
+    /// False when only the epochs' logged training time is known.
+    pub measured: bool,
+}
+
+fn run_cost(dir: &Path) -> Option<Cost> {
+    if let Ok(text) = std::fs::read_to_string(dir.join(TIMING_FILE)) {
+        let mut cost = Cost {
+            measured: true,
+            cpu_seconds: Some(0.0),
+            ..Cost::default()
+        };
+        for v in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        {
+            cost.wall_seconds += v["wall_seconds"].as_f64().unwrap_or(0.0);
+            cost.cpu_seconds = match (cost.cpu_seconds, v["cpu_seconds"].as_f64()) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+        }
+        return Some(cost);
+    }
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).ok()?;
+    let wall = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["train_seconds"].as_f64())
+        .sum();
+    Some(Cost {
+        wall_seconds: wall,
+        cpu_seconds: None,
+        measured: false,
+    })
+}
+
 fn eval_is_current(file: &Path, args: &[String]) -> bool {
     std::fs::read_to_string(file)
         .ok()
@@ -504,6 +606,9 @@ pub struct SummaryRow {
     pub accuracies: Vec<f64>,
     /// The checkpoints behind them, in the same order.
     pub runs: Vec<PathBuf>,
+    /// What training each of them cost, in the same order (on the unpruned-after rows only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub costs: Vec<Option<Cost>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -568,6 +673,7 @@ fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Summar
                 scope: None,
                 accuracies: vec![],
                 runs: done.iter().map(|(_, d)| d.clone()).collect(),
+                costs: vec![],
             };
             let accuracies: Vec<f64> = infos
                 .iter()
@@ -578,6 +684,7 @@ fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Summar
                 mean,
                 std,
                 accuracies,
+                costs: done.iter().map(|(_, d)| run_cost(d)).collect(),
                 ..base.clone()
             });
             for &level in &row.prune {
@@ -705,6 +812,7 @@ fn write_summaries(
             fmt(r.paper_std),
         );
     }
+    md += &cost_note(&rows);
     let json = serde_json::to_string_pretty(&Summary {
         spec,
         overrides: over,
@@ -714,6 +822,48 @@ fn write_summaries(
     checkpoint::write_atomically(&out.join("summary.csv"), csv.as_bytes())?;
     checkpoint::write_atomically(&out.join("summary.json"), format!("{json}\n").as_bytes())?;
     Ok(())
+}
+
+/// The summary's last paragraph: what the runs behind it cost to train (each run once, though
+/// rows may share one).
+fn cost_note(rows: &[SummaryRow]) -> String {
+    let mut seen = std::collections::BTreeMap::new();
+    for r in rows {
+        for (dir, cost) in r.runs.iter().zip(&r.costs) {
+            if let Some(c) = cost {
+                seen.insert(dir.clone(), *c);
+            }
+        }
+    }
+    if seen.is_empty() {
+        return String::new();
+    }
+    let (measured, logged): (Vec<Cost>, Vec<Cost>) = seen.values().partition(|c| c.measured);
+    let hours = |s: f64| s / 3600.0;
+    let mut note = String::from("\nTraining cost (each run counted once):");
+    if !measured.is_empty() {
+        let wall: f64 = measured.iter().map(|c| c.wall_seconds).sum();
+        let cpu: f64 = measured.iter().filter_map(|c| c.cpu_seconds).sum();
+        note += &format!(
+            " {} run{} trained by the sweep took {:.2} h of process time and {:.2} CPU-hours \
+             (measured per process, `timing.jsonl`);",
+            measured.len(),
+            if measured.len() == 1 { "" } else { "s" },
+            hours(wall),
+            hours(cpu)
+        );
+    }
+    if !logged.is_empty() {
+        let wall: f64 = logged.iter().map(|c| c.wall_seconds).sum();
+        note += &format!(
+            " {} reused checkpoint{} logged {:.2} h of training steps (per-epoch evaluation not \
+             included, CPU time not recorded).",
+            logged.len(),
+            if logged.len() == 1 { "" } else { "s" },
+            hours(wall)
+        );
+    }
+    note + "\n"
 }
 
 fn shell_quote(s: &str) -> String {

@@ -114,10 +114,15 @@ pub struct TrainArgs {
     /// Hidden activation: relu, tanh or sigmoid [default: relu].
     #[arg(long, value_parser = parse_activation)]
     activation: Option<Activation>,
-    /// SNN: simulation steps T (the image is a constant input current at every step)
-    /// [default: 25].
+    /// SNN: simulation steps T [default: 25].
     #[arg(long)]
     time_steps: Option<usize>,
+    /// SNN: how the image enters — `direct` (the pixels as a constant current at every step,
+    /// the paper's), `rate[:GAIN]` (snnTorch's spikegen.rate: a spike per step with
+    /// probability GAIN·pixel) or `latency[:THRESHOLD][:linear]` (spikegen.latency with
+    /// normalize and clip: one spike per pixel, brighter earlier) [default: direct].
+    #[arg(long)]
+    encoder: Option<neuropos_models::encoder::Encoder>,
     /// SNN: membrane decay β per step [default: 0.95].
     #[arg(long)]
     beta: Option<f64>,
@@ -192,6 +197,7 @@ fn config_from_flags(args: &TrainArgs) -> anyhow::Result<Config> {
             threshold: args.threshold.unwrap_or(lif.threshold),
             surrogate: surrogate(args.surrogate.as_deref(), args.surrogate_scale),
             time_steps: args.time_steps.unwrap_or(lif.time_steps),
+            encoder: args.encoder.unwrap_or(lif.encoder),
         });
     }
     config.validate()?;
@@ -246,6 +252,9 @@ fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow:
             if let Some(t) = args.time_steps {
                 differs("--time-steps", t.to_string(), lif.time_steps.to_string());
             }
+            if let Some(e) = args.encoder {
+                differs("--encoder", e.to_string(), lif.encoder.to_string());
+            }
             if let Some(b) = args.beta {
                 differs("--beta", b.to_string(), lif.beta.to_string());
             }
@@ -264,6 +273,7 @@ fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow:
         None => {
             let spiking_flags = [
                 ("--time-steps", args.time_steps.is_some()),
+                ("--encoder", args.encoder.is_some()),
                 ("--beta", args.beta.is_some()),
                 ("--threshold", args.threshold.is_some()),
                 ("--surrogate", args.surrogate.is_some()),
@@ -412,6 +422,7 @@ fn check_flags_apply(args: &TrainArgs, kind: ModelKind) -> anyhow::Result<()> {
     if !kind.is_spiking() {
         for (flag, given) in [
             ("--time-steps", args.time_steps.is_some()),
+            ("--encoder", args.encoder.is_some()),
             ("--beta", args.beta.is_some()),
             ("--threshold", args.threshold.is_some()),
             ("--surrogate", args.surrogate.is_some()),

@@ -47,6 +47,24 @@ const CASES: &[Case] = &[
         expect: &["do not apply", "--dim"],
     },
     Case {
+        row: "a flag the kind does not use",
+        args: "train --model mlp3d --encoder rate --out {tmp}/x",
+        expect: &["do not apply", "--encoder"],
+    },
+    Case {
+        row: "an unknown spike encoder",
+        args: "train --model snn3d --encoder poisson --out {tmp}/x",
+        expect: &[
+            "unknown encoder `poisson`",
+            "expected direct, rate[:GAIN] or latency",
+        ],
+    },
+    Case {
+        row: "an unknown spike encoder",
+        args: "train --model snn3d --encoder latency:1.5 --out {tmp}/x",
+        expect: &["threshold must lie in (0, 1), got 1.5"],
+    },
+    Case {
         row: "zero epochs",
         args: "train --model mlp --epochs 0 --out {tmp}/x",
         expect: &["--epochs must be at least 1"],

@@ -194,3 +194,59 @@ fn the_spike_count_loss_trains_a_spiking_network_and_is_recorded() {
     assert!(loss.is_finite() && loss < 5.0, "{loss}");
     assert_eq!(training(&dir)["recipe"]["snn_loss"], "count");
 }
+
+#[test]
+fn spike_encoders_train_resume_exactly_are_recorded_and_evaluate_as_trained() {
+    let tmp = tempfile::tempdir().unwrap();
+    for encoder in ["rate:1", "latency:0.01:linear"] {
+        let base = format!(
+            "train --model snn3d --hidden 32 --time-steps 6 --epochs 2 --train-limit 600 \
+             --batch-size 200 --test-limit 300 --encoder {encoder} --device cpu --out"
+        );
+        let tag = encoder.split(':').next().unwrap();
+        let full = tmp.path().join(format!("{tag}-full"));
+        ok(&args(&base, &full, &[]));
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(full.join("config.json")).unwrap()).unwrap();
+        let lif = &config["model"]["lif"];
+        assert_eq!(lif["encoder"]["kind"], tag, "{config}");
+        let accuracy = training(&full)["final_test_accuracy"].as_f64().unwrap();
+        // Spike-coded input still learns something in two short epochs (chance is 0.1).
+        assert!(accuracy > 0.2, "{encoder}: {accuracy}");
+
+        // Stopped inside epoch 1 and resumed: the rate code's draws are keyed by the step.
+        let parted = tmp.path().join(format!("{tag}-parted"));
+        ok(&args(&base, &parted, &["--debug-stop-after", "2"]));
+        ok(&["train", "--resume", parted.to_str().unwrap()].map(String::from));
+        assert_eq!(
+            std::fs::read(full.join("model.safetensors")).unwrap(),
+            std::fs::read(parted.join("model.safetensors")).unwrap(),
+            "{encoder}: resumed run differs"
+        );
+
+        // `eval` reads the encoder from the checkpoint and scores what training scored.
+        let out = ok(&[
+            "eval",
+            full.to_str().unwrap(),
+            "--test-limit",
+            "300",
+            "--format",
+            "json",
+            "--device",
+            "cpu",
+        ]
+        .map(String::from));
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), accuracy, "{encoder}");
+    }
+    // The direct encoder is the paper's and leaves no trace in the checkpoint.
+    let direct = tmp.path().join("direct");
+    ok(&args(
+        "train --model snn --hidden 14 --time-steps 3 --epochs 1 --train-limit 200 \
+         --batch-size 200 --test-limit 100 --encoder direct --device cpu --out",
+        &direct,
+        &[],
+    ));
+    let text = std::fs::read_to_string(direct.join("config.json")).unwrap();
+    assert!(!text.contains("encoder"), "{text}");
+}

@@ -414,6 +414,9 @@ impl Config {
         }
         if let Some(lif) = &self.lif {
             text += &format!(" T={}", lif.time_steps);
+            if !lif.encoder.is_direct() {
+                text += &format!(" {} input", lif.encoder);
+            }
         }
         if let Some(p) = &self.pruning {
             text += &format!(" pruned {}% ({})", p.percent, p.scope);

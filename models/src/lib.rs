@@ -40,6 +40,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod encoder;
 pub mod error;
 pub mod geometry;
 pub mod hub;

@@ -4,6 +4,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{VarBuilder, VarMap};
 
 use crate::config::{Config, CoordLayout};
+use crate::encoder::{encode, DrawKey};
 use crate::init::SeededVarMap;
 use crate::layers::dense::{Dense, DenseConfig};
 use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, ProductPath};
@@ -305,10 +306,16 @@ pub enum NetworkOutput {
 impl Network {
     /// Runs the network on a batch `[B, n_input]`.
     pub fn run(&self, x: &Tensor) -> Result<NetworkOutput> {
+        self.run_keyed(x, DrawKey::evaluation(0))
+    }
+
+    /// [`Network::run`] with the random streams a rate-coded input draws from (the samples of
+    /// `x` are the data set's from `key.first` on); other networks ignore the key.
+    pub fn run_keyed(&self, x: &Tensor, key: DrawKey) -> Result<NetworkOutput> {
         match &self.config.lif {
             None => Ok(NetworkOutput::Logits(self.logits(x)?)),
             Some(lif_cfg) => {
-                let out = lif(&self.output_currents(x, lif_cfg)?, lif_cfg, true)?;
+                let out = lif(&self.output_currents(x, lif_cfg, key)?, lif_cfg, true)?;
                 let membrane = out.membrane.ok_or_else(|| {
                     candle_core::Error::Msg("the output LIF layer lost its membranes".into())
                 })?;
@@ -335,15 +342,15 @@ impl Network {
 
     /// An SNN's input currents to its output LIF layer: `[T, B, classes]`, or `[B, classes]`
     /// (constant over the steps) for a network with no hidden layer.
-    fn output_currents(&self, x: &Tensor, lif_cfg: &LifConfig) -> Result<Tensor> {
-        // The image is the same current at every step: the first layer's current is computed
-        // once and the LIF ops take it as a constant input (identical to recomputing and
-        // repeating it T times, without the T copies). Every hidden LIF layer feeds the next
-        // synapses through the fused projection, so no [T, B, N] spike tensor is materialised
-        // on the CPU.
+    fn output_currents(&self, x: &Tensor, lif_cfg: &LifConfig, key: DrawKey) -> Result<Tensor> {
+        // With the direct encoder the image is the same current at every step: the first
+        // layer's current is computed once and the LIF ops take it as a constant input
+        // (identical to recomputing and repeating it T times, without the T copies). Every
+        // hidden LIF layer feeds the next synapses through the fused projection, so no
+        // [T, B, N] spike tensor is materialised on the CPU.
         let masks = self.forward_masks()?;
         let synapses = self.synapses_with(masks.as_deref().unwrap_or(&self.keep));
-        let mut current = synapses[0].forward(x)?;
+        let mut current = self.input_current(&synapses[0], x, lif_cfg, key)?;
         for syn in &synapses[1..] {
             // Every synapse layer here has a bias (embedded ones and the baselines' `Linear`s
             // alike).
@@ -353,6 +360,27 @@ impl Network {
             current = lif_project(&current, &syn.projection()?, bias, lif_cfg)?;
         }
         Ok(current)
+    }
+
+    /// The first synapses' current: `[B, N]` for the direct encoder, `[T, B, N]` for spike
+    /// trains (all T steps through the layer as one `[T·B, n]` batch; its event-driven
+    /// kernel skips the silent inputs).
+    fn input_current(
+        &self,
+        synapses: &Synapses<'_>,
+        x: &Tensor,
+        lif_cfg: &LifConfig,
+        key: DrawKey,
+    ) -> Result<Tensor> {
+        match encode(x, &lif_cfg.encoder, lif_cfg.time_steps, key)? {
+            None => synapses.forward(x),
+            Some(spikes) => {
+                let (t, b, n) = spikes.dims3()?;
+                let current = synapses.forward(&spikes.reshape((t * b, n))?)?;
+                let out = current.dim(1)?;
+                current.reshape((t, b, out))
+            }
+        }
     }
 
     /// The mean presynaptic activity of synapse layer `c` over the samples `x` `[B, n_input]`,
@@ -380,10 +408,15 @@ impl Network {
                 Ok(h.detach())
             }
             Some(lif_cfg) => {
+                let key = DrawKey::evaluation(0);
                 if c == 0 {
-                    return Ok(x);
+                    // What the first synapses see per step, on average.
+                    return match encode(&x, &lif_cfg.encoder, lif_cfg.time_steps, key)? {
+                        None => Ok(x),
+                        Some(spikes) => spikes.mean(0),
+                    };
                 }
-                let mut current = synapses[0].forward(&x)?;
+                let mut current = self.input_current(&synapses[0], &x, lif_cfg, key)?;
                 for syn in &synapses[1..c] {
                     let bias = syn.bias().ok_or_else(|| {
                         candle_core::Error::Msg("a spiking layer's synapses have no bias".into())
@@ -417,12 +450,19 @@ impl Network {
     /// membrane at every step summed over the steps, averaged over the batch (SNN, the snnTorch
     /// tutorial convention; one fused op on the CPU, [`membrane_cross_entropy`]).
     pub fn loss(&self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
-        self.loss_with(x, labels, &Recipe::default())
+        self.loss_with(x, labels, &Recipe::default(), DrawKey::default())
     }
 
     /// [`Network::loss`] with a recipe's label smoothing (MLPs; a spiking network refuses a
-    /// smoothing it would not apply).
-    pub fn loss_with(&self, x: &Tensor, labels: &Tensor, recipe: &Recipe) -> Result<Tensor> {
+    /// smoothing it would not apply) and SNN loss, and the random streams of a rate-coded
+    /// input ([`DrawKey::training`]).
+    pub fn loss_with(
+        &self,
+        x: &Tensor,
+        labels: &Tensor,
+        recipe: &Recipe,
+        key: DrawKey,
+    ) -> Result<Tensor> {
         match &self.config.lif {
             None => smoothed_cross_entropy(&self.logits(x)?, labels, recipe.label_smoothing),
             Some(_) if recipe.label_smoothing != 0.0 => candle_core::bail!(
@@ -430,7 +470,7 @@ impl Network {
                 self.config.describe()
             ),
             Some(lif_cfg) => {
-                let currents = self.output_currents(x, lif_cfg)?;
+                let currents = self.output_currents(x, lif_cfg, key)?;
                 match recipe.snn_loss {
                     SnnLoss::Membrane => membrane_cross_entropy(&currents, labels, lif_cfg),
                     SnnLoss::Count => {
@@ -445,7 +485,13 @@ impl Network {
     /// Predicted class per sample: the largest logit (MLP), or the most output spikes with
     /// ties broken by the larger summed membrane potential (SNN).
     pub fn predict(&self, x: &Tensor) -> Result<Vec<u32>> {
-        match self.run(x)? {
+        self.predict_keyed(x, DrawKey::evaluation(0))
+    }
+
+    /// [`Network::predict`] for the samples of a data set from `key.first` on (what a
+    /// rate-coded input draws; see [`Network::run_keyed`]).
+    pub fn predict_keyed(&self, x: &Tensor, key: DrawKey) -> Result<Vec<u32>> {
+        match self.run_keyed(x, key)? {
             NetworkOutput::Logits(logits) => logits.detach().argmax(D::Minus1)?.to_vec1::<u32>(),
             NetworkOutput::Spiking { spikes, membrane } => {
                 let counts = spikes

@@ -161,7 +161,8 @@ pub fn train_batches(
                 plan.epochs,
             ));
         }
-        let loss = network.loss_with(&x, &y, &plan.recipe)?;
+        let key = crate::encoder::DrawKey::training(plan.seed, optimizer.steps());
+        let loss = network.loss_with(&x, &y, &plan.recipe, key)?;
         let mut value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         if optimizer.poisons_next_loss() {
             value = f32::NAN;
@@ -200,7 +201,10 @@ pub fn predict(network: &Network, images: &Tensor, chunk: usize) -> Result<Vec<u
     let mut start = 0;
     while start < n {
         let len = chunk.max(1).min(n - start);
-        out.extend(network.predict(&images.narrow(0, start, len)?)?);
+        out.extend(network.predict_keyed(
+            &images.narrow(0, start, len)?,
+            crate::encoder::DrawKey::evaluation(start),
+        )?);
         start += len;
     }
     Ok(out)

@@ -17,6 +17,8 @@
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::encoder::Encoder;
+
 use crate::kernels::lif_projection::lif_project_fused;
 use crate::kernels::lif_recurrence::lif_fused;
 use crate::kernels::{dispatch, simd::Real};
@@ -125,8 +127,12 @@ pub struct LifConfig {
     pub beta: f64,
     pub threshold: f64,
     pub surrogate: Surrogate,
-    /// Simulation steps T; the image is a constant input current at every step.
+    /// Simulation steps T.
     pub time_steps: usize,
+    /// How the image enters: a constant current at every step (the paper's, left out of the
+    /// JSON so the paper's checkpoints read as they always have), or spike trains.
+    #[serde(default, skip_serializing_if = "Encoder::is_direct")]
+    pub encoder: Encoder,
 }
 
 impl Default for LifConfig {
@@ -136,6 +142,7 @@ impl Default for LifConfig {
             threshold: 1.0,
             surrogate: Surrogate::default(),
             time_steps: 25,
+            encoder: Encoder::Direct,
         }
     }
 }
@@ -165,6 +172,7 @@ impl LifConfig {
                 self.time_steps
             ));
         }
+        self.encoder.validate()?;
         self.surrogate.validate()
     }
 }
@@ -359,6 +367,11 @@ mod tests {
             ..LifConfig::default()
         };
         assert!(bad_beta.validate().is_err());
+        let bad_encoder = LifConfig {
+            encoder: Encoder::Rate { gain: -1.0 },
+            ..LifConfig::default()
+        };
+        assert!(bad_encoder.validate().is_err());
         let no_steps = LifConfig {
             time_steps: 0,
             ..LifConfig::default()
