@@ -233,6 +233,7 @@ pub fn learning(stem: &Path, title: &str, series: &[Series]) -> anyhow::Result<V
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("test accuracy")
             .draw()?;
         for (i, s) in series.iter().enumerate() {
