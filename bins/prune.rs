@@ -259,6 +259,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         recipe: None,
         val_split: None,
         final_val_accuracy: None,
+        preset: None,
     };
     checkpoint::save_with_masks(
         &args.out,

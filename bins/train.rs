@@ -11,7 +11,7 @@ use neuropos_models::config::{Activation, AxisMode, CoordLayout, EmbeddedInit, D
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::optimizer::{Fault, FaultTarget};
-use neuropos_models::recipe::{steepness_at, LrSchedule, Recipe, SnnLoss};
+use neuropos_models::recipe::{self, steepness_at, LrSchedule, Preset, Recipe, SnnLoss};
 use neuropos_models::resume::{self, RngState};
 use neuropos_models::training::{self, adam, EpochStart};
 use neuropos_models::{Config, ModelKind, Network};
@@ -114,6 +114,11 @@ pub struct TrainArgs {
     /// Hidden activation: relu, tanh or sigmoid [default: relu].
     #[arg(long, value_parser = parse_activation)]
     activation: Option<Activation>,
+    /// `paper` (the paper's settings) or `best`: the settings this project's ablation chose
+    /// for the kind on the validation split (docs/cli.md lists them); flags given beside it
+    /// win. Recorded in the checkpoint's provenance [default: paper].
+    #[arg(long)]
+    recipe: Option<Preset>,
     /// SNN: simulation steps T [default: 25].
     #[arg(long)]
     time_steps: Option<usize>,
@@ -123,6 +128,11 @@ pub struct TrainArgs {
     /// normalize and clip: one spike per pixel, brighter earlier) [default: direct].
     #[arg(long)]
     encoder: Option<neuropos_models::encoder::Encoder>,
+    /// SNN: the prediction — `count` (the most output spikes, ties broken by the summed
+    /// membrane: the paper's rule as neuropos reads it) or `membrane` (the largest summed
+    /// membrane potential) [default: count].
+    #[arg(long)]
+    readout: Option<neuropos_models::layers::lif::Readout>,
     /// SNN: membrane decay β per step [default: 0.95].
     #[arg(long)]
     beta: Option<f64>,
@@ -198,6 +208,7 @@ fn config_from_flags(args: &TrainArgs) -> anyhow::Result<Config> {
             surrogate: surrogate(args.surrogate.as_deref(), args.surrogate_scale),
             time_steps: args.time_steps.unwrap_or(lif.time_steps),
             encoder: args.encoder.unwrap_or(lif.encoder),
+            readout: args.readout.unwrap_or(lif.readout),
         });
     }
     config.validate()?;
@@ -255,6 +266,9 @@ fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow:
             if let Some(e) = args.encoder {
                 differs("--encoder", e.to_string(), lif.encoder.to_string());
             }
+            if let Some(r) = args.readout {
+                differs("--readout", r.to_string(), lif.readout.to_string());
+            }
             if let Some(b) = args.beta {
                 differs("--beta", b.to_string(), lif.beta.to_string());
             }
@@ -274,6 +288,7 @@ fn check_flags_agree(args: &TrainArgs, config: &Config, source: &str) -> anyhow:
             let spiking_flags = [
                 ("--time-steps", args.time_steps.is_some()),
                 ("--encoder", args.encoder.is_some()),
+                ("--readout", args.readout.is_some()),
                 ("--beta", args.beta.is_some()),
                 ("--threshold", args.threshold.is_some()),
                 ("--surrogate", args.surrogate.is_some()),
@@ -331,6 +346,9 @@ pub struct RunSettings {
     pub recipe: Recipe,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_split: Option<usize>,
+    /// `--recipe best` (absent for the paper's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
     /// The `--init-from` reference as given, and what it was when the run started.
     pub init_from: Option<String>,
     pub lineage: Option<Lineage>,
@@ -423,6 +441,7 @@ fn check_flags_apply(args: &TrainArgs, kind: ModelKind) -> anyhow::Result<()> {
         for (flag, given) in [
             ("--time-steps", args.time_steps.is_some()),
             ("--encoder", args.encoder.is_some()),
+            ("--readout", args.readout.is_some()),
             ("--beta", args.beta.is_some()),
             ("--threshold", args.threshold.is_some()),
             ("--surrogate", args.surrogate.is_some()),
@@ -527,11 +546,27 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         config.validate()?;
     }
     let kind = config.kind;
-    let lr = args.lr.unwrap_or(kind.paper_learning_rate());
+    let best = match args.recipe.unwrap_or_default() {
+        Preset::Paper => None,
+        Preset::Best => Some(recipe::best(kind, config.hidden()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--recipe best: the ablation has chosen no settings for {} yet (docs/cli.md \
+                 lists the kinds it covers); use --recipe paper or set the flags",
+                config.describe()
+            )
+        })?),
+    };
+    let lr = args
+        .lr
+        .or(best.and_then(|b| b.lr))
+        .unwrap_or(kind.paper_learning_rate());
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
-    let batch_size = args.batch_size.unwrap_or(600);
+    let batch_size = args
+        .batch_size
+        .or(best.and_then(|b| b.batch_size))
+        .unwrap_or(600);
     if batch_size == 0 {
         bail!("--batch-size must be positive");
     }
@@ -539,14 +574,15 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
     if epochs == 0 {
         bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
     }
+    let base = best.map(|b| b.recipe).unwrap_or_default();
     let recipe = Recipe {
-        schedule: args.lr_schedule.unwrap_or_default(),
-        warmup_epochs: args.warmup_epochs.unwrap_or(0),
-        label_smoothing: args.label_smoothing.unwrap_or(0.0),
-        augment_shift: args.augment_shift.unwrap_or(0),
-        steepness_final: args.steepness_final,
-        axis_lr_scale: args.axis_lr_scale.unwrap_or(1.0),
-        snn_loss: args.snn_loss.unwrap_or_default(),
+        schedule: args.lr_schedule.unwrap_or(base.schedule),
+        warmup_epochs: args.warmup_epochs.unwrap_or(base.warmup_epochs),
+        label_smoothing: args.label_smoothing.unwrap_or(base.label_smoothing),
+        augment_shift: args.augment_shift.unwrap_or(base.augment_shift),
+        steepness_final: args.steepness_final.or(base.steepness_final),
+        axis_lr_scale: args.axis_lr_scale.unwrap_or(base.axis_lr_scale),
+        snn_loss: args.snn_loss.unwrap_or(base.snn_loss),
     };
     if recipe.snn_loss != SnnLoss::Membrane && config.lif.is_none() {
         bail!(
@@ -589,6 +625,7 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         data_dir: args.data.data_dir.clone(),
         recipe,
         val_split: args.val_split,
+        preset: best.map(|_| Preset::Best),
         init_from: start.as_ref().map(|s| s.source.clone()),
         lineage: None,
     };
@@ -953,6 +990,7 @@ fn execute(
         recipe: (!settings.recipe.is_paper()).then_some(settings.recipe),
         val_split: settings.val_split,
         final_val_accuracy: position.last_val_accuracy,
+        preset: settings.preset,
     };
     let plan = training::StepPlan {
         recipe: settings.recipe,

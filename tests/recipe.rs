@@ -196,7 +196,7 @@ fn the_spike_count_loss_trains_a_spiking_network_and_is_recorded() {
 }
 
 #[test]
-fn spike_encoders_train_resume_exactly_are_recorded_and_evaluate_as_trained() {
+fn spike_encoders_and_the_readout_train_resume_exactly_are_recorded_and_evaluate_as_trained() {
     let tmp = tempfile::tempdir().unwrap();
     for encoder in ["rate:1", "latency:0.01:linear"] {
         let base = format!(
@@ -239,6 +239,33 @@ fn spike_encoders_train_resume_exactly_are_recorded_and_evaluate_as_trained() {
         let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), accuracy, "{encoder}");
     }
+    // The membrane readout is recorded and `eval` predicts with it.
+    let membrane = tmp.path().join("membrane");
+    ok(&args(
+        "train --model snn --hidden 14 --time-steps 5 --epochs 1 --train-limit 600 \
+         --batch-size 200 --test-limit 300 --readout membrane --device cpu --out",
+        &membrane,
+        &[],
+    ));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(membrane.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["lif"]["readout"], "membrane");
+    let out = ok(&[
+        "eval",
+        membrane.to_str().unwrap(),
+        "--test-limit",
+        "300",
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+    ]
+    .map(String::from));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        rows[0]["accuracy"],
+        config["training"]["final_test_accuracy"]
+    );
     // The direct encoder is the paper's and leaves no trace in the checkpoint.
     let direct = tmp.path().join("direct");
     ok(&args(
@@ -248,5 +275,8 @@ fn spike_encoders_train_resume_exactly_are_recorded_and_evaluate_as_trained() {
         &[],
     ));
     let text = std::fs::read_to_string(direct.join("config.json")).unwrap();
-    assert!(!text.contains("encoder"), "{text}");
+    assert!(
+        !text.contains("encoder") && !text.contains("readout"),
+        "{text}"
+    );
 }

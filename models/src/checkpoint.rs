@@ -49,6 +49,10 @@ pub struct Provenance {
     pub val_split: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_val_accuracy: Option<f64>,
+    /// `train --recipe best`: the settings came from [`crate::recipe::best`] (those above
+    /// are what was used); absent for the paper's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<crate::recipe::Preset>,
 }
 
 /// Where a fine-tuned checkpoint came from.

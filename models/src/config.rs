@@ -417,6 +417,9 @@ impl Config {
             if !lif.encoder.is_direct() {
                 text += &format!(" {} input", lif.encoder);
             }
+            if !lif.readout.is_count() {
+                text += &format!(" {} readout", lif.readout);
+            }
         }
         if let Some(p) = &self.pruning {
             text += &format!(" pruned {}% ({})", p.percent, p.scope);

@@ -8,7 +8,7 @@ use crate::encoder::{encode, DrawKey};
 use crate::init::SeededVarMap;
 use crate::layers::dense::{Dense, DenseConfig};
 use crate::layers::embedded::{CurrentOptions, EmbeddedConfig, Embedding, ProductPath};
-use crate::layers::lif::{lif, lif_project, LifConfig};
+use crate::layers::lif::{lif, lif_project, LifConfig, Readout};
 use crate::layers::Synapses;
 use crate::loss::{membrane_cross_entropy, smoothed_cross_entropy};
 use crate::prune::smallest_removed;
@@ -504,12 +504,22 @@ impl Network {
                     .sum(0)?
                     .to_dtype(DType::F32)?
                     .to_vec2::<f32>()?;
+                let membrane_only = self
+                    .config
+                    .lif
+                    .is_some_and(|l| l.readout == Readout::Membrane);
                 Ok(counts
                     .iter()
                     .zip(&potential)
                     .map(|(c, p)| {
                         (0..c.len())
-                            .max_by(|&a, &b| c[a].total_cmp(&c[b]).then(p[a].total_cmp(&p[b])))
+                            .max_by(|&a, &b| {
+                                if membrane_only {
+                                    p[a].total_cmp(&p[b])
+                                } else {
+                                    c[a].total_cmp(&c[b]).then(p[a].total_cmp(&p[b]))
+                                }
+                            })
                             .unwrap_or(0) as u32
                     })
                     .collect())
@@ -519,11 +529,19 @@ impl Network {
 }
 
 impl Module for Network {
-    /// Class scores `[B, classes]`: logits (MLP) or output spike counts (SNN; see
-    /// [`Network::predict`] for the tie-break).
+    /// Class scores `[B, classes]`: logits (MLP), or what the SNN's readout ranks: output
+    /// spike counts (see [`Network::predict`] for the tie-break) or the summed membrane.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self.run(x)? {
             NetworkOutput::Logits(logits) => Ok(logits),
+            NetworkOutput::Spiking { membrane, .. }
+                if self
+                    .config
+                    .lif
+                    .is_some_and(|l| l.readout == Readout::Membrane) =>
+            {
+                membrane.sum(0)
+            }
             NetworkOutput::Spiking { spikes, .. } => spikes.sum(0),
         }
     }

@@ -182,6 +182,60 @@ impl Recipe {
     }
 }
 
+/// `train --recipe`: the paper's settings, or the best this project found for the kind on the
+/// validation split ([`best`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    #[default]
+    Paper,
+    Best,
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "paper" => Ok(Preset::Paper),
+            "best" => Ok(Preset::Best),
+            _ => Err(format!("unknown recipe `{s}`; expected paper or best")),
+        }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Preset::Paper => "paper",
+            Preset::Best => "best",
+        })
+    }
+}
+
+/// What a preset sets where the flag is not given (a given flag always wins).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PresetSettings {
+    pub lr: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub recipe: Recipe,
+    /// The rows of the ablation (`results/accuracy/`) the choice rests on.
+    pub evidence: &'static str,
+}
+
+/// The best settings found for `kind` with `hidden` neurons, chosen on the validation split
+/// (`scripts/ablation.py`, `results/accuracy/ablation-e*.csv`); `None` where no ablation has
+/// covered the kind.
+pub fn best(kind: crate::ModelKind, hidden: &[usize]) -> Option<PresetSettings> {
+    BEST.iter()
+        .find(|(k, h, _)| *k == kind && (h.is_empty() || *h == hidden))
+        .map(|(_, _, settings)| *settings)
+}
+
+type BestEntry = (crate::ModelKind, &'static [usize], PresetSettings);
+
+/// Per kind (and hidden sizes; empty: any), the winning settings of the ablation.
+const BEST: &[BestEntry] = &[];
+
 /// The steepness at epoch `epoch` (1-based) of `epochs`: from `start` at the first to
 /// `recipe.steepness_final` at the last, linearly; `start` throughout without one.
 pub fn steepness_at(recipe: &Recipe, start: f64, epoch: usize, epochs: usize) -> f64 {

@@ -3,7 +3,7 @@
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
 use neuropos_models::layers::lif::lif_project;
-use neuropos_models::layers::lif::{lif, LifConfig};
+use neuropos_models::layers::lif::{lif, LifConfig, Readout};
 use neuropos_models::network::NetworkOutput;
 use neuropos_models::{Config, ModelKind, Network};
 
@@ -110,6 +110,37 @@ fn prediction_counts_spikes_and_breaks_ties_by_membrane() {
             assert!(!better, "sample {b}: class {c} beats the prediction {p}");
         }
     }
+}
+
+#[test]
+fn the_membrane_readout_ranks_the_summed_membrane_alone() {
+    let mut cfg = Config::new(ModelKind::Snn, 8, &[16], 4, 3);
+    cfg.lif = Some(LifConfig {
+        time_steps: 6,
+        readout: Readout::Membrane,
+        ..LifConfig::default()
+    });
+    let vars = VarMap::new();
+    let net = Network::seeded(&cfg, &vars, 1, DType::F32, &Device::Cpu).unwrap();
+    let x = Tensor::rand(0f32, 3.0, (64, 8), &Device::Cpu).unwrap();
+    let predicted = net.predict(&x).unwrap();
+    let (spikes, membrane) = spiking(net.run(&x).unwrap());
+    let potential = membrane.sum(0).unwrap();
+    let want = potential.argmax(1).unwrap().to_vec1::<u32>().unwrap();
+    assert_eq!(predicted, want);
+    assert_eq!(
+        net.forward(&x).unwrap().to_vec2::<f32>().unwrap(),
+        potential.to_vec2::<f32>().unwrap()
+    );
+    // Not the spike count's rule in disguise: some samples' spike counts pick another class.
+    let by_counts = spikes
+        .sum(0)
+        .unwrap()
+        .argmax(1)
+        .unwrap()
+        .to_vec1::<u32>()
+        .unwrap();
+    assert!(by_counts.iter().zip(&want).any(|(a, b)| a != b));
 }
 
 #[test]

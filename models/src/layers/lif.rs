@@ -133,6 +133,48 @@ pub struct LifConfig {
     /// JSON so the paper's checkpoints read as they always have), or spike trains.
     #[serde(default, skip_serializing_if = "Encoder::is_direct")]
     pub encoder: Encoder,
+    /// How the output layer's activity becomes a class (the paper's spike count left out of
+    /// the JSON, as the encoder is).
+    #[serde(default, skip_serializing_if = "Readout::is_count")]
+    pub readout: Readout,
+}
+
+/// The prediction of a spiking network's output layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readout {
+    /// The most output spikes over the T steps, ties broken by the larger summed membrane.
+    #[default]
+    Count,
+    /// The largest membrane potential summed over the T steps, spikes ignored (what the
+    /// membrane loss trains directly).
+    Membrane,
+}
+
+impl Readout {
+    pub fn is_count(&self) -> bool {
+        *self == Readout::Count
+    }
+}
+
+impl std::str::FromStr for Readout {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "count" => Ok(Readout::Count),
+            "membrane" => Ok(Readout::Membrane),
+            _ => Err(format!("unknown readout `{s}`; expected count or membrane")),
+        }
+    }
+}
+
+impl std::fmt::Display for Readout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Readout::Count => "count",
+            Readout::Membrane => "membrane",
+        })
+    }
 }
 
 impl Default for LifConfig {
@@ -143,6 +185,7 @@ impl Default for LifConfig {
             surrogate: Surrogate::default(),
             time_steps: 25,
             encoder: Encoder::Direct,
+            readout: Readout::Count,
         }
     }
 }
