@@ -112,6 +112,12 @@ pub struct RowSpec {
     pub prune: Vec<f64>,
     /// Pruning scope (`layer` or `global`) [default: layer].
     pub scope: Option<String>,
+    /// Further `neuropos train` flags for this row's runs (a recipe beyond the paper's, e.g.
+    /// `["--val-split", "10000", "--lr-schedule", "cosine"]`); part of the runs' directory
+    /// name. The settings the sweep passes itself (model, sizes, rate, epochs, batch, seed,
+    /// pruning, data limits, device, output) are refused here: they have their own keys.
+    #[serde(default)]
+    pub flags: Vec<String>,
     /// The zoo checkpoint that counts as seed 0 when its settings are this row's.
     pub zoo: Option<String>,
     /// The paper's value for this row (mean ± std of its seeds), where it gives one.
@@ -150,6 +156,36 @@ impl Spec {
                 if s != "layer" && s != "global" {
                     bail!("{}: row `{}`: scope `{s}`", path.display(), row.name);
                 }
+            }
+            const OWN: [&str; 16] = [
+                "--model",
+                "--hidden",
+                "--dim",
+                "--lr",
+                "--epochs",
+                "--batch-size",
+                "--seed",
+                "--prune-during",
+                "--scope",
+                "--train-limit",
+                "--test-limit",
+                "--device",
+                "--out",
+                "--force",
+                "--resume",
+                "--init-from",
+            ];
+            if let Some(f) = row
+                .flags
+                .iter()
+                .find(|f| OWN.contains(&f.split('=').next().unwrap_or(f)))
+            {
+                bail!(
+                    "{}: row `{}`: `{f}` in `flags` is set by the row's own keys (model, \
+                     hidden, dim, lr, epochs, batch_size, prune_during, scope) or by the sweep",
+                    path.display(),
+                    row.name
+                );
             }
         }
         Ok(spec)
@@ -209,6 +245,9 @@ fn setting_slug(row: &RowSpec, prune_during: Option<f64>, over: &Overrides) -> S
         row_epochs(row, over),
         row.batch_size.unwrap_or(600)
     );
+    if !row.flags.is_empty() {
+        name += &format!("-{}", slug(&row.flags.join(" ")));
+    }
     if let Some(p) = prune_during.filter(|&p| p > 0.0) {
         name += &format!(
             "-pd{}-{}",
@@ -296,6 +335,7 @@ fn train_args(spec: &Spec, unit: &Unit, over: &Overrides) -> Vec<String> {
     if let Some(n) = over.test_limit {
         a.extend(["--test-limit".into(), n.to_string()]);
     }
+    a.extend(row.flags.iter().cloned());
     a.extend([
         "--device".into(),
         "cpu".into(),
@@ -322,8 +362,10 @@ fn is_complete(dir: &Path) -> bool {
 fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) -> Option<PathBuf> {
     let row = &spec.rows[unit.row];
     let dir = zoo.join(row.zoo.as_ref()?);
-    // The zoo was trained and scored on all of MNIST: no reuse for runs on a slice of it.
+    // The zoo was trained and scored on all of MNIST with the paper's recipe: no reuse for
+    // runs on a slice of it or with other flags.
     if unit.seed != 0
+        || !row.flags.is_empty()
         || over.train_limit.is_some()
         || over.test_limit.is_some()
         || !is_complete(&dir)
@@ -604,6 +646,12 @@ pub struct SummaryRow {
     pub scope: Option<String>,
     /// The accuracy of every seed, in `seeds`' order.
     pub accuracies: Vec<f64>,
+    /// Runs trained with `--val-split`: the validation accuracy after the last epoch, mean ±
+    /// std over the same seeds (the test accuracy above is scored once, after it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_std: Option<f64>,
     /// The checkpoints behind them, in the same order.
     pub runs: Vec<PathBuf>,
     /// What training each of them cost, in the same order (on the unpruned-after rows only).
@@ -672,6 +720,8 @@ fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Summar
                 prune_percent: None,
                 scope: None,
                 accuracies: vec![],
+                val_mean: None,
+                val_std: None,
                 runs: done.iter().map(|(_, d)| d.clone()).collect(),
                 costs: vec![],
             };
@@ -680,10 +730,21 @@ fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Summar
                 .filter_map(|i| i.training.as_ref().and_then(|t| t.final_test_accuracy))
                 .collect();
             let (mean, std) = mean_std(&accuracies);
+            let vals: Vec<f64> = infos
+                .iter()
+                .filter_map(|i| i.training.as_ref().and_then(|t| t.final_val_accuracy))
+                .collect();
+            let (val_mean, val_std) = if vals.len() == accuracies.len() {
+                mean_std(&vals)
+            } else {
+                (None, None)
+            };
             rows.push(SummaryRow {
                 mean,
                 std,
                 accuracies,
+                val_mean,
+                val_std,
                 costs: done.iter().map(|(_, d)| run_cost(d)).collect(),
                 ..base.clone()
             });
@@ -762,12 +823,29 @@ fn write_summaries(
             "**Trained on the first {n} training images only (`--train-limit {n}`).**\n\n"
         );
     }
-    md += "| row | kind | parameters | pruned during | pruned after | epochs | seeds | accuracy (mean ± std) | paper |\n";
-    md += "|---|---|---:|---:|---:|---:|---|---:|---:|\n";
+    // A validation column only where some row was trained with a validation split.
+    let with_val = rows.iter().any(|r| r.val_mean.is_some());
+    md += &format!(
+        "| row | kind | parameters | pruned during | pruned after | epochs | seeds | {}accuracy (mean ± std) | paper |\n",
+        if with_val { "validation (mean ± std) | " } else { "" }
+    );
+    md += &format!(
+        "|---|---|---:|---:|---:|---:|---|{}---:|---:|\n",
+        if with_val { "---:|" } else { "" }
+    );
     let mut csv = String::from(
-        "name,kind,params,prune_during,prune_percent,scope,epochs,seeds,mean,std,paper_mean,paper_std\n",
+        "name,kind,params,prune_during,prune_percent,scope,epochs,seeds,mean,std,paper_mean,paper_std,val_mean,val_std\n",
     );
     for r in &rows {
+        let val = if with_val {
+            match (r.val_mean, r.val_std) {
+                (Some(m), Some(s)) => format!("{m:.4} ± {s:.4} | "),
+                (Some(m), None) => format!("{m:.4} | "),
+                _ => "— | ".into(),
+            }
+        } else {
+            String::new()
+        };
         let seeds: Vec<String> = r.seeds.iter().map(|s| s.to_string()).collect();
         let acc = match (r.mean, r.std) {
             (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
@@ -780,7 +858,7 @@ fn write_summaries(
             _ => "—".into(),
         };
         md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {acc} | {paper} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {val}{acc} | {paper} |\n",
             r.name,
             r.kind,
             r.params.map_or("—".into(), |p| p.to_string()),
@@ -797,7 +875,7 @@ fn write_summaries(
             },
         );
         csv += &format!(
-            "\"{}\",{},{},{},{},{},{},\"{}\",{},{},{},{}\n",
+            "\"{}\",{},{},{},{},{},{},\"{}\",{},{},{},{},{},{}\n",
             r.name.replace('"', "\"\""),
             r.kind,
             r.params.map_or(String::new(), |p| p.to_string()),
@@ -810,6 +888,8 @@ fn write_summaries(
             fmt(r.std),
             fmt(r.paper_mean),
             fmt(r.paper_std),
+            fmt(r.val_mean),
+            fmt(r.val_std),
         );
     }
     md += &cost_note(&rows);

@@ -330,6 +330,10 @@ fn bad_specs_are_clear_errors() {
             "outside [0, 100)",
         ),
         ("name = \"x\"\n", "row"),
+        (
+            "name = \"x\"\n[[row]]\nname = \"a\"\nmodel = \"mlp\"\nflags = [\"--seed\", \"3\"]\n",
+            "`--seed` in `flags` is set by the row's own keys",
+        ),
     ] {
         let spec = tmp.path().join("bad.toml");
         std::fs::write(&spec, text).unwrap();
@@ -338,4 +342,83 @@ fn bad_specs_are_clear_errors() {
         assert!(!out.status.success() && !err.contains("panicked"), "{text}");
         assert!(err.contains(says) && err.contains("bad.toml"), "{text}: {err}");
     }
+}
+
+#[test]
+fn a_row_with_recipe_flags_gets_its_own_runs_a_validation_column_and_a_measured_cost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("flags.toml");
+    std::fs::write(
+        &spec,
+        r#"
+name = "flags"
+seeds = [0, 1]
+
+[[row]]
+name = "MLP 14, paper"
+model = "mlp"
+hidden = [14]
+
+[[row]]
+name = "MLP 14, cosine"
+model = "mlp"
+hidden = [14]
+flags = ["--val-split", "300", "--lr-schedule", "cosine"]
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let log = ok(&[
+        spec.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--train-limit",
+        "900",
+        "--test-limit",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(log.matches("trained in").count(), 4, "{log}");
+    let summary = json(&out.join("summary.json"));
+    let rows = summary["rows"].as_array().unwrap();
+    let run = Path::new(rows[1]["runs"][0].as_str().unwrap()).to_path_buf();
+    assert!(
+        run.ends_with(
+            "runs/mlp-h14-lr0.001-e2-b600-val-split-300-lr-schedule-cosine-n900-t200/seed0"
+        ),
+        "{run:?}"
+    );
+    let config = json(&run.join("config.json"));
+    assert_eq!(config["training"]["val_split"], 300);
+    assert_eq!(config["training"]["recipe"]["schedule"]["kind"], "cosine");
+    // The validation accuracy beside the test accuracy, for the row that has one only.
+    assert!(rows[0].get("val_mean").is_none(), "{}", rows[0]);
+    let vals: Vec<f64> = rows[1]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            json(&Path::new(r.as_str().unwrap()).join("config.json"))["training"]
+                ["final_val_accuracy"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    let want = (vals[0] + vals[1]) / 2.0;
+    assert!((rows[1]["val_mean"].as_f64().unwrap() - want).abs() < 1e-12);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("| validation (mean ± std) |"), "{md}");
+    assert!(md.contains(&format!("| {want:.4} ± ")), "{md}");
+    // Every training process's wall and CPU time, measured, and their total in the summary.
+    let timing = std::fs::read_to_string(run.join("timing.jsonl")).unwrap();
+    let segment: serde_json::Value = serde_json::from_str(timing.lines().next().unwrap()).unwrap();
+    assert!(segment["cpu_seconds"].as_f64().unwrap() > 0.0, "{segment}");
+    assert!(segment["wall_seconds"].as_f64().unwrap() > 0.0, "{segment}");
+    assert_eq!(segment["succeeded"], true);
+    assert!(
+        md.contains("4 runs trained by the sweep took") && md.contains("CPU-hours"),
+        "{md}"
+    );
+    assert_eq!(rows[0]["costs"].as_array().unwrap().len(), 2);
 }
