@@ -22,6 +22,23 @@ const RECIPE: &str = "train --model mlp3d --hidden 32 --epochs 3 --train-limit 1
     --batch-size 200 --test-limit 300 --val-split 500 --lr-schedule cosine --warmup-epochs 1 \
     --label-smoothing 0.1 --device cpu --out";
 
+/// The unpruned accuracy `neuropos eval` scores for a checkpoint on the first `limit` test
+/// images.
+fn eval_accuracy(dir: &std::path::Path, limit: usize) -> f64 {
+    let out = ok(&[
+        "eval".to_string(),
+        dir.display().to_string(),
+        "--test-limit".into(),
+        limit.to_string(),
+        "--format".into(),
+        "json".into(),
+        "--device".into(),
+        "cpu".into(),
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    rows[0]["accuracy"].as_f64().unwrap()
+}
+
 fn args(base: &str, dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = base.split_whitespace().map(String::from).collect();
     a.push(dir.display().to_string());
@@ -225,19 +242,7 @@ fn spike_encoders_and_the_readout_train_resume_exactly_are_recorded_and_evaluate
         );
 
         // `eval` reads the encoder from the checkpoint and scores what training scored.
-        let out = ok(&[
-            "eval",
-            full.to_str().unwrap(),
-            "--test-limit",
-            "300",
-            "--format",
-            "json",
-            "--device",
-            "cpu",
-        ]
-        .map(String::from));
-        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(rows[0]["accuracy"].as_f64().unwrap(), accuracy, "{encoder}");
+        assert_eq!(eval_accuracy(&full, 300), accuracy, "{encoder}");
     }
     // The membrane readout is recorded and `eval` predicts with it.
     let membrane = tmp.path().join("membrane");
@@ -250,21 +255,9 @@ fn spike_encoders_and_the_readout_train_resume_exactly_are_recorded_and_evaluate
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(membrane.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model"]["lif"]["readout"], "membrane");
-    let out = ok(&[
-        "eval",
-        membrane.to_str().unwrap(),
-        "--test-limit",
-        "300",
-        "--format",
-        "json",
-        "--device",
-        "cpu",
-    ]
-    .map(String::from));
-    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        rows[0]["accuracy"],
-        config["training"]["final_test_accuracy"]
+        eval_accuracy(&membrane, 300),
+        config["training"]["final_test_accuracy"].as_f64().unwrap()
     );
     // The direct encoder is the paper's and leaves no trace in the checkpoint.
     let direct = tmp.path().join("direct");
