@@ -548,7 +548,7 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
     let kind = config.kind;
     let best = match args.recipe.unwrap_or_default() {
         Preset::Paper => None,
-        Preset::Best => Some(recipe::best(kind, config.hidden()).ok_or_else(|| {
+        Preset::Best => Some(recipe::best(&config).ok_or_else(|| {
             anyhow::anyhow!(
                 "--recipe best: the ablation has chosen no settings for {} yet (docs/cli.md \
                  lists the kinds it covers); use --recipe paper or set the flags",
@@ -556,6 +556,14 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
             )
         })?),
     };
+    if let Some(b) = best {
+        tracing::info!(
+            "--recipe best for {}: {} (chosen on the validation split: {})",
+            config.describe(),
+            b.describe(),
+            b.evidence
+        );
+    }
     let lr = args
         .lr
         .or(best.and_then(|b| b.lr))

@@ -70,8 +70,75 @@ def command(d, info):
         args += ["--batch-size", str(training["batch_size"])]
     if model.get("pruning"):
         args += ["--prune-during", f"{model['pruning']['percent']:g}", "--scope", model["pruning"]["scope"]]
+    args += recipe_flags(training)
     args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", d]
     return " ".join(args)
+
+
+def recipe_flags(training):
+    """The `train` flags of a recipe beyond the paper's (absent or default fields add none)."""
+    r = training.get("recipe") or {}
+    args = []
+    if training.get("preset"):
+        args += ["--recipe", training["preset"]]
+    schedule = r.get("schedule", {"kind": "constant"})
+    if schedule["kind"] == "cosine":
+        args += ["--lr-schedule", "cosine"]
+    elif schedule["kind"] == "step":
+        args += ["--lr-schedule", f"step:{schedule['every']}:{schedule['gamma']}"]
+    for key, flag, default in [
+        ("warmup_epochs", "--warmup-epochs", 0),
+        ("label_smoothing", "--label-smoothing", 0.0),
+        ("augment_shift", "--augment-shift", 0),
+        ("steepness_final", "--steepness-final", None),
+        ("axis_lr_scale", "--axis-lr-scale", 1.0),
+        ("snn_loss", "--snn-loss", "membrane"),
+    ]:
+        if r.get(key, default) != default:
+            args += [flag, f"{r[key]:g}" if isinstance(r[key], float) else str(r[key])]
+    if training.get("val_split"):
+        args += ["--val-split", str(training["val_split"])]
+    return args
+
+
+def sha256(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def local(run):
+    """A summary's run path on this checkout (summaries written elsewhere name absolute
+    paths; the part from `results/` or `checkpoints/` on is the repository's)."""
+    for anchor in ("results/", "checkpoints/"):
+        i = run.find(anchor)
+        if i >= 0:
+            return os.path.join(ROOT, run[i:])
+    return run
+
+
+def seed_rows(d):
+    """The sweep summaries (results/*/summary.json) with a row that counts this checkpoint as
+    one of its seeds: the checkpoint itself, or a run whose weights are these bits."""
+    mine = sha256(os.path.join(d, "model.safetensors"))
+    here = os.path.realpath(d)
+    found = []
+    results = os.path.join(ROOT, "results")
+    for spec in sorted(os.listdir(results)):
+        path = os.path.join(results, spec, "summary.json")
+        if not os.path.exists(path):
+            continue
+        summary = load(path)
+        for row in summary["rows"]:
+            if row.get("prune_percent") or row.get("prune_during") or len(row.get("seeds", [])) < 2:
+                continue
+            for run in row.get("runs", []):
+                r = local(run)
+                weights = os.path.join(r, "model.safetensors")
+                if os.path.realpath(r) == here or (os.path.exists(weights) and sha256(weights) == mine):
+                    found.append((spec, row))
+                    break
+    return found
 
 
 def describe(model):
@@ -107,7 +174,8 @@ def card(d):
     spiking = model.get("lif") is not None
     log = metrics(d)
     final = training["final_test_accuracy"]
-    best = max(log, key=lambda r: r["test_accuracy"]) if log else None
+    scored = [r for r in log if "test_accuracy" in r]
+    best = max(scored, key=lambda r: r["test_accuracy"]) if scored else None
     tags = ["candle", "safetensors", "spatially-embedded" if model["kind"] not in ("mlp", "snn") else "baseline"]
     if spiking:
         tags.append("spiking")
@@ -149,10 +217,17 @@ def card(d):
         + (" (interrupted)" if training["interrupted"] else "") + " |",
         f"| optimizer | {training['optimizer']}, lr {training['lr']}, batch {training['batch_size']}, seed {training['seed']} |",
         f"| training data | {training['train_samples']:,} images ({training['data']}) |",
-        f"| test accuracy (MNIST, 10,000 images) | **{final:.4f}** |",
+        f"| test accuracy (MNIST, 10,000 images) | **{final:.4f}** |"
+        + (" (scored once, after the last epoch)" if training.get("val_split") else ""),
     ]
-    if best:
+    if best and not training.get("val_split"):
         lines.append(f"| best epoch | {best['test_accuracy']:.4f} at epoch {best['epoch']} (the checkpoint is the last epoch's) |")
+    if training.get("final_val_accuracy") is not None:
+        lines.append(f"| validation accuracy (the last {training['val_split']:,} training images, held out) | {training['final_val_accuracy']:.4f} |")
+    for spec, row in seed_rows(d):
+        seeds = ", ".join(map(str, row["seeds"]))
+        lines.append(f"| over seeds {seeds} (`results/{spec}/summary.json`, row “{row['name']}”) | "
+                     f"{row['mean']:.4f} ± {row['std']:.4f} |")
     if paper:
         row, table = paper
         lines.append(f"| paper ({table.split('_')[0]}, mean ± std of 3 seeds) | {row['accuracy']:.4f} ± {row['std']:.4f} |")
@@ -194,7 +269,8 @@ def card(d):
            "the trained positions, inhibition values and biases")
         + "; the "
         "`neuropos` metadata key repeats `config.json`), `config.json`, `metrics.jsonl` (loss and "
-        "test accuracy after every epoch)" + (", `pruning.json`" if os.path.exists(pruning) else "") + ".",
+        + ("validation accuracy after every epoch, test accuracy after the last)"
+           if training.get("val_split") else "test accuracy after every epoch)") + (", `pruning.json`" if os.path.exists(pruning) else "") + ".",
         "",
     ]
     open(os.path.join(d, "README.md"), "w").write("\n".join(lines))

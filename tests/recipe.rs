@@ -273,3 +273,95 @@ fn spike_encoders_and_the_readout_train_resume_exactly_are_recorded_and_evaluate
         "{text}"
     );
 }
+
+/// Every tensor of a checkpoint's weights, by name, as raw bytes (the metadata, which records
+/// how the run was started, is left out).
+fn tensors(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = "--epochs 1 --train-limit 600 --test-limit 200 --device cpu --out";
+    // The relaxed model's choice: rate 0.01, batch 300, the z at 10x the rate.
+    let best = tmp.path().join("best");
+    ok(&args(
+        &format!("train --model mlp3d-relaxed --recipe best {small}"),
+        &best,
+        &[],
+    ));
+    let settings = run_json(&best);
+    assert_eq!(settings["preset"], "best");
+    assert_eq!(settings["lr"], 0.01);
+    assert_eq!(settings["batch_size"], 300);
+    assert_eq!(settings["recipe"]["axis_lr_scale"], 10.0);
+    assert_eq!(training(&best)["preset"], "best");
+    // The same settings given as flags train the same weights: the preset is those flags.
+    let flags = tmp.path().join("flags");
+    ok(&args(
+        &format!(
+            "train --model mlp3d-relaxed --lr 0.01 --batch-size 300 --axis-lr-scale 10 {small}"
+        ),
+        &flags,
+        &[],
+    ));
+    assert!(run_json(&flags).get("preset").is_none_or(|p| p.is_null()));
+    assert_eq!(tensors(&best), tensors(&flags));
+    for (a, b) in metrics(&best).iter().zip(metrics(&flags).iter()) {
+        for key in ["train_loss", "test_accuracy"] {
+            assert_eq!(a[key], b[key], "{key}");
+        }
+    }
+
+    // A flag given beside the preset wins; the rest still come from it.
+    let mine = tmp.path().join("mine");
+    ok(&args(
+        &format!("train --model mlp3d-relaxed --recipe best --lr 0.002 {small}"),
+        &mine,
+        &[],
+    ));
+    let settings = run_json(&mine);
+    assert_eq!(settings["lr"], 0.002);
+    assert_eq!(settings["batch_size"], 300);
+    assert_eq!(settings["recipe"]["axis_lr_scale"], 10.0);
+
+    // The baseline the 3D MLP is held against has its own choice.
+    let base = tmp.path().join("mlp14");
+    ok(&args(
+        &format!("train --model mlp --hidden 14 --recipe best {small}"),
+        &base,
+        &[],
+    ));
+    assert_eq!(run_json(&base)["lr"], 0.003);
+
+    // An architecture the ablation never trained is refused, not guessed at.
+    for arch in ["--model mlp3d --hidden 64", "--model mlp3d --dim 5"] {
+        let out = neuropos(
+            &format!(
+                "train {arch} --recipe best {small} {}",
+                tmp.path().join("no").display()
+            )
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        );
+        assert!(!out.status.success(), "{arch}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--recipe best") && err.contains("no settings"),
+            "{arch}: {err}"
+        );
+    }
+}
