@@ -212,8 +212,14 @@ pub fn curves(
     })
 }
 
-/// Learning curves: test accuracy against epoch, the mean over seeds with a ± std band.
-pub fn learning(stem: &Path, title: &str, series: &[Series]) -> anyhow::Result<Vec<PathBuf>> {
+/// Learning curves: accuracy (`y_desc` says on which images) against epoch, the mean over
+/// seeds with a ± std band.
+pub fn learning(
+    stem: &Path,
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+) -> anyhow::Result<Vec<PathBuf>> {
     let epochs = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -234,7 +240,7 @@ pub fn learning(stem: &Path, title: &str, series: &[Series]) -> anyhow::Result<V
             .configure_mesh()
             .x_desc("epoch")
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("test accuracy")
+            .y_desc(y_desc)
             .draw()?;
         for (i, s) in series.iter().enumerate() {
             let c = color(i);

@@ -1196,15 +1196,25 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The test accuracy after every epoch of a run (`metrics.jsonl`, epoch 0 left out).
-fn learning_curve(dir: &Path) -> Vec<f64> {
-    std::fs::read_to_string(dir.join(crate::train::METRICS_FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["epoch"].as_u64().is_some_and(|e| e >= 1))
-        .filter_map(|v| v["test_accuracy"].as_f64())
-        .collect()
+/// The accuracy after every epoch of a run (`metrics.jsonl`, epoch 0 left out): on the
+/// validation split where the run held one out (its test set is scored only after the last
+/// epoch, so there is no test curve), else on the test set. The flag says which.
+fn learning_curve(dir: &Path) -> (Vec<f64>, bool) {
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.join(crate::train::METRICS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["epoch"].as_u64().is_some_and(|e| e >= 1))
+            .collect();
+    let validation = !lines.is_empty() && lines.iter().all(|v| v["val_accuracy"].is_f64());
+    let key = if validation {
+        "val_accuracy"
+    } else {
+        "test_accuracy"
+    };
+    let curve = lines.iter().filter_map(|v| v[key].as_f64()).collect();
+    (curve, validation)
 }
 
 /// The spec's figures under `OUT/figures/`, as PNG and SVG: bars for its rows, curves for its
@@ -1314,11 +1324,20 @@ fn draw_figures(spec: &Spec, rows: &[SummaryRow], out: &Path) -> anyhow::Result<
         )?);
     }
     // Learning curves of the unpruned rows: mean ± std over the seeds, epoch by epoch.
+    let mut scored_on = std::collections::BTreeSet::new();
     let learning: Vec<Series> = plain
         .iter()
         .filter(|r| r.prune_during.unwrap_or(0.0) == 0.0)
         .filter_map(|r| {
-            let curves: Vec<Vec<f64>> = r.runs.iter().map(|d| learning_curve(d)).collect();
+            let curves: Vec<Vec<f64>> = r
+                .runs
+                .iter()
+                .map(|d| {
+                    let (curve, validation) = learning_curve(d);
+                    scored_on.insert(validation);
+                    curve
+                })
+                .collect();
             let epochs = curves.iter().map(Vec::len).min()?;
             let points = (0..epochs)
                 .map(|e| {
@@ -1335,7 +1354,17 @@ fn draw_figures(spec: &Spec, rows: &[SummaryRow], out: &Path) -> anyhow::Result<
         .filter(|s| !s.points.is_empty())
         .collect();
     if !learning.is_empty() {
-        files.extend(figures::learning(&stem("learning"), &title, &learning)?);
+        let axis = match (scored_on.contains(&true), scored_on.contains(&false)) {
+            (true, false) => "validation accuracy",
+            (true, true) => "accuracy (validation where held out, else test)",
+            _ => "test accuracy",
+        };
+        files.extend(figures::learning(
+            &stem("learning"),
+            &title,
+            axis,
+            &learning,
+        )?);
     }
     // The learned z of the first relaxed row's first run (Fig. 4b).
     if let Some(r) = plain.iter().find(|r| r.kind.ends_with("-relaxed")) {

@@ -156,6 +156,10 @@ def table(out, best_summary, paper_summaries):
         "--val-split 10000` (training on the other 50,000) — and the test set is scored once per",
         "run, after its last epoch. The test column is never used to choose.",
         "",
+        "A 30-epoch choice becomes `train --recipe best` (models/src/recipe.rs) only where its",
+        "validation mean at the paper's epochs also beats the paper's recipe there (the 300- and",
+        "200-epoch tables); elsewhere `--recipe best` is the paper's recipe.",
+        "",
     ]
     if best_summary and os.path.exists(best_summary):
         with open(best_summary) as f:
@@ -165,7 +169,8 @@ def table(out, best_summary, paper_summaries):
             if os.path.exists(path):
                 with open(path) as f:
                     for row in json.load(f)["rows"]:
-                        paper.setdefault(row["kind"] + str(row.get("params")), (path, row))
+                        if row.get("mean") is not None and not row.get("prune_percent"):
+                            paper.setdefault(row["kind"] + str(row.get("params")), (path, row))
         lines += [
             f"## Final runs: the chosen recipes at the paper's epochs (`{best_summary}`)",
             "",
@@ -173,16 +178,26 @@ def table(out, best_summary, paper_summaries):
             "|---|---:|---:|---|---:|---:|---:|",
         ]
         for row in summary["rows"]:
+            if not row["seeds"]:
+                lines.append(f"| {row['name']} | | | none yet | | | |")
+                continue
             val = (f"{row['val_mean']:.4f} ± {row['val_std']:.4f}"
                    if row.get("val_mean") is not None else "—")
             test = f"{row['mean']:.4f} ± {row['std']:.4f}" if len(row["seeds"]) > 1 else f"{row['mean']:.4f}"
             ref = paper.get(row["kind"] + str(row["params"]))
-            ref_cell = (f"{ref[1]['mean']:.4f} ± {ref[1]['std']:.4f} (`{ref[0]}`)" if ref else "—")
+            ref_cell = "—"
+            if ref:
+                spread = f" ± {ref[1]['std']:.4f}" if ref[1].get("std") is not None else ""
+                seeds = ", ".join(map(str, ref[1]["seeds"]))
+                ref_cell = f"{ref[1]['mean']:.4f}{spread} (seeds {seeds}, `{ref[0]}`)"
             seeds = ", ".join(map(str, row["seeds"]))
             lines.append(f"| {row['name']} | {row['params']:,} | {row['epochs']} | {seeds} | {val} | "
                          f"**{test}** | {ref_cell} |")
         lines.append("")
-    for path in sorted(p for p in os.listdir(out) if p.startswith("ablation-e") and p.endswith(".jsonl")):
+    # The search (30 epochs, the encoders at 10) first, then the full-length checks.
+    budgets = sorted((p for p in os.listdir(out) if p.startswith("ablation-e") and p.endswith(".jsonl")),
+                     key=lambda p: {"30": 0, "10": 1}.get(p[len("ablation-e"):-len(".jsonl")], 2))
+    for path in budgets:
         epochs = path[len("ablation-e"):-len(".jsonl")]
         with open(os.path.join(out, path)) as f:
             rows = [json.loads(line) for line in f if line.strip()]

@@ -30,9 +30,15 @@ declare -A flags=(
   [snn-h14]="--model snn --hidden 14"
   [snn-h2048]="--model snn --hidden 2048"
   [mlp3d-pd80]="--model mlp3d --prune-during 80"
+  # Issue 17's recipes (models/src/recipe.rs, BEST). The committed ones are the seed-0 runs of
+  # `neuropos sweep specs/best.toml`, copied: the sweep passes the same settings as flags,
+  # which train the same weights as --recipe best (tests/recipe.rs).
+  [mlp3d-best]="--model mlp3d --recipe best --val-split 10000"
+  [mlp3d-relaxed-best]="--model mlp3d-relaxed --recipe best --val-split 10000"
+  [snn3d-best]="--model snn3d --recipe best --val-split 10000"
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
-  snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80)
+  snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best)
 retrain=0
 if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")

@@ -338,14 +338,18 @@ fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags()
     assert_eq!(settings["batch_size"], 300);
     assert_eq!(settings["recipe"]["axis_lr_scale"], 10.0);
 
-    // The baseline the 3D MLP is held against has its own choice.
+    // Where the full-length runs kept the paper's settings, the preset sets exactly those
+    // (and still says it was asked for).
     let base = tmp.path().join("mlp14");
     ok(&args(
         &format!("train --model mlp --hidden 14 --recipe best {small}"),
         &base,
         &[],
     ));
-    assert_eq!(run_json(&base)["lr"], 0.003);
+    let settings = run_json(&base);
+    assert_eq!(settings["preset"], "best");
+    assert_eq!(settings["lr"], 0.001);
+    assert_eq!(settings["batch_size"], 600);
 
     // An architecture the ablation never trained is refused, not guessed at.
     for arch in ["--model mlp3d --hidden 64", "--model mlp3d --dim 5"] {

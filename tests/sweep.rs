@@ -421,4 +421,26 @@ flags = ["--val-split", "300", "--lr-schedule", "cosine"]
         "{md}"
     );
     assert_eq!(rows[0]["costs"].as_array().unwrap().len(), 2);
+    // A run that holds out validation scores the test set once, so its learning curve is its
+    // validation accuracy: both rows draw a line through both epochs, and the axis says so.
+    let svg = std::fs::read_to_string(out.join("figures/flags-learning.svg")).unwrap();
+    assert!(
+        svg.contains("accuracy (validation where held out, else test)"),
+        "{svg}"
+    );
+    let two_point_lines = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|l| {
+            let points = l
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            points.split_whitespace().count() == 2
+        })
+        .count();
+    assert!(two_point_lines >= 2, "{svg}");
 }
