@@ -2,7 +2,7 @@
 //! records and that a resumed run with them ends bit for bit where an uninterrupted one does.
 
 mod support;
-use support::{neuropos, ok};
+use support::{neuropos, ok, tensors};
 
 fn metrics(dir: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("metrics.jsonl"))
@@ -274,20 +274,6 @@ fn spike_encoders_and_the_readout_train_resume_exactly_are_recorded_and_evaluate
     );
 }
 
-/// Every tensor of a checkpoint's weights, by name, as raw bytes (the metadata, which records
-/// how the run was started, is left out).
-fn tensors(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = st
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    out.sort();
-    out
-}
-
 fn run_json(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap()
 }
@@ -319,7 +305,10 @@ fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags()
         &[],
     ));
     assert!(run_json(&flags).get("preset").is_none_or(|p| p.is_null()));
-    assert_eq!(tensors(&best), tensors(&flags));
+    assert_eq!(
+        tensors(&best.join("model.safetensors")),
+        tensors(&flags.join("model.safetensors"))
+    );
     for (a, b) in metrics(&best).iter().zip(metrics(&flags).iter()) {
         for key in ["train_loss", "test_accuracy"] {
             assert_eq!(a[key], b[key], "{key}");

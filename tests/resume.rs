@@ -5,7 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{command, failure, ok};
+use support::{command, failure, ok, tensors};
 
 /// A small run: 12 batches per epoch, 4 epochs, a fraction of a second of training.
 const RUN: [&str; 14] = [
@@ -274,19 +274,6 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
             "{fault}: the checkpoint is not epoch 1's"
         );
     }
-}
-
-/// A safetensors file's tensors (name → bytes), without the metadata.
-fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = st
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]

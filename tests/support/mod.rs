@@ -65,3 +65,17 @@ pub fn failure<S: AsRef<OsStr>>(args: &[S]) -> String {
     );
     stderr
 }
+
+/// A safetensors file's tensors (name → bytes), without the metadata (which records how the
+/// run was started, so two routes to the same weights differ there).
+pub fn tensors(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
