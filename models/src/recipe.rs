@@ -228,6 +228,16 @@ pub struct PresetSettings {
 }
 
 impl PresetSettings {
+    /// The paper's settings, kept where no change beat them at full length.
+    pub const fn paper(evidence: &'static str) -> Self {
+        PresetSettings {
+            lr: None,
+            batch_size: None,
+            recipe: Recipe::PAPER,
+            evidence,
+        }
+    }
+
     /// The settings in `train` flags, for logs and docs.
     pub fn describe(&self) -> String {
         let mut flags = Vec::new();
@@ -303,14 +313,11 @@ pub const BEST: &[BestEntry] = &[
         kind: crate::ModelKind::Mlp3d,
         hidden: &[2048],
         dim: 3,
-        settings: PresetSettings {
-            lr: None,
-            batch_size: None,
-            recipe: Recipe::PAPER,
-            evidence: "the paper's settings: at 30 epochs --lr 0.02 led (0.9144 against 0.9018), \
+        settings: PresetSettings::paper(
+            "the paper's settings: at 30 epochs --lr 0.02 led (0.9144 against 0.9018), \
                        but at 300 epochs it scored 0.9260 +- 0.0033 over three seeds against the \
                        paper recipe's 0.9273 (ablation-e300, seed 0)",
-        },
+        ),
     },
     BestEntry {
         kind: crate::ModelKind::Mlp3dRelaxed,
@@ -333,58 +340,46 @@ pub const BEST: &[BestEntry] = &[
         kind: crate::ModelKind::Snn3d,
         hidden: &[2048],
         dim: 3,
-        settings: PresetSettings {
-            lr: None,
-            batch_size: None,
-            recipe: Recipe::PAPER,
-            evidence: "the paper's settings: at 30 epochs --lr 0.01 --batch-size 300 led (0.9017 \
-                       against 0.8506; the spike-count loss 0.1106), but at 200 epochs it scored \
+        settings: PresetSettings::paper(
+            "the paper's settings: at 30 epochs --lr 0.01 --batch-size 300 led (0.9017 \
+             against 0.8506; the spike-count loss 0.1106), but at 200 epochs it scored \
                        0.9179 +- 0.0042 over three seeds (results/best) against the paper \
                        recipe's 0.9185 (ablation-e200, seed 0)",
-        },
+        ),
     },
     BestEntry {
         kind: crate::ModelKind::Mlp,
         hidden: &[14],
         dim: 0,
-        settings: PresetSettings {
-            lr: None,
-            batch_size: None,
-            recipe: Recipe::PAPER,
-            evidence: "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
-                       (0.9519 against 0.9434), but at 300 epochs it overfits: validation \
+        settings: PresetSettings::paper(
+            "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
+             (0.9519 against 0.9434), but at 300 epochs it overfits: validation \
                        0.9357 +- 0.0032 over three seeds (results/best) against the paper recipe's \
                        0.9451 (ablation-e300, seed 0)",
-        },
+        ),
     },
     BestEntry {
         kind: crate::ModelKind::Mlp,
         hidden: &[17],
         dim: 0,
-        settings: PresetSettings {
-            lr: None,
-            batch_size: None,
-            recipe: Recipe::PAPER,
-            evidence: "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
-                       (0.9570 against 0.9480), but at 300 epochs it overfits: validation \
+        settings: PresetSettings::paper(
+            "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
+             (0.9570 against 0.9480), but at 300 epochs it overfits: validation \
                        0.9409 +- 0.0024 over three seeds (results/best) against the paper recipe's \
                        0.9494 (ablation-e300, seed 0)",
-        },
+        ),
     },
     BestEntry {
         kind: crate::ModelKind::Snn,
         hidden: &[14],
         dim: 0,
-        settings: PresetSettings {
-            lr: None,
-            batch_size: None,
-            recipe: Recipe::PAPER,
-            evidence: "the paper's settings: at 30 epochs --batch-size 300 led (0.9423 against \
-                       0.9406), but at 200 epochs it scored 0.9268 +- 0.0031 over three seeds \
+        settings: PresetSettings::paper(
+            "the paper's settings: at 30 epochs --batch-size 300 led (0.9423 against \
+             0.9406), but at 200 epochs it scored 0.9268 +- 0.0031 over three seeds \
                        (results/best) against the paper recipe's 0.9298 (ablation-e200, seed 0); \
                        the spike-count loss (0.9444 at 30 epochs) is not taken: the 3D SNN \
                        cannot train on it and the two are compared under the same loss",
-        },
+        ),
     },
 ];
 
