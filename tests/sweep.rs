@@ -428,19 +428,25 @@ flags = ["--val-split", "300", "--lr-schedule", "cosine"]
         svg.contains("accuracy (validation where held out, else test)"),
         "{svg}"
     );
-    let two_point_lines = svg
-        .split("<polyline")
-        .skip(1)
-        .filter(|l| {
-            let points = l
-                .split("points=\"")
-                .nth(1)
-                .unwrap()
-                .split('"')
-                .next()
-                .unwrap();
-            points.split_whitespace().count() == 2
-        })
-        .count();
-    assert!(two_point_lines >= 2, "{svg}");
+    // Each row's curve: a line in its colour from epoch 1 to epoch 2, far wider than the
+    // 20-pixel sample of it in the legend (the axes' ticks are black).
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let spans: Vec<f64> = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|l| l.contains(&format!("stroke=\"{colour}\"")))
+            .filter_map(|l| {
+                let points = l.split("points=\"").nth(1)?.split('"').next()?;
+                let xs: Vec<f64> = points
+                    .split_whitespace()
+                    .filter_map(|p| p.split(',').next()?.parse().ok())
+                    .collect();
+                (xs.len() == 2).then(|| xs[1] - xs[0])
+            })
+            .collect();
+        assert!(
+            spans.iter().any(|&w| w > 100.0),
+            "{colour}: no curve through both epochs ({spans:?})"
+        );
+    }
 }
