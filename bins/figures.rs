@@ -159,6 +159,22 @@ pub fn curves(
         (a.min(x), b.max(x))
     });
     let (x0, x1) = if x0.is_finite() { (x0, x1) } else { (0.0, 1.0) };
+    // The y-axis spans the data (error bars included) to the next 0.05, not 0..1: Fig. 5's rows
+    // differ by tenths of a point, invisible on a full-range axis.
+    let (low, high) = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1 - p.2), b.max(p.1 + p.2))
+        });
+    let (y0, y1) = if low.is_finite() {
+        (
+            ((low - 0.01) * 20.0).floor().max(0.0) / 20.0,
+            ((high + 0.01) * 20.0).ceil().min(20.0) / 20.0,
+        )
+    } else {
+        (0.0, 1.0)
+    };
     render!(stem, |root| {
         macro_rules! body {
             ($chart:expr) => {{
@@ -167,6 +183,14 @@ pub fn curves(
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc("test accuracy")
+                    // Parameter counts as "90k": full numbers collide on a log axis.
+                    .x_label_formatter(&|x| {
+                        if x.abs() >= 1000.0 {
+                            format!("{}k", (x / 1000.0 * 10.0).round() / 10.0)
+                        } else {
+                            format!("{}", (x * 100.0).round() / 100.0)
+                        }
+                    })
                     .draw()?;
                 for (i, s) in series.iter().enumerate() {
                     let c = color(i);
@@ -203,10 +227,10 @@ pub fn curves(
             .x_label_area_size(45)
             .y_label_area_size(60);
         if log_x {
-            body!(builder.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), 0.0f64..1.0)?);
+            body!(builder.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), y0..y1)?);
         } else {
             let pad = (x1 - x0).max(1.0) * 0.03;
-            body!(builder.build_cartesian_2d(x0 - pad..x1 + pad, 0.0f64..1.0)?);
+            body!(builder.build_cartesian_2d(x0 - pad..x1 + pad, y0..y1)?);
         }
         Ok(())
     })
