@@ -147,6 +147,11 @@ pub struct Series {
 }
 
 /// Lines with error bars: accuracy against a level (pruning %, dimension, parameters).
+/// An accuracy axis bound rounded (`round`: floor or ceil) to a multiple of 0.05 within [0, 1].
+fn to_twentieth(v: f64, round: fn(f64) -> f64) -> f64 {
+    round(v * 20.0).clamp(0.0, 20.0) / 20.0
+}
+
 pub fn curves(
     stem: &Path,
     title: &str,
@@ -169,8 +174,8 @@ pub fn curves(
         });
     let (y0, y1) = if low.is_finite() {
         (
-            ((low - 0.01) * 20.0).floor().max(0.0) / 20.0,
-            ((high + 0.01) * 20.0).ceil().min(20.0) / 20.0,
+            to_twentieth(low - 0.01, f64::floor),
+            to_twentieth(high + 0.01, f64::ceil),
         )
     } else {
         (0.0, 1.0)
@@ -252,7 +257,7 @@ pub fn learning(
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1 - p.2))
         .fold(1.0f64, f64::min);
-    let y0 = ((low - 0.02) * 20.0).floor().max(0.0) / 20.0;
+    let y0 = to_twentieth(low - 0.02, f64::floor);
     render!(stem, |root| {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))
