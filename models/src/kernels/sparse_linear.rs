@@ -18,6 +18,11 @@
 //! event-driven product, then Candle's broadcast add, ReLU and their gradients) computed it: the
 //! checkpoints of `scripts/checkpoint_hashes.sh` kept their bits when they were fused.
 //!
+//! Below [`MIN_OUTPUTS`] outputs the event loop cannot fill a vector and the product is
+//! Candle's own GEMM, but the op still pays off: the 14-neuron baseline's step spent more on
+//! the input gradient autograd forms for the data (a `[600, 784]` product, a zero-filled
+//! gradient and the add into it, all discarded) than on its forward pass.
+//!
 //! The plain-ops version is `candle_nn::Linear`'s `x.matmul(&w.t()) + b` and the ReLU
 //! ([`crate::layers::dense::Dense`]), the reference this kernel is tested against.
 
@@ -30,7 +35,8 @@ use super::simd::{transpose, vectorized, Real, Scratch, SharedMut};
 
 /// Fewest outputs for which the event loop beats Candle's GEMM (measured with
 /// `cargo run --release -p neuropos-models --example op_bench`: 2048 → 10 takes 8.8 ms
-/// event-driven against well under 1 ms as a GEMM).
+/// event-driven against well under 1 ms as a GEMM). Narrower layers (the readout, a 14-neuron
+/// baseline) form the product with the GEMM inside the same op and keep the rest of it.
 pub const MIN_OUTPUTS: usize = 128;
 
 /// Output columns per task: a tile of `Wᵀ` for 784 inputs is 784 KB in f32, within L2.
@@ -52,13 +58,9 @@ fn forward_tile<F: Real>(
     let wt = transpose(&w[c0 * n_in..(c0 + len) * n_in], len, n_in);
     let mut y = Scratch::take(events.groups() * len);
     event_product(events, &wt, len, &mut y);
-    let bias = &bias[c0..c0 + len];
-    for (b, part) in y.chunks_exact_mut(len).enumerate() {
-        for (v, &bj) in part.iter_mut().zip(bias) {
-            let z = *v + bj;
-            // −0.0 marks a negative pre-activation for the backward pass's gate.
-            *v = if relu && z < F::zero() { -F::zero() } else { z };
-        }
+    // −0.0 marks a negative pre-activation for the backward pass's gate.
+    add_bias_and_activate(&mut y, &bias[c0..c0 + len], relu);
+    for (b, part) in y.chunks_exact(len).enumerate() {
         // SAFETY: this task alone writes columns c0..c0+len.
         unsafe { out.slice(b * n_out + c0, len) }.copy_from_slice(part);
     }
@@ -107,14 +109,7 @@ fn forward<F: Real>(
     let x = contiguous_values(x, lx, "sparse-input linear")?;
     let w = contiguous_values(w, lw, "sparse-input linear")?;
     let bias = contiguous_values(bias, lb, "sparse-input linear")?;
-    let (samples, n_in) = lx.shape().dims2()?;
-    let (n_out, w_in) = lw.shape().dims2()?;
-    if w_in != n_in || bias.len() != n_out {
-        candle_core::bail!(
-            "sparse-input linear: x has {n_in} inputs, W [{n_out}, {w_in}], b [{}]",
-            bias.len()
-        );
-    }
+    let (samples, n_in, n_out) = check_shapes(lx, lw, bias.len())?;
     let events = Events::by_row(x, n_in);
     let mut out = vec![F::zero(); samples * n_out];
     let shared = SharedMut::new(&mut out);
@@ -122,6 +117,111 @@ fn forward<F: Real>(
         .into_par_iter()
         .for_each(|tile| forward_tile(&events, w, bias, relu, n_in, n_out, tile, shared));
     Ok((out, Shape::from((samples, n_out))))
+}
+
+/// `(samples, n_in, n_out)` of `x` `[B, n_in]`, `W` `[n_out, n_in]` and a bias of `bias_len`.
+fn check_shapes(lx: &Layout, lw: &Layout, bias_len: usize) -> Result<(usize, usize, usize)> {
+    let (samples, n_in) = lx.shape().dims2()?;
+    let (n_out, w_in) = lw.shape().dims2()?;
+    if w_in != n_in || bias_len != n_out {
+        candle_core::bail!(
+            "sparse-input linear: x has {n_in} inputs, W [{n_out}, {w_in}], b [{bias_len}]"
+        );
+    }
+    Ok((samples, n_in, n_out))
+}
+
+/// `y = act(y + b)` row by row, in the event loop's epilogue's order ([`forward_tile`]).
+fn add_bias_and_activate<F: Real>(y: &mut [F], bias: &[F], relu: bool) {
+    for row in y.chunks_exact_mut(bias.len()) {
+        for (v, &bj) in row.iter_mut().zip(bias) {
+            let z = *v + bj;
+            *v = if relu && z < F::zero() { -F::zero() } else { z };
+        }
+    }
+}
+
+/// Fewest multiply-adds for which a narrow layer's product is split over threads. The 784 → 14
+/// layer's products (6.6M each) ran slower on two threads than on one: waking the pool costs
+/// more than half a product; the 2048 → 10 readout's (12.3M) still gain.
+const PARALLEL_WORK: usize = 8 << 20;
+
+/// `dst = lhs · rhs` (`[m, k]` · `[k, n]`, each operand by its row and column strides) with
+/// the call Candle's CPU matmul makes — the same crate, arguments and accumulation order, so
+/// the same bits — but single-threaded below [`PARALLEL_WORK`].
+fn product<F: Real>(
+    (m, n, k): (usize, usize, usize),
+    (lhs, lhs_rs, lhs_cs): (&[F], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[F], usize, usize),
+) -> Vec<F> {
+    let mut dst = vec![F::zero(); m * n];
+    let parallelism = match rayon::current_num_threads() {
+        threads if threads > 1 && m * n * k >= PARALLEL_WORK => gemm::Parallelism::Rayon(threads),
+        _ => gemm::Parallelism::None,
+    };
+    // SAFETY: the operands' extents were checked against their shapes by the callers, and
+    // `dst` holds m × n values, row-major.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            F::zero(),
+            F::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    };
+    dst
+}
+
+/// The narrow layers' forward: `x · Wᵀ` as a GEMM ([`product`]), then the bias and the ReLU
+/// in one pass over the `[B, n_out]` result instead of two autograd ops.
+fn gemm_forward<F: Real>(
+    (x, lx): (&[F], &Layout),
+    (w, lw): (&[F], &Layout),
+    (bias, lb): (&[F], &Layout),
+    relu: bool,
+) -> Result<(Vec<F>, Shape)> {
+    let x = contiguous_values(x, lx, "sparse-input linear")?;
+    let w = contiguous_values(w, lw, "sparse-input linear")?;
+    let bias = contiguous_values(bias, lb, "sparse-input linear")?;
+    let (samples, n_in, n_out) = check_shapes(lx, lw, bias.len())?;
+    // Wᵀ is W read column-wise, as `w.t()` hands it to Candle's matmul.
+    let mut y = product((samples, n_out, n_in), (x, n_in, 1), (w, 1, n_in));
+    add_bias_and_activate(&mut y, bias, relu);
+    Ok((y, Shape::from((samples, n_out))))
+}
+
+/// The narrow layers' `dW = (xᵀ · dz)ᵀ`: the product autograd forms for `Wᵀ`, transposed back
+/// to Linear's `[n_out, n_in]`.
+fn gemm_weight_gradient<F: Real>(
+    x: &[F],
+    lx: &Layout,
+    dz: &[F],
+    ldz: &Layout,
+) -> Result<(Vec<F>, Shape)> {
+    let x = contiguous_values(x, lx, "sparse-input linear gradient")?;
+    let dz = contiguous_values(dz, ldz, "sparse-input linear gradient")?;
+    let (samples, n_in) = lx.shape().dims2()?;
+    let (dz_samples, n_out) = ldz.shape().dims2()?;
+    if dz_samples != samples {
+        candle_core::bail!("sparse-input linear: {samples} inputs, {dz_samples} gradients");
+    }
+    let dwt = product((n_in, n_out, samples), (x, 1, n_in), (dz, n_out, 1));
+    Ok((transpose(&dwt, n_in, n_out), Shape::from((n_out, n_in))))
 }
 
 fn weight_gradient<F: Real>(
@@ -221,8 +321,10 @@ struct GateAndBiasSum {
     relu: bool,
 }
 
-/// `dW = dyᵀ · x`, `[n_out, n_in]`, from `(x, dy)`.
-struct WeightGradient;
+/// `dW = dyᵀ · x`, `[n_out, n_in]`, from `(x, dy)`: event-driven, or a GEMM when `narrow`.
+struct WeightGradient {
+    narrow: bool,
+}
 
 macro_rules! on_floats {
     ($name:literal, $f:ident, $s1:expr, $l1:expr, $s2:expr, $l2:expr $(, $extra:expr)*) => {
@@ -254,13 +356,16 @@ impl CustomOp3 for SparseInputLinear {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
+        let narrow = l2.shape().dims2()?.0 < MIN_OUTPUTS;
         match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
-                let (v, shape) = forward((x, l1), (w, l2), (b, l3), self.relu)?;
+                let f = if narrow { gemm_forward } else { forward };
+                let (v, shape) = f((x, l1), (w, l2), (b, l3), self.relu)?;
                 Ok((CpuStorage::F32(v), shape))
             }
             (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
-                let (v, shape) = forward((x, l1), (w, l2), (b, l3), self.relu)?;
+                let f = if narrow { gemm_forward } else { forward };
+                let (v, shape) = f((x, l1), (w, l2), (b, l3), self.relu)?;
                 Ok((CpuStorage::F64(v), shape))
             }
             _ => candle_core::bail!("sparse-input linear: f32 or f64 tensors of one dtype"),
@@ -279,7 +384,12 @@ impl CustomOp3 for SparseInputLinear {
         let both = res.apply_op2_no_bwd(&dy.contiguous()?, &GateAndBiasSum { relu: self.relu })?;
         let dz = both.narrow(0, 0, rows)?;
         let db = both.narrow(0, rows, 1)?.squeeze(0)?;
-        let dw = x.apply_op2_no_bwd(&dz, &WeightGradient)?;
+        let dw = x.apply_op2_no_bwd(
+            &dz.contiguous()?,
+            &WeightGradient {
+                narrow: w.dim(0)? < MIN_OUTPUTS,
+            },
+        )?;
         let dx = if x.track_op() {
             Some(dz.matmul(w)?)
         } else {
@@ -325,14 +435,25 @@ impl CustomOp2 for WeightGradient {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        on_floats!(
-            "sparse-input linear gradient",
-            weight_gradient,
-            s1,
-            l1,
-            s2,
-            l2
-        )
+        if self.narrow {
+            on_floats!(
+                "sparse-input linear gradient",
+                gemm_weight_gradient,
+                s1,
+                l1,
+                s2,
+                l2
+            )
+        } else {
+            on_floats!(
+                "sparse-input linear gradient",
+                weight_gradient,
+                s1,
+                l1,
+                s2,
+                l2
+            )
+        }
     }
 }
 
@@ -438,6 +559,45 @@ mod tests {
                 }
                 // Data tracks no gradient: none is formed for it.
                 assert!(g_fused.get(&x).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_layers_keep_the_plain_ops_bits() {
+        // The GEMM path makes Candle's own call: forward and gradients equal bit for bit, on
+        // one thread and on several, where the 14-neuron baselines' checkpoints rely on it.
+        let bits = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (samples, n_in, n_out, relu) in [(600, 784, 14, true), (600, 2048, 10, false)] {
+            let x = sparse_input(samples, n_in, 11);
+            let w =
+                Var::from_tensor(&Tensor::randn(0f32, 0.05, (n_out, n_in), &Device::Cpu).unwrap())
+                    .unwrap();
+            let b =
+                Var::from_tensor(&Tensor::randn(0f32, 0.1, n_out, &Device::Cpu).unwrap()).unwrap();
+            let dy = Tensor::randn(0f32, 1.0, (samples, n_out), &Device::Cpu).unwrap();
+            let grads = |y: &Tensor| (y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+            let reference = plain(&x, w.as_tensor(), b.as_tensor(), relu);
+            let g_plain = grads(&reference);
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let fused = pool
+                    .install(|| sparse_input_linear(&x, w.as_tensor(), b.as_tensor(), relu))
+                    .unwrap();
+                let g_fused = pool.install(|| grads(&fused));
+                // −0.0 (the gate's mark) and Candle's +0.0 are the same activation.
+                let (a, r) = (bits(&fused), bits(&reference));
+                assert!(a.iter().zip(&r).all(|(a, r)| a == r), "forward {n_out}");
+                for v in [&w, &b] {
+                    let (a, r) = (bits(g_fused.get(v).unwrap()), bits(g_plain.get(v).unwrap()));
+                    assert!(
+                        a.iter().zip(&r).all(|(a, r)| a.to_bits() == r.to_bits()),
+                        "gradient {n_out} on {threads} thread(s)"
+                    );
+                }
             }
         }
     }

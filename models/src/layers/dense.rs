@@ -50,10 +50,10 @@ impl Dense {
     }
 
     /// `x Wᵀ + b` with `W ⊙ keep` (`keep` `[n_out, n_in]`, a pruning keep-mask), then a ReLU
-    /// when `relu`. On the CPU a `[B, n_in]` input into a wide layer takes the fused kernel,
-    /// which skips the input's zeros (MNIST pixels are ~81 % zeros, spikes mostly zeros too)
-    /// and applies bias and ReLU in the same pass; elsewhere it is `candle_nn::Linear`'s and
-    /// Candle's ReLU.
+    /// when `relu`. On the CPU a `[B, n_in]` input takes the fused kernel: bias and ReLU in the
+    /// product's pass, no input gradient for data, and in a wide layer a product that skips the
+    /// input's zeros (MNIST pixels are ~81 % zeros, spikes mostly zeros too); elsewhere it is
+    /// `candle_nn::Linear`'s and Candle's ReLU.
     pub fn forward_pruned(&self, x: &Tensor, keep: Option<&Tensor>, relu: bool) -> Result<Tensor> {
         let weight = match keep {
             None => self.linear.weight().clone(),
@@ -68,17 +68,12 @@ impl Dense {
                 Ok(y)
             }
         };
-        // Below a register block of outputs (the 2048 → 10 readout, a 14-neuron layer) the
-        // event loop cannot fill a vector and the GEMM wins.
-        let n_out = weight.dim(0)?;
         match bias {
-            Some(b) if x.rank() == 2 && n_out >= crate::kernels::sparse_linear::MIN_OUTPUTS => {
-                crate::kernels::dispatch(
-                    x,
-                    || crate::kernels::sparse_linear::sparse_input_linear(x, &weight, b, relu),
-                    plain,
-                )
-            }
+            Some(b) if x.rank() == 2 => crate::kernels::dispatch(
+                x,
+                || crate::kernels::sparse_linear::sparse_input_linear(x, &weight, b, relu),
+                plain,
+            ),
             _ => plain(),
         }
     }
