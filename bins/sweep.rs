@@ -1317,11 +1317,7 @@ fn draw_figures(spec: &Spec, rows: &[SummaryRow], out: &Path) -> anyhow::Result<
                 paper: r.paper_mean.map(|m| (m, r.paper_std.unwrap_or(0.0))),
             })
             .collect();
-        files.extend(figures::bars(
-            &stem("accuracy"),
-            &format!("{title} — bars: ours, mean ± std; dots: the paper"),
-            &bars,
-        )?);
+        files.extend(figures::bars(&stem("accuracy"), &title, &bars)?);
     }
     // Learning curves of the unpruned rows: mean ± std over the seeds, epoch by epoch.
     let mut scored_on = std::collections::BTreeSet::new();
