@@ -65,6 +65,21 @@ def main():
             logged["train_seconds"] += train
             per_run.append({"run": run, **where, "logged_train_seconds": round(train, 1)})
     measured["threads"] = sorted(measured["threads"])
+    # The whole paper as one sweep would run it: a reused zoo run counted at the mean process
+    # time of its row's sweep-trained seeds (the zoo's own logs come from older, slower code and
+    # two threads), and the runs two at a time on the two cores (results/sweep-jobs-threads.jsonl).
+    by_row = {}
+    for r in per_run:
+        if "wall_seconds" in r:
+            by_row.setdefault((r["spec"], r["row"]), []).append(r["wall_seconds"])
+    whole, unmatched = measured["wall_seconds"], []
+    for r in per_run:
+        if "logged_train_seconds" in r:
+            seeds = by_row.get((r["spec"], r["row"]))
+            if seeds:
+                whole += sum(seeds) / len(seeds)
+            else:
+                unmatched.append(r["run"])
     out = {
         "specs": a.specs.split(","),
         "missing_specs": missing,
@@ -74,6 +89,12 @@ def main():
                      "cpu_seconds": round(measured["cpu_seconds"], 1)},
         "reused_zoo": {**logged, "train_hours": round(logged["train_seconds"] / 3600, 2),
                        "train_seconds": round(logged["train_seconds"], 1)},
+        "whole_paper_projection": {
+            "process_hours": round(whole / 3600, 2),
+            "jobs": 2,
+            "wall_hours_two_at_once": round(whole / 3600 / 2, 2),
+            "zoo_runs_without_a_measured_seed": unmatched,
+        },
         "command": f"scripts/paper_cost.py --specs {a.specs}",
         "per_run": per_run,
     }
@@ -86,6 +107,10 @@ def main():
     print(f"  trained by the sweep: {m['runs']} runs, {m['cpu_hours']} CPU-hours "
           f"({m['wall_seconds'] / 3600:.2f} h of process time, {m['threads']} thread(s) each)")
     print(f"  reused zoo checkpoints: {z['runs']} runs, {z['train_hours']} h of logged training")
+    w = out["whole_paper_projection"]
+    print(f"  the whole set as one sweep (zoo runs at their rows' measured seeds): "
+          f"{w['process_hours']} process-hours, {w['wall_hours_two_at_once']} h two at a time"
+          + (f"; no measured seed for {', '.join(unmatched)}" if unmatched else ""))
 
 
 if __name__ == "__main__":
