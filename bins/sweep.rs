@@ -926,11 +926,12 @@ fn cost_note(rows: &[SummaryRow]) -> String {
         let cpu: f64 = measured.iter().filter_map(|c| c.cpu_seconds).sum();
         note += &format!(
             " {} run{} trained by the sweep took {:.2} h of process time and {:.2} CPU-hours \
-             (measured per process, `timing.jsonl`);",
+             (measured per process, `timing.jsonl`){}",
             measured.len(),
             if measured.len() == 1 { "" } else { "s" },
             hours(wall),
-            hours(cpu)
+            hours(cpu),
+            if logged.is_empty() { "." } else { ";" }
         );
     }
     if !logged.is_empty() {
