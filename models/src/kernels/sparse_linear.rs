@@ -205,30 +205,14 @@ fn gemm_forward<F: Real>(
     Ok((y, Shape::from((samples, n_out))))
 }
 
-/// The narrow layers' `dW = (xᵀ · dz)ᵀ`: the product autograd forms for `Wᵀ`, transposed back
-/// to Linear's `[n_out, n_in]`.
-fn gemm_weight_gradient<F: Real>(
-    x: &[F],
-    lx: &Layout,
-    dz: &[F],
-    ldz: &Layout,
-) -> Result<(Vec<F>, Shape)> {
-    let x = contiguous_values(x, lx, "sparse-input linear gradient")?;
-    let dz = contiguous_values(dz, ldz, "sparse-input linear gradient")?;
-    let (samples, n_in) = lx.shape().dims2()?;
-    let (dz_samples, n_out) = ldz.shape().dims2()?;
-    if dz_samples != samples {
-        candle_core::bail!("sparse-input linear: {samples} inputs, {dz_samples} gradients");
-    }
-    let dwt = product((n_in, n_out, samples), (x, 1, n_in), (dz, n_out, 1));
-    Ok((transpose(&dwt, n_in, n_out), Shape::from((n_out, n_in))))
-}
-
+/// `dW` `[n_out, n_in]` from `x` and `dy`: event-driven, or for a `narrow` layer the product
+/// autograd forms for `Wᵀ` (`xᵀ · dy`, [`product`]) transposed back to Linear's layout.
 fn weight_gradient<F: Real>(
     x: &[F],
     lx: &Layout,
     dy: &[F],
     ldy: &Layout,
+    narrow: bool,
 ) -> Result<(Vec<F>, Shape)> {
     let x = contiguous_values(x, lx, "sparse-input linear gradient")?;
     let dy = contiguous_values(dy, ldy, "sparse-input linear gradient")?;
@@ -236,6 +220,10 @@ fn weight_gradient<F: Real>(
     let (dy_samples, n_out) = ldy.shape().dims2()?;
     if dy_samples != samples {
         candle_core::bail!("sparse-input linear: {samples} inputs, {dy_samples} gradients");
+    }
+    if narrow {
+        let dwt = product((n_in, n_out, samples), (x, 1, n_in), (dy, n_out, 1));
+        return Ok((transpose(&dwt, n_in, n_out), Shape::from((n_out, n_in))));
     }
     let events = Events::by_column(x, samples, n_in);
     let mut dw = vec![F::zero(); n_out * n_in];
@@ -435,25 +423,15 @@ impl CustomOp2 for WeightGradient {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        if self.narrow {
-            on_floats!(
-                "sparse-input linear gradient",
-                gemm_weight_gradient,
-                s1,
-                l1,
-                s2,
-                l2
-            )
-        } else {
-            on_floats!(
-                "sparse-input linear gradient",
-                weight_gradient,
-                s1,
-                l1,
-                s2,
-                l2
-            )
-        }
+        on_floats!(
+            "sparse-input linear gradient",
+            weight_gradient,
+            s1,
+            l1,
+            s2,
+            l2,
+            self.narrow
+        )
     }
 }
 
