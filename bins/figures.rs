@@ -163,12 +163,12 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64)>,
 }
 
-/// Lines with error bars: accuracy against a level (pruning %, dimension, parameters).
 /// An accuracy axis bound rounded (`round`: floor or ceil) to a multiple of 0.05 within [0, 1].
 fn to_twentieth(v: f64, round: fn(f64) -> f64) -> f64 {
     round(v * 20.0).clamp(0.0, 20.0) / 20.0
 }
 
+/// Lines with error bars: accuracy against a level (pruning %, dimension, parameters).
 pub fn curves(
     stem: &Path,
     title: &str,
@@ -205,9 +205,13 @@ pub fn curves(
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc("test accuracy")
-                    // Parameter counts as "90k": full numbers collide on a log axis.
+                    // Parameter counts as "90k": full numbers collide on a log axis, and so
+                    // did "90k" and "100k": a log axis labels 1, 2, 3 and 5 of each decade.
                     .x_label_formatter(&|x| {
-                        if x.abs() >= 1000.0 {
+                        let lead = x.abs() / 10f64.powf(x.abs().log10().floor());
+                        if log_x && ![1.0, 2.0, 3.0, 5.0].iter().any(|d| (lead - d).abs() < 1e-6) {
+                            String::new()
+                        } else if x.abs() >= 1000.0 {
                             format!("{}k", (x / 1000.0 * 10.0).round() / 10.0)
                         } else {
                             format!("{}", (x * 100.0).round() / 100.0)
