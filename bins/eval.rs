@@ -1,13 +1,13 @@
 //! `neuropos eval`: test accuracy of checkpoints, across magnitude-pruning levels.
 
 use anyhow::Context;
-use candle_core::{DType, Tensor};
+use candle_core::DType;
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{self, MagnitudeRanking, PruneScope, Rank};
+use neuropos_models::prune::{PruneScope, Rank};
+use neuropos_models::prune_levels::{at_levels, Levels};
 use neuropos_models::training;
-use neuropos_models::Network;
 use serde::Serialize;
 
 use crate::common::{DataArgs, DeviceArgs, Percentages};
@@ -17,10 +17,11 @@ pub struct EvalArgs {
     /// Checkpoint directories, .safetensors files or hf://owner/repo[@revision][/subdir].
     #[arg(required = true, value_parser = CheckpointSource::parse)]
     checkpoints: Vec<CheckpointSource>,
-    /// Pruning percentages: zero the smallest p % of the weights (the longest connections of an
-    /// embedded model) and score again [default: 0, or the pruning a checkpoint was trained
-    /// with (train --prune-during), which it then keeps]. Given explicitly, the levels replace
-    /// a trained-in pruning and rank the unpruned weights.
+    /// Pruning percentages: zero the smallest p % of all weights (the longest connections of an
+    /// embedded model) and score again [default: the model as stored]. A checkpoint that prunes
+    /// itself (a stored mask, or train --prune-during) is pruned further: p is the share of all
+    /// weights removed, its own ones first, then the smallest of the kept ones; a p below its
+    /// own share is refused.
     #[arg(long)]
     prune: Option<Percentages>,
     /// Rank weights within each layer or over the whole network.
@@ -30,7 +31,7 @@ pub struct EvalArgs {
     /// the weight as it acts, with the inhibition mask); the same for dense baselines.
     #[arg(long, default_value = "distance")]
     rank: Rank,
-    /// After pruning, fold the mean current of the removed connections into the biases,
+    /// After pruning, fold the mean current of the newly removed connections into the biases,
     /// measured on the first N training images (never the test set), layer by layer.
     #[arg(long, value_name = "N")]
     compensate: Option<usize>,
@@ -46,11 +47,18 @@ pub struct EvalArgs {
     data: DataArgs,
 }
 
+/// One scored model. `prune_percent` is the share of all weights removed in the model scored;
+/// `stored_percent` the share the checkpoint removes by itself (its stored mask or its pruning
+/// during training), `further_percent` the rest, chosen here by `rank` within `scope` and
+/// compensated on `compensated_on` images. Without --prune the row is the model as stored and
+/// `scope`, `rank`, `compensated_on` are its own pruning's.
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub checkpoint: String,
     pub model: String,
     pub params: usize,
+    pub stored_percent: f64,
+    pub further_percent: f64,
     pub prune_percent: f64,
     pub scope: PruneScope,
     pub rank: Rank,
@@ -84,117 +92,45 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let path = source.resolve()?;
         let mut loaded = checkpoint::load(&path, DType::F32, &device)
             .with_context(|| format!("loading checkpoint {source}"))?;
-        let trained_in = match (loaded.info.model.pruning, loaded.info.model.fixed_mask) {
-            (Some(p), _) => Some((p.percent, p.scope, Rank::Distance, 0)),
-            (None, Some(m)) => Some((m.percent, m.scope, m.rank, m.compensated_on)),
-            (None, None) => None,
-        };
-        if args.prune.is_none() {
-            if let Some((percent, scope, rank, compensated_on)) = trained_in {
-                // The network prunes in its own forward pass, or carries its stored mask: score
-                // it as it is.
-                let masks = match loaded.network.pruning_masks()? {
-                    Some(masks) => masks,
-                    None => loaded.network.keep_masks()?,
-                };
-                let kept: f64 = masks
-                    .iter()
-                    .map(|m| m.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>())
-                    .sum::<candle_core::Result<f64>>()?;
-                rows.push(Row {
-                    checkpoint: source.to_string(),
-                    model: loaded.info.model.describe(),
-                    params: loaded.info.params,
-                    prune_percent: percent,
-                    scope,
-                    rank,
-                    compensated_on,
-                    kept_weights: kept as usize,
-                    total_weights: loaded.info.model.weight_count(),
-                    accuracy: training::accuracy(&loaded.network, &test_x, &test_y)?,
-                });
-                continue;
-            }
-        }
-        let levels = args.prune.as_ref().map_or(vec![0.0], |p| p.0.clone());
         let model = loaded.info.model.describe();
         let params = loaded.info.params;
-        at_levels(
-            &mut loaded,
-            args.rank,
-            args.scope,
-            &levels,
-            compensation_images.as_ref(),
-            |percent, masks, network| {
-                let accuracy = training::accuracy(network, &test_x, &test_y)?;
-                tracing::debug!("{source} at {percent}%: {accuracy:.4}");
-                rows.push(Row {
-                    checkpoint: source.to_string(),
-                    model: model.clone(),
-                    params,
-                    prune_percent: percent,
-                    scope: args.scope,
-                    rank: args.rank,
-                    compensated_on: if percent > 0.0 {
-                        args.compensate.unwrap_or(0)
-                    } else {
-                        0
-                    },
-                    kept_weights: masks.kept,
-                    total_weights: masks.total,
-                    accuracy,
-                });
-                Ok(())
-            },
-        )?;
+        let how = Levels {
+            levels: args.prune.as_ref().map(|p| p.0.as_slice()),
+            rank: args.rank,
+            scope: args.scope,
+            compensation: compensation_images.as_ref(),
+        };
+        at_levels(&mut loaded, &how, |level, network| {
+            let accuracy = training::accuracy(network, &test_x, &test_y)?;
+            tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
+            rows.push(Row {
+                checkpoint: source.to_string(),
+                model: model.clone(),
+                params,
+                stored_percent: level.stored_percent,
+                further_percent: level.further_percent(),
+                prune_percent: level.percent,
+                scope: level.scope,
+                rank: level.rank,
+                compensated_on: level.compensated_on,
+                kept_weights: level.kept,
+                total_weights: level.total,
+                accuracy,
+            });
+            anyhow::Ok(())
+        })
+        .with_context(|| format!("pruning {source}"))?;
     }
     print!("{}", render(&rows, &args.format)?);
     Ok(())
 }
 
-/// Prunes `loaded` to each of `levels` in turn (the smallest `percent` % of its weights by
-/// `rank` within `scope`), optionally compensated on `compensation` images, and hands the
-/// network to `visit` at each level. Installed masks, even 0 %'s all-ones, replace a pruning the
-/// checkpoint was trained with or carries; the biases are restored before every level, so each
-/// is scored on its own, and the network is left as loaded. Shared by `eval` and the viewer,
-/// whose accuracies must agree.
-pub fn at_levels(
-    loaded: &mut checkpoint::Loaded,
-    rank: Rank,
-    scope: PruneScope,
-    levels: &[f64],
-    compensation: Option<&Tensor>,
-    mut visit: impl FnMut(f64, &prune::PruneMasks, &Network) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let trained_in = loaded.info.model.pruning.is_some() || loaded.info.model.fixed_mask.is_some();
-    let weights = prune::ranked_weights(&loaded.network, rank)?;
-    let ranking = MagnitudeRanking::new(&weights, scope)?;
-    let biases = prune::save_biases(&loaded.network, &loaded.vars)?;
-    let stored = match loaded.info.model.fixed_mask {
-        Some(_) => Some(loaded.network.keep_masks()?),
-        None => None,
-    };
-    for &percent in levels {
-        let masks = ranking.masks(percent)?;
-        prune::restore_biases(&loaded.vars, &biases)?;
-        let explicit = percent > 0.0 || trained_in;
-        loaded
-            .network
-            .set_keep_masks(explicit.then(|| masks.masks.clone()))?;
-        if let (Some(images), true) = (compensation, percent > 0.0) {
-            prune::compensate(&loaded.network, &loaded.vars, &masks.masks, images)?;
-        }
-        visit(percent, &masks, &loaded.network)?;
-    }
-    prune::restore_biases(&loaded.vars, &biases)?;
-    loaded.network.set_keep_masks(stored)?;
-    Ok(())
-}
-
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 12] = [
     "checkpoint",
     "model",
     "params",
+    "stored_percent",
+    "further_percent",
     "prune_percent",
     "scope",
     "rank",
@@ -207,11 +143,13 @@ const COLUMNS: [&str; 10] = [
 impl Row {
     /// One cell per [`COLUMNS`] entry. Accuracy on N test images has at most log10(N) decimals;
     /// four cover the 10,000 of MNIST exactly.
-    fn cells(&self) -> [String; 10] {
+    fn cells(&self) -> [String; 12] {
         [
             self.checkpoint.clone(),
             self.model.clone(),
             self.params.to_string(),
+            self.stored_percent.to_string(),
+            self.further_percent.to_string(),
             self.prune_percent.to_string(),
             self.scope.to_string(),
             self.rank.to_string(),

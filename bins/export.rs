@@ -5,7 +5,8 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, METADATA_KEY};
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{MagnitudeRanking, PruneScope};
+use neuropos_models::prune::{PruneScope, Rank};
+use neuropos_models::prune_levels::{self, StoredPruning};
 use neuropos_models::{Config, ModelKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -21,29 +22,42 @@ pub struct ExportArgs {
     /// The .safetensors file to write.
     #[arg(long)]
     out: PathBuf,
-    /// Prune the smallest P % of each layer's weights (the longest wires) before exporting.
-    #[arg(long, default_value_t = 0.0)]
-    prune: f64,
+    /// Prune the smallest P % of all weights (the longest wires) before exporting
+    /// [default: the model as stored]. A checkpoint that prunes itself is pruned further: P is
+    /// the share of all weights removed, its own ones first (at least its own share).
+    #[arg(long, value_name = "P")]
+    prune: Option<f64>,
     /// Rank weights within each layer or over the whole network.
     #[arg(long, default_value = "layer")]
     scope: PruneScope,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    crate::common::check_percent(args.prune).map_err(|e| anyhow::anyhow!("--prune: {e}"))?;
+    if let Some(p) = args.prune {
+        crate::common::check_percent(p).map_err(|e| anyhow::anyhow!("--prune: {e}"))?;
+    }
     let path = args.checkpoint.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
     let model = loaded.info.model.clone();
-    if args.prune > 0.0 {
-        let ranking = MagnitudeRanking::new(&loaded.network.weights()?, args.scope)?;
-        loaded
-            .network
-            .set_keep_masks(Some(ranking.masks(args.prune)?.masks))?;
-    } else if let Some(masks) = loaded.network.pruning_masks()? {
-        // A model trained with pruning in every forward pass is exported as it computes.
-        loaded.network.set_keep_masks(Some(masks))?;
-    }
+    let stored = StoredPruning::of(&loaded);
+    // Exported as it computes: its own pruning (ranked on its weights when it prunes in every
+    // forward pass), then any further pruning asked for.
+    let masks = match args.prune {
+        Some(p) => {
+            prune_levels::masks_at(&loaded, p, Rank::Distance, args.scope)
+                .with_context(|| format!("--prune {p} on {}", args.checkpoint))?
+                .0
+                .masks
+        }
+        None => prune_levels::stored_masks(&loaded.network)?,
+    };
+    let total = model.weight_count();
+    let kept = masks
+        .iter()
+        .map(neuropos_models::device::count_nonzero)
+        .sum::<candle_core::Result<usize>>()?;
+    loaded.network.set_keep_masks(Some(masks))?;
     // Linear's layout [n_out, n_in], the inhibition mask and any pruning folded in: the network
     // computes x·P + b with P = diag(m)·(W ⊙ keep), so the dense layer's weight is Pᵀ.
     let mut tensors = BTreeMap::new();
@@ -77,7 +91,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         "format": "neuropos-dense/1",
         "source": args.checkpoint.to_string(),
         "source_model": model,
-        "prune_percent": args.prune,
+        // The share of all weights pruned (the checkpoint's own and any further), and what
+        // that left.
+        "prune_percent": args.prune.or(stored.map(|s| s.percent)).unwrap_or(0.0),
+        "kept_weights": kept,
+        "total_weights": total,
+        "stored_pruning": stored,
+        "further_prune_percent": args.prune.map(|p| p - stored.map_or(0.0, |s| s.percent)),
         "scope": args.scope,
         "layout": "linear.{c}.weight is [n_out, n_in] as torch.nn.Linear and candle_nn::Linear \
                    expect, linear.{c}.bias [n_out]; the inhibition mask and pruning are folded in",

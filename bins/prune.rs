@@ -6,7 +6,8 @@ use candle_core::{DType, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{self, FixedMask, MagnitudeRanking, NeuronScore, PruneScope, Rank};
+use neuropos_models::prune::{self, FixedMask, NeuronScore, PruneScope, Rank};
+use neuropos_models::prune_levels::{self, StoredPruning};
 use neuropos_models::training::{self, adam};
 use neuropos_models::Network;
 use rand::rngs::StdRng;
@@ -22,7 +23,9 @@ pub struct PruneArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir].
     #[arg(value_parser = CheckpointSource::parse)]
     source: CheckpointSource,
-    /// Remove the smallest P % of the weights (the mask is stored with the checkpoint).
+    /// Remove the smallest P % of all weights (the mask is stored with the checkpoint). A
+    /// checkpoint that prunes itself is pruned further: P is the share of all weights removed,
+    /// its own ones first, then the smallest of the kept ones (at least its own share).
     #[arg(
         long,
         value_name = "P",
@@ -44,8 +47,8 @@ pub struct PruneArgs {
     /// Rank by `distance` (|w|, the paper's) or `effective` (|m_i·w_ij|).
     #[arg(long, default_value = "distance")]
     rank: Rank,
-    /// Fold the removed connections' mean current into the biases, measured on the first N
-    /// training images.
+    /// Fold the newly removed connections' mean current into the biases, measured on the first
+    /// N training images.
     #[arg(long, value_name = "N")]
     compensate: Option<usize>,
     /// Then fine-tune for E epochs with the mask fixed (Adam afresh, the paper's learning rate
@@ -133,12 +136,24 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let path = args.source.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, &device)
         .with_context(|| format!("loading checkpoint {}", args.source))?;
-    if loaded.info.model.pruning.is_some() || loaded.info.model.fixed_mask.is_some() {
+    let stored = StoredPruning::of(&loaded);
+    if let (Some(stored), Some(_)) = (stored, args.neurons) {
         bail!(
-            "{} is pruned already; prune its unpruned source instead",
-            args.source
+            "{} prunes {} % of its weights itself; --neurons makes a smaller network from an \
+             unpruned one: prune its source instead",
+            args.source,
+            stored.percent
         );
     }
+    // Pruned further when it prunes itself: `percent` of all weights, its own ones first. Chosen
+    // before anything is written, so a refused level leaves --out as it was.
+    let mut by_weight = match args.neurons {
+        Some(_) => None,
+        None => Some(
+            prune_levels::masks_at(&loaded, percent, args.rank, args.scope)
+                .with_context(|| format!("--percent {percent} on {}", args.source))?,
+        ),
+    };
     let (splits, origin) = args
         .data
         .load_splits(&device, args.train_limit, args.test_limit)?;
@@ -188,10 +203,10 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         };
         (model, vars, network, None, compensated_on)
     } else {
-        let weights = prune::ranked_weights(&loaded.network, args.rank)?;
-        let masks = MagnitudeRanking::new(&weights, args.scope)?
-            .masks(percent)?
-            .masks;
+        let (masks, before) = by_weight
+            .take()
+            .expect("chosen above for a weight pruning");
+        let masks = masks.masks;
         loaded.network.set_keep_masks(Some(masks.clone()))?;
         let compensated_on = match args.compensate {
             None => 0,
@@ -203,11 +218,20 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
             }
             Some(n) => {
                 let images = train_x.narrow(0, 0, n)?;
-                prune::compensate(&loaded.network, &loaded.vars, &masks, &images)?;
+                prune::compensate(
+                    &loaded.network,
+                    &loaded.vars,
+                    &masks,
+                    before.as_deref(),
+                    &images,
+                )?;
                 n
             }
         };
         let mut model = loaded.info.model.clone();
+        // The mask is fixed from now on, whether the source pruned in every forward pass or
+        // carried a mask of its own.
+        model.pruning = None;
         model.fixed_mask = Some(FixedMask {
             percent,
             scope: args.scope,

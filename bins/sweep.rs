@@ -1371,11 +1371,7 @@ fn draw_figures(spec: &Spec, rows: &[SummaryRow], out: &Path) -> anyhow::Result<
             let z: Vec<(String, Vec<f64>)> = (0..layers)
                 .filter_map(|l| {
                     let t = ckpt.tensors.get(&format!("layers.{l}.z"))?;
-                    let v = t
-                        .to_dtype(candle_core::DType::F64)
-                        .ok()?
-                        .to_vec1::<f64>()
-                        .ok()?;
+                    let v = neuropos_models::device::host_f64(t).ok()?;
                     Some((format!("layer {l} ({} neurons)", v.len()), v))
                 })
                 .collect();

@@ -4,7 +4,8 @@
 //!
 //! The page gets the positions, masks and biases, a few test images and every layer's activity
 //! for them, and what needs the test set — the accuracy and each shown image's predicted class at
-//! every pruning level — precomputed here with `eval`'s own pruning loop ([`crate::eval::at_levels`]),
+//! every pruning level — precomputed here with `eval`'s own pruning loop
+//! ([`neuropos_models::prune_levels::at_levels`]),
 //! so the page shows what `eval` and `predict` compute. The weight matrix is not shipped: the
 //! page synthesises `1/distance` from the positions to draw the kept wires, keeping those at or
 //! above the weight of the weakest connection this command kept at that level.
@@ -15,6 +16,7 @@ use candle_core::{DType, Tensor};
 use neuropos_models::checkpoint::Loaded;
 use neuropos_models::data::Mnist;
 use neuropos_models::prune::{self, PruneScope, Rank};
+use neuropos_models::prune_levels::{at_levels, Levels, StoredPruning};
 use neuropos_models::{training, Network};
 use serde::Serialize;
 use std::path::Path;
@@ -101,6 +103,9 @@ struct Inputs {
 #[derive(Serialize)]
 struct Pruning {
     scope: PruneScope,
+    /// The share (%) of all weights the checkpoint removes by itself (its stored mask or its
+    /// pruning during training); every level is at least this, pruned further among the kept.
+    stored_percent: f64,
     levels: Vec<f64>,
     test_images: usize,
     ranks: Vec<RankData>,
@@ -148,14 +153,19 @@ fn quantize(t: &Tensor) -> anyhow::Result<(String, Vec<f32>)> {
     Ok((b64(&bytes), scales))
 }
 
-/// The smallest kept ranking value per synapse layer, for the page to redraw the kept wires.
-fn thresholds(sorted: &[Vec<f32>], percent: f64) -> Vec<f32> {
-    sorted
+/// Per synapse layer, the smallest |w| among the weights `keep` keeps (what the page draws down
+/// to); a threshold no weight reaches when none is kept (JSON has no infinity).
+fn thresholds(magnitudes: &[Vec<f32>], keep: &[Tensor]) -> anyhow::Result<Vec<f32>> {
+    magnitudes
         .iter()
-        .map(|v| {
-            let k = prune::removed_count(v.len(), percent);
-            // Everything removed: a threshold no weight reaches (JSON has no infinity).
-            v.get(k).copied().unwrap_or(f32::MAX)
+        .zip(keep)
+        .map(|(m, k)| {
+            let k = k.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            Ok(m.iter()
+                .zip(&k)
+                .filter(|(_, &k)| k != 0.0)
+                .map(|(&m, _)| m)
+                .fold(f32::MAX, f32::min))
         })
         .collect()
 }
@@ -273,17 +283,10 @@ pub fn write(
     bar.set_message("scoring pruning levels");
     let mut ranks = Vec::new();
     for rank in [Rank::Distance, Rank::Effective] {
-        let sorted: Vec<Vec<f32>> = prune::ranked_weights(&loaded.network, rank)?
+        // |w| by this ranking; a stored mask's removed weights are 0 here and never kept.
+        let magnitudes: Vec<Vec<f32>> = prune::ranked_weights(&loaded.network, rank)?
             .iter()
-            .map(|w| {
-                let mut v = w
-                    .abs()?
-                    .flatten_all()?
-                    .to_dtype(DType::F32)?
-                    .to_vec1::<f32>()?;
-                v.sort_by(f32::total_cmp);
-                Ok(v)
-            })
+            .map(|w| Ok(w.abs()?.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?))
             .collect::<anyhow::Result<_>>()?;
         let mut data = RankData {
             rank,
@@ -293,24 +296,24 @@ pub fn write(
             thresholds: Vec::new(),
             predicted: Vec::new(),
         };
-        crate::eval::at_levels(
-            loaded,
+        let how = Levels {
+            levels: Some(settings.levels),
             rank,
-            PruneScope::Layer,
-            settings.levels,
-            None,
-            |percent, masks, network: &Network| {
-                data.accuracy
-                    .push(training::accuracy(network, test_x, test_y)?);
-                data.kept.push(masks.kept);
-                data.total = masks.total;
-                data.thresholds.push(thresholds(&sorted, percent));
-                data.predicted
-                    .push(training::predict(network, &inputs, chunk)?);
-                bar.inc(1);
-                Ok(())
-            },
-        )?;
+            scope: PruneScope::Layer,
+            compensation: None,
+        };
+        at_levels(loaded, &how, |level, network: &Network| {
+            data.accuracy
+                .push(training::accuracy(network, test_x, test_y)?);
+            data.kept.push(level.kept);
+            data.total = level.total;
+            data.thresholds
+                .push(thresholds(&magnitudes, &network.keep_masks()?)?);
+            data.predicted
+                .push(training::predict(network, &inputs, chunk)?);
+            bar.inc(1);
+            anyhow::Ok(())
+        })?;
         ranks.push(data);
     }
     bar.finish_and_clear();
@@ -344,6 +347,7 @@ pub fn write(
         },
         pruning: Pruning {
             scope: PruneScope::Layer,
+            stored_percent: StoredPruning::of(loaded).map_or(0.0, |s| s.percent),
             levels: settings.levels.to_vec(),
             test_images: labels.len(),
             ranks,
@@ -407,11 +411,14 @@ mod tests {
 
     #[test]
     fn thresholds_are_the_weakest_kept_value() {
-        let sorted = vec![vec![1.0f32, 2.0, 3.0, 4.0]];
-        assert_eq!(thresholds(&sorted, 0.0), vec![1.0]);
-        assert_eq!(thresholds(&sorted, 50.0), vec![3.0]);
-        assert_eq!(thresholds(&sorted, 75.0), vec![4.0]);
+        let magnitudes = vec![vec![3.0f32, 1.0, 4.0, 2.0]];
+        let keep = |k: [f32; 4]| vec![Tensor::new(&[k], &candle_core::Device::Cpu).unwrap()];
+        let at = |k| thresholds(&magnitudes, &keep(k)).unwrap();
+        assert_eq!(at([1.0, 1.0, 1.0, 1.0]), vec![1.0]);
+        assert_eq!(at([1.0, 0.0, 1.0, 0.0]), vec![3.0]);
+        // A stored mask need not follow the magnitudes: the weakest kept one counts.
+        assert_eq!(at([0.0, 0.0, 1.0, 1.0]), vec![2.0]);
         // Every weight removed: nothing reaches the threshold.
-        assert_eq!(thresholds(&sorted, 99.0), vec![f32::MAX]);
+        assert_eq!(at([0.0; 4]), vec![f32::MAX]);
     }
 }

@@ -14,6 +14,7 @@
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor};
 use clap::Args;
+use neuropos_models::prune_levels::StoredPruning;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::network::NetworkOutput;
@@ -68,7 +69,9 @@ struct Panel {
 }
 
 fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
-    Ok(t.to_dtype(DType::F64)?.to_vec2::<f64>()?)
+    Ok(t.to_device(&Device::Cpu)?
+        .to_dtype(DType::F64)?
+        .to_vec2::<f64>()?)
 }
 
 /// The two leading principal axes of `rows` (power iteration on the covariance, deterministic
@@ -226,7 +229,7 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
                 let z = p.narrow(1, d - 1, 1)?.flatten_all()?;
                 Ok((
                     format!("layer {l} ({} neurons)", n.len()),
-                    z.to_dtype(DType::F64)?.to_vec1::<f64>()?,
+                    neuropos_models::device::host_f64(&z)?,
                 ))
             })
             .collect::<anyhow::Result<_>>()?;
@@ -266,7 +269,7 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     let depth = neurons.len();
     let mut activity: Vec<Vec<f64>> = layer_activity(network, &image)?
         .iter()
-        .map(|a| Ok(a.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?))
+        .map(|a| Ok(neuropos_models::device::host_f64(a)?))
         .collect::<anyhow::Result<_>>()?;
     let predicted = activity[depth - 1]
         .iter()
@@ -275,9 +278,10 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         .map_or(0, |(i, _)| i);
     for (c, n) in neurons.iter().enumerate().take(depth - 1) {
         if let Some(inhibition) = &n.inhibition {
-            let m = neuropos_models::geometry::inhibition_mask(inhibition, config.steepness)?
-                .to_dtype(DType::F64)?
-                .to_vec1::<f64>()?;
+            let m = neuropos_models::device::host_f64(&neuropos_models::geometry::inhibition_mask(
+                inhibition,
+                config.steepness,
+            )?)?;
             activity[c].iter_mut().zip(&m).for_each(|(a, m)| *a *= m);
         }
     }
@@ -364,10 +368,16 @@ fn run_viewer(args: &VizArgs, html: &std::path::Path) -> anyhow::Result<()> {
             0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0,
         ],
     };
-    levels.sort_by(f64::total_cmp);
     let path = args.checkpoint.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading {}", args.checkpoint))?;
+    // A checkpoint that prunes itself starts the slider at its own share (the model as stored);
+    // levels asked for explicitly below it are refused by the pruning loop, naming it.
+    if let (None, Some(stored)) = (&args.levels, StoredPruning::of(&loaded)) {
+        levels.retain(|&p| p > stored.percent);
+        levels.push(stored.percent);
+    }
+    levels.sort_by(f64::total_cmp);
     let (mut mnist, _) = args.data.load()?;
     if let Some(n) = args.test_limit {
         mnist = mnist.limit_test(n)?;

@@ -466,7 +466,9 @@
   function updatePanel() {
     const rank = pruning.ranks[state.rank];
     const level = pruning.levels[state.level];
-    $('prune-level').textContent = String(level);
+    $('prune-level').textContent = pruning.stored_percent > 0
+      ? `${level} (${pruning.stored_percent} stored in the checkpoint, ${+(level - pruning.stored_percent).toFixed(4)} further)`
+      : String(level);
     $('prune-accuracy').textContent = rank.accuracy[state.level].toFixed(4);
     $('accuracy-note').textContent = `(${pruning.test_images.toLocaleString()} test images, ${rank.rank} ranking, as neuropos eval)`;
     $('kept').textContent = `${rank.kept[state.level].toLocaleString()} of ${rank.total.toLocaleString()} connections`;
@@ -476,9 +478,10 @@
       : `test image #${idx}`;
     $('true-label').textContent = String(inputs.labels[state.input]);
     $('predicted').textContent = String(predictedNow());
-    const unpruned = rank.predicted[pruning.levels.indexOf(0)];
-    $('predicted-note').textContent = level > 0 && unpruned
-      ? `at ${level} % pruned (${unpruned[state.input]} at 0 %)`
+    const base = pruning.stored_percent || 0;
+    const unpruned = rank.predicted[pruning.levels.indexOf(base)];
+    $('predicted-note').textContent = level > base && unpruned
+      ? `at ${level} % pruned (${unpruned[state.input]} at ${base} %)`
       : `at ${level} % pruned`;
     for (const b of document.querySelectorAll('#digits button')) {
       b.classList.toggle('active', Number(b.dataset.input) === state.input);

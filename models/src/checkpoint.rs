@@ -401,7 +401,7 @@ impl Checkpoint {
                     t.dtype()
                 )));
             }
-            let values = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+            let values = crate::device::host_f64(t)?;
             if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
                 return Err(fail(format!(
                     "tensor `{name}` holds a non-finite value ({}) at flat index {bad}",

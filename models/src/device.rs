@@ -1,6 +1,6 @@
 //! Device selection (`--device cpu|cuda|metal|auto`), and whether the CPU runs the fused kernels.
 
-use candle_core::Device;
+use candle_core::{DType, Device, Tensor};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -80,4 +80,39 @@ pub fn set_fused_kernels(enabled: bool) {
 /// Whether the fused CPU kernels may run ([`set_fused_kernels`]).
 pub fn fused_kernels() -> bool {
     FUSED_KERNELS.load(Ordering::Relaxed)
+}
+
+/// `t` on the CPU as a tensor that owns its memory, whatever the backend. A snapshot must be
+/// this, not `Tensor::copy`: Metal's `try_clone` shares the GPU buffer, so a later `Var::set`
+/// would change the "copy" too; and `to_device(&Device::Cpu)` of a CPU tensor shares its storage.
+pub fn to_host(t: &Tensor) -> candle_core::Result<Tensor> {
+    let host = t.to_device(&Device::Cpu)?;
+    let shape = host.shape().clone();
+    let flat = host.flatten_all()?;
+    match t.dtype() {
+        // Both widen to f32 exactly and come back unchanged.
+        DType::F16 | DType::BF16 | DType::F32 => {
+            Tensor::from_vec(flat.to_dtype(DType::F32)?.to_vec1::<f32>()?, shape, &Device::Cpu)?
+                .to_dtype(t.dtype())
+        }
+        DType::F64 => Tensor::from_vec(flat.to_vec1::<f64>()?, shape, &Device::Cpu),
+        DType::U8 => Tensor::from_vec(flat.to_vec1::<u8>()?, shape, &Device::Cpu),
+        DType::U32 => Tensor::from_vec(flat.to_vec1::<u32>()?, shape, &Device::Cpu),
+        DType::I64 => Tensor::from_vec(flat.to_vec1::<i64>()?, shape, &Device::Cpu),
+        other => candle_core::bail!("no host copy for dtype {other:?}"),
+    }
+}
+
+/// `t` as f64 values on the host (counts, statistics, drawing): moved to the CPU before the
+/// cast, so it works on every backend.
+pub fn host_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
+    t.to_device(&Device::Cpu)?
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()
+}
+
+/// How many entries of `t` are not zero, counted on the host (a mask's kept weights).
+pub fn count_nonzero(t: &Tensor) -> candle_core::Result<usize> {
+    Ok(host_f64(t)?.iter().filter(|&&v| v != 0.0).count())
 }

@@ -25,6 +25,10 @@ pub enum Error {
     #[error("{reference}: {problem}")]
     Hub { reference: String, problem: String },
 
+    /// A pruning level a checkpoint cannot give (below its own stored share, out of range).
+    #[error("{0}")]
+    Pruning(String),
+
     #[error("training diverged: {0}")]
     Diverged(String),
 }

@@ -64,16 +64,171 @@ impl Pruning {
 /// 0/1 keep-masks (in `weights`' dtype, device and layout) that remove the smallest
 /// `percent` % of |w| of each tensor (`Layer`) or of all of them together (`Global`): exactly
 /// [`removed_count`] of them, ties broken by position (layer, then flat index), the same masks
-/// as [`MagnitudeRanking`] gives. Linear time, for pruning in every forward pass: the cut-off
-/// comes from a histogram and a selection within one bucket, not from a sort.
+/// as [`MagnitudeRanking`] gives. For pruning in every forward pass: on the CPU
+/// [`smallest_removed_on_host`] (linear time), elsewhere [`smallest_removed_on_device`] (no
+/// copy of the weights to the host).
 pub fn smallest_removed(
     weights: &[Tensor],
     percent: f64,
     scope: PruneScope,
 ) -> Result<Vec<Tensor>> {
+    match weights.first() {
+        Some(w) if !w.device().is_cpu() => smallest_removed_on_device(weights, percent, scope),
+        _ => smallest_removed_on_host(weights, percent, scope),
+    }
+}
+
+fn check_percent(percent: f64) -> Result<()> {
     if !(0.0..=100.0).contains(&percent) {
         candle_core::bail!("pruning percentage must be within 0..=100, got {percent}");
     }
+    Ok(())
+}
+
+/// [`smallest_removed`] with the selection on the weights' own device, in ops every backend has:
+/// a bisection over the 2^31 order-preserving keys of |w| (31 rounds of `le` + a per-row `sum`,
+/// each reading back one count per row, never the weights), then the tie at the cut-off broken
+/// by position from per-row counts of the equal keys and the one row where the tie ends.
+/// Weights holding NaN beyond the cut-off fall back to the host (a diverged run; the
+/// divergence guard stops it anyway).
+pub fn smallest_removed_on_device(
+    weights: &[Tensor],
+    percent: f64,
+    scope: PruneScope,
+) -> Result<Vec<Tensor>> {
+    check_percent(percent)?;
+    let mags: Vec<Tensor> = weights
+        .iter()
+        .map(|w| {
+            w.dims2()?;
+            w.detach().abs()?.to_dtype(DType::F32)
+        })
+        .collect::<Result<_>>()?;
+    let groups: Vec<Vec<usize>> = match scope {
+        PruneScope::Layer => (0..weights.len()).map(|l| vec![l]).collect(),
+        PruneScope::Global => vec![(0..weights.len()).collect()],
+    };
+    // Per layer, the count of each row's entries that `test` marks (a U8 tensor of the
+    // layer's shape): exact in f32 for rows below 2^24 entries.
+    let row_counts = |t: &Tensor| -> Result<Vec<usize>> {
+        Ok(t.to_dtype(DType::F32)?
+            .sum(1)?
+            .to_device(&Device::Cpu)?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(|c| c as usize)
+            .collect())
+    };
+    let count_le = |layers: &[usize], cut: u32| -> Result<usize> {
+        let threshold = f32::from_bits(cut);
+        layers.iter().try_fold(0, |n, &l| {
+            Ok(n + row_counts(&mags[l].le(threshold)?)?.iter().sum::<usize>())
+        })
+    };
+    let mut keep: Vec<Option<Tensor>> = vec![None; weights.len()];
+    for layers in groups {
+        let total: usize = layers.iter().map(|&l| mags[l].elem_count()).sum();
+        let removed = removed_count(total, percent);
+        if removed == 0 {
+            continue;
+        }
+        const INFINITY: u32 = 0x7f80_0000;
+        if count_le(&layers, INFINITY)? < removed {
+            return smallest_removed_on_host(weights, percent, scope);
+        }
+        // The smallest key whose count of keys at or below it reaches `removed`.
+        let (mut lo, mut hi) = (0u32, INFINITY);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if count_le(&layers, mid)? >= removed {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let cutoff = lo;
+        let below = match cutoff.checked_sub(1) {
+            Some(c) => count_le(&layers, c)?,
+            None => 0,
+        };
+        let threshold = f32::from_bits(cutoff);
+        let equal_rows: Vec<Vec<usize>> = layers
+            .iter()
+            .map(|&l| row_counts(&mags[l].eq(threshold)?))
+            .collect::<Result<_>>()?;
+        let equal: usize = equal_rows.iter().flatten().sum();
+        // Of the keys equal to the cut-off, the first `ties` in position order go too.
+        let mut ties = removed - below;
+        for (&l, rows) in layers.iter().zip(&equal_rows) {
+            let w = &mags[l];
+            let (n_rows, n_cols) = w.dims2()?;
+            let lower = w.lt(threshold)?.to_dtype(DType::F32)?;
+            let gone = if ties == equal {
+                // Everything at the cut-off goes (the usual case: weights from positions rarely tie).
+                w.le(threshold)?.to_dtype(DType::F32)?
+            } else if ties == 0 {
+                lower
+            } else if rows.iter().sum::<usize>() <= ties {
+                ties -= rows.iter().sum::<usize>();
+                w.le(threshold)?.to_dtype(DType::F32)?
+            } else {
+                // The tie ends in this layer: rows before the one where it ends lose all their
+                // equal keys, that row the first ones up to a column, later rows none.
+                let mut row = 0;
+                while rows[row] <= ties {
+                    ties -= rows[row];
+                    row += 1;
+                }
+                let flags = w
+                    .narrow(0, row, 1)?
+                    .eq(threshold)?
+                    .to_dtype(DType::F32)?
+                    .to_device(&Device::Cpu)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
+                let mut seen = 0;
+                let cols: Vec<f32> = flags
+                    .iter()
+                    .map(|&f| {
+                        if f != 0.0 && seen < ties {
+                            seen += 1;
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                ties = 0;
+                let before: Vec<f32> = (0..n_rows).map(|r| f32::from(r < row)).collect();
+                let at: Vec<f32> = (0..n_rows).map(|r| f32::from(r == row)).collect();
+                let device = w.device();
+                let before = Tensor::from_vec(before, (n_rows, 1), device)?;
+                let at = Tensor::from_vec(at, (n_rows, 1), device)?;
+                let cols = Tensor::from_vec(cols, (1, n_cols), device)?;
+                let which = before.broadcast_add(&at.broadcast_mul(&cols)?)?;
+                let equal_gone = w.eq(threshold)?.to_dtype(DType::F32)?.mul(&which)?;
+                (lower + equal_gone)?
+            };
+            keep[l] = Some(gone.affine(-1.0, 1.0)?);
+        }
+    }
+    keep.into_iter()
+        .zip(weights)
+        .map(|(k, w)| match k {
+            Some(k) => k.to_dtype(w.dtype()),
+            None => w.ones_like(),
+        })
+        .collect()
+}
+
+/// [`smallest_removed`] on the host, in linear time: the cut-off comes from a histogram and a
+/// selection within one bucket, not from a sort.
+pub fn smallest_removed_on_host(
+    weights: &[Tensor],
+    percent: f64,
+    scope: PruneScope,
+) -> Result<Vec<Tensor>> {
+    check_percent(percent)?;
     let values: Vec<Vec<f32>> = weights
         .iter()
         .map(|w| {
@@ -305,18 +460,25 @@ pub fn ranked_weights(network: &crate::Network, rank: Rank) -> Result<Vec<Tensor
     }
 }
 
-/// Folds the mean current that the removed connections carried into the biases, layer by
-/// layer: with `keep` (`[n_out, n_in]` per layer) installed in `network`, each layer's mean
+/// Folds the mean current that the newly removed connections carried into the biases, layer
+/// by layer: with `keep` (`[n_out, n_in]` per layer) installed in `network`, each layer's mean
 /// input activity over `images` (training images, never the test set) is measured after the
-/// earlier layers were pruned and compensated, and `b_j += Σ_i ā_i · P_ij · (1 − keep_ij)`.
-/// The biases are the variables in `vars`; pass the unpruned biases back with
-/// [`restore_biases`] before another level.
+/// earlier layers were pruned and compensated, and `b_j += Σ_i ā_i · P_ij · (before_ij −
+/// keep_ij)`. `before` is the pruning the biases already account for (a checkpoint's stored
+/// mask; `None`: nothing removed). The biases are the variables in `vars`; pass the saved ones
+/// back with [`restore_biases`] before another level.
 pub fn compensate(
     network: &crate::Network,
     vars: &candle_nn::VarMap,
     keep: &[Tensor],
+    before: Option<&[Tensor]>,
     images: &Tensor,
 ) -> Result<()> {
+    if let Some(before) = before {
+        if before.len() != keep.len() {
+            candle_core::bail!("{} stored masks for {} layers", before.len(), keep.len());
+        }
+    }
     let data = lock_vars(vars)?;
     for (c, keep) in keep.iter().enumerate() {
         let mean = network.mean_input(images, c)?; // [n_in]
@@ -325,7 +487,11 @@ pub fn compensate(
             let synapses = network.synapses_unpruned(c)?;
             synapses.projection()?
         };
-        let removed = unpruned.mul(&keep.t()?.affine(-1.0, 1.0)?)?;
+        let gone = match before {
+            Some(before) => (before[c].to_dtype(keep.dtype())? - keep)?,
+            None => keep.affine(-1.0, 1.0)?,
+        };
+        let removed = unpruned.mul(&gone.t()?)?;
         let shift = mean.unsqueeze(0)?.matmul(&removed)?.squeeze(0)?.detach();
         let name = network.bias_name(c);
         let bias = data.get(&name).ok_or_else(|| {
@@ -345,7 +511,8 @@ fn lock_vars(
         .map_err(|_| candle_core::Error::Msg("variable map poisoned".into()))
 }
 
-/// A copy of every bias variable, to undo [`compensate`].
+/// A host copy of every bias variable, to undo [`compensate`]. Not `Tensor::copy`, which on
+/// Metal shares the GPU buffer that `Var::set` then writes ([`crate::device::to_host`]).
 pub fn save_biases(
     network: &crate::Network,
     vars: &candle_nn::VarMap,
@@ -357,7 +524,7 @@ pub fn save_biases(
             let t = data
                 .get(&name)
                 .ok_or_else(|| candle_core::Error::Msg(format!("no bias variable {name}")))?;
-            Ok((name, t.as_tensor().copy()?))
+            Ok((name, crate::device::to_host(t.as_tensor())?))
         })
         .collect()
 }
@@ -367,7 +534,7 @@ pub fn restore_biases(vars: &candle_nn::VarMap, saved: &[(String, Tensor)]) -> R
     let data = lock_vars(vars)?;
     for (name, t) in saved {
         if let Some(var) = data.get(name) {
-            var.set(t)?;
+            var.set(&t.to_device(var.device())?)?;
         }
     }
     Ok(())
@@ -568,12 +735,19 @@ pub struct PruneMasks {
 /// All weights ordered from smallest to largest magnitude, computed once so a sweep over many
 /// pruning levels sorts only once. Ties are broken by position, so every level removes exactly
 /// [`removed_count`] weights.
+///
+/// A ranking [`MagnitudeRanking::after`] a stored pruning puts the weights that pruning removed
+/// first: a level P then removes P % of all weights, the stored ones and the smallest of the
+/// kept ones (as `torch.nn.utils.prune` applied twice), and a level that would bring back a
+/// stored-removed weight is refused.
 #[derive(Debug, Clone)]
 pub struct MagnitudeRanking {
     shapes: Vec<(usize, usize)>,
     scope: PruneScope,
     /// Per layer (scope layer) or a single list (scope global) of (layer, flat index).
     order: Vec<Vec<(u32, u32)>>,
+    /// Per list, how many of its first entries a stored pruning removed already.
+    stored: Vec<usize>,
     dtype: DType,
     device: Device,
 }
@@ -581,25 +755,64 @@ pub struct MagnitudeRanking {
 impl MagnitudeRanking {
     /// `weights`: `[n_out, n_in]` per synapse layer, as given by `Network::weights`.
     pub fn new(weights: &[Tensor], scope: PruneScope) -> Result<Self> {
+        Self::with_stored(weights, scope, None)
+    }
+
+    /// A ranking of the weights a stored pruning kept: `stored` are its keep-masks
+    /// (`[n_out, n_in]` 0/1 per layer), whose zeros come first in every level.
+    pub fn after(weights: &[Tensor], scope: PruneScope, stored: &[Tensor]) -> Result<Self> {
+        Self::with_stored(weights, scope, Some(stored))
+    }
+
+    fn with_stored(
+        weights: &[Tensor],
+        scope: PruneScope,
+        stored: Option<&[Tensor]>,
+    ) -> Result<Self> {
         let first = weights
             .first()
             .ok_or_else(|| candle_core::Error::Msg("no weights to prune".into()))?;
+        if let Some(stored) = stored {
+            if stored.len() != weights.len() {
+                candle_core::bail!(
+                    "{} stored masks for {} synapse layers",
+                    stored.len(),
+                    weights.len()
+                );
+            }
+        }
         let mut shapes = Vec::with_capacity(weights.len());
         let mut mags: Vec<Vec<f32>> = Vec::with_capacity(weights.len());
-        for w in weights {
+        let mut gone: Vec<Vec<bool>> = Vec::with_capacity(weights.len());
+        for (l, w) in weights.iter().enumerate() {
             shapes.push(w.dims2()?);
-            mags.push(
-                w.abs()?
-                    .flatten_all()?
-                    .to_dtype(DType::F32)?
-                    .to_vec1::<f32>()?,
-            );
+            // On the host: the sort runs there, and so no cast happens on the device.
+            let host = w.to_device(&Device::Cpu)?;
+            mags.push(host.abs()?.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?);
+            gone.push(match stored {
+                Some(stored) => {
+                    if stored[l].dims() != w.dims() {
+                        candle_core::bail!(
+                            "stored mask {l} has shape {:?}, the weights {:?}",
+                            stored[l].dims(),
+                            w.dims()
+                        );
+                    }
+                    let keep = crate::device::host_f64(&stored[l])?;
+                    keep.iter().map(|&k| k == 0.0).collect()
+                }
+                None => vec![false; mags[l].len()],
+            });
         }
+        // Stored-removed first (false < true), then by magnitude, then by position.
         let by_magnitude = |a: &(u32, u32), b: &(u32, u32)| {
-            mags[a.0 as usize][a.1 as usize].total_cmp(&mags[b.0 as usize][b.1 as usize])
+            let (la, ia, lb, ib) = (a.0 as usize, a.1 as usize, b.0 as usize, b.1 as usize);
+            (!gone[la][ia])
+                .cmp(&!gone[lb][ib])
+                .then(mags[la][ia].total_cmp(&mags[lb][ib]))
         };
         let indexed = |l: usize| (0..mags[l].len() as u32).map(move |i| (l as u32, i));
-        let order = match scope {
+        let order: Vec<Vec<(u32, u32)>> = match scope {
             PruneScope::Layer => (0..mags.len())
                 .map(|l| {
                     let mut v: Vec<(u32, u32)> = indexed(l).collect();
@@ -613,10 +826,19 @@ impl MagnitudeRanking {
                 vec![v]
             }
         };
+        let stored = order
+            .iter()
+            .map(|list| {
+                list.iter()
+                    .filter(|&&(l, i)| gone[l as usize][i as usize])
+                    .count()
+            })
+            .collect();
         Ok(MagnitudeRanking {
             shapes,
             scope,
             order,
+            stored,
             dtype: first.dtype(),
             device: first.device().clone(),
         })
@@ -630,11 +852,45 @@ impl MagnitudeRanking {
         self.shapes.iter().map(|(o, i)| o * i).sum()
     }
 
-    /// Keep-masks removing the smallest `percent` % (0 ≤ percent ≤ 100).
-    pub fn masks(&self, percent: f64) -> Result<PruneMasks> {
-        if !(0.0..=100.0).contains(&percent) {
-            candle_core::bail!("pruning percentage must be within 0..=100, got {percent}");
+    /// The share (%) of all weights the stored pruning removed (0 without one).
+    pub fn stored_percent(&self) -> f64 {
+        let total = self.total();
+        if total == 0 {
+            return 0.0;
         }
+        100.0 * self.stored.iter().sum::<usize>() as f64 / total as f64
+    }
+
+    /// The levels this ranking can give: `Err` names the stored share when `percent` would
+    /// bring back weights the stored pruning removed (per layer, for scope layer).
+    pub fn check_level(&self, percent: f64) -> std::result::Result<(), String> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(format!(
+                "pruning percentage must be within 0..=100, got {percent}"
+            ));
+        }
+        for (n, (list, &stored)) in self.order.iter().zip(&self.stored).enumerate() {
+            if removed_count(list.len(), percent) < stored {
+                let share = 100.0 * stored as f64 / list.len() as f64;
+                let which = match self.scope {
+                    PruneScope::Layer => format!("of synapse layer {n}'s weights"),
+                    PruneScope::Global => "of all weights".to_string(),
+                };
+                return Err(format!(
+                    "the checkpoint's own pruning removes {share:.2} % {which} ({:.2} % in \
+                     all); a {percent} % level would bring some back: levels are shares of all \
+                     weights, pruned further among the kept ones, so give at least {share:.2}",
+                    self.stored_percent()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep-masks removing the smallest `percent` % (0 ≤ percent ≤ 100), the stored-removed
+    /// weights first.
+    pub fn masks(&self, percent: f64) -> Result<PruneMasks> {
+        self.check_level(percent).map_err(candle_core::Error::Msg)?;
         let mut keep: Vec<Vec<f32>> = self.shapes.iter().map(|(o, i)| vec![1.0; o * i]).collect();
         let mut removed = 0;
         for list in &self.order {
@@ -743,6 +999,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn device_selection_removes_what_the_host_selection_removes() {
+        let a = Tensor::randn(0f32, 1.0, (37, 23), &Device::Cpu).unwrap();
+        // Ties: a block of equal magnitudes straddles every cut-off, across rows and layers.
+        let b = Tensor::new(
+            &[[0.5f32, -0.5, 0.5, 0.5], [0.5, 2.0, -0.5, 0.1]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let c = (Tensor::randn(0f32, 1.0, (120, 90), &Device::Cpu).unwrap() * 4.0)
+            .unwrap()
+            .round()
+            .unwrap()
+            .affine(0.25, 0.0)
+            .unwrap();
+        // A transposed view, as embedded synapses hand their weights (pre-major).
+        let d = Tensor::randn(0f32, 1.0, (16, 40), &Device::Cpu)
+            .unwrap()
+            .t()
+            .unwrap();
+        // Exact zeros and infinities.
+        let e = Tensor::new(
+            &[[0.0f32, 0.0, f32::INFINITY], [-0.0, 1.0, f32::NEG_INFINITY]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let weights = [a, b, c, d, e];
+        for scope in [PruneScope::Layer, PruneScope::Global] {
+            for p in [0.0, 1.0, 10.0, 37.5, 50.0, 80.0, 99.0, 100.0] {
+                let host = smallest_removed_on_host(&weights, p, scope).unwrap();
+                let device = smallest_removed_on_device(&weights, p, scope).unwrap();
+                for (l, (h, d)) in host.iter().zip(&device).enumerate() {
+                    assert_eq!(h.dims(), d.dims());
+                    assert_eq!(
+                        h.to_vec2::<f32>().unwrap(),
+                        d.to_vec2::<f32>().unwrap(),
+                        "{scope} {p} %, layer {l}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_ranking_after_a_stored_mask_prunes_further_among_the_kept() {
+        let w = Tensor::new(
+            &[[0.1f32, 0.9, 0.2, 0.8], [0.3, 0.7, 0.4, 0.6]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        // The stored mask removed the two largest weights (as an effective ranking might).
+        let stored = Tensor::new(
+            &[[1.0f32, 0.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let r = MagnitudeRanking::after(
+            std::slice::from_ref(&w),
+            PruneScope::Layer,
+            std::slice::from_ref(&stored),
+        )
+        .unwrap();
+        assert_eq!(r.stored_percent(), 25.0);
+        let same = r.masks(25.0).unwrap();
+        assert_eq!(
+            same.masks[0].to_vec2::<f32>().unwrap(),
+            stored.to_vec2::<f32>().unwrap()
+        );
+        // 50 %: the stored two, then the two smallest kept ones (0.1, 0.2).
+        let further = r.masks(50.0).unwrap();
+        assert_eq!(further.kept, 4);
+        assert_eq!(
+            further.masks[0].to_vec2::<f32>().unwrap(),
+            vec![vec![0.0, 0.0, 0.0, 0.0], vec![1.0, 1.0, 1.0, 1.0]]
+        );
+        let err = r.check_level(10.0).unwrap_err();
+        assert!(err.contains("25.00 %"), "{err}");
+        assert!(r.masks(10.0).is_err());
     }
 
     #[test]

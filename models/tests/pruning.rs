@@ -266,7 +266,7 @@ fn effective_ranking_and_bias_compensation() {
     let saved = save_biases(&net, &vars).unwrap();
     net.set_keep_masks(Some(masks.clone())).unwrap();
     let pruned = mean_current(&net);
-    compensate(&net, &vars, &masks, &x).unwrap();
+    compensate(&net, &vars, &masks, None, &x).unwrap();
     let compensated = mean_current(&net);
     let moved: f32 = before.iter().zip(&pruned).map(|(a, b)| (a - b).abs()).sum();
     assert!(
