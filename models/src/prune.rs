@@ -861,40 +861,35 @@ impl MagnitudeRanking {
         100.0 * self.stored.iter().sum::<usize>() as f64 / total as f64
     }
 
-    /// The levels this ranking can give: `Err` names the stored share when `percent` would
-    /// bring back weights the stored pruning removed (per layer, for scope layer).
+    /// The levels this ranking can give: `Err` names the stored share when `percent` is below
+    /// it (by more than the rounding of each ranked list to whole weights).
     pub fn check_level(&self, percent: f64) -> std::result::Result<(), String> {
         if !(0.0..=100.0).contains(&percent) {
             return Err(format!(
                 "pruning percentage must be within 0..=100, got {percent}"
             ));
         }
-        for (n, (list, &stored)) in self.order.iter().zip(&self.stored).enumerate() {
-            if removed_count(list.len(), percent) < stored {
-                let share = 100.0 * stored as f64 / list.len() as f64;
-                let which = match self.scope {
-                    PruneScope::Layer => format!("of synapse layer {n}'s weights"),
-                    PruneScope::Global => "of all weights".to_string(),
-                };
-                return Err(format!(
-                    "the checkpoint's own pruning removes {share:.2} % {which} ({:.2} % in \
-                     all); a {percent} % level would bring some back: levels are shares of all \
-                     weights, pruned further among the kept ones, so give at least {share:.2}",
-                    self.stored_percent()
-                ));
-            }
+        let stored = self.stored_percent();
+        let rounding = 100.0 * self.order.len() as f64 / (2.0 * self.total().max(1) as f64);
+        if percent < stored - rounding - 1e-9 {
+            return Err(format!(
+                "the checkpoint's own pruning removes {stored:.2} % of its weights; a {percent} % \
+                 level would bring some back: levels are shares of all weights, its own ones \
+                 first and then the smallest of the kept ones, so give at least {stored:.2}"
+            ));
         }
         Ok(())
     }
 
     /// Keep-masks removing the smallest `percent` % (0 ≤ percent ≤ 100), the stored-removed
-    /// weights first.
+    /// weights first. A ranked list (a layer, for scope layer) whose stored share is above
+    /// `percent` keeps its stored pruning: nothing stored-removed comes back.
     pub fn masks(&self, percent: f64) -> Result<PruneMasks> {
         self.check_level(percent).map_err(candle_core::Error::Msg)?;
         let mut keep: Vec<Vec<f32>> = self.shapes.iter().map(|(o, i)| vec![1.0; o * i]).collect();
         let mut removed = 0;
-        for list in &self.order {
-            let k = removed_count(list.len(), percent);
+        for (list, &stored) in self.order.iter().zip(&self.stored) {
+            let k = removed_count(list.len(), percent).max(stored);
             for &(l, i) in &list[..k] {
                 keep[l as usize][i as usize] = 0.0;
             }
@@ -1079,6 +1074,23 @@ mod tests {
         let err = r.check_level(10.0).unwrap_err();
         assert!(err.contains("25.00 %"), "{err}");
         assert!(r.masks(10.0).is_err());
+        // A second layer pruned less: a level at the overall share keeps every stored weight
+        // out, and prunes the less-pruned layer up to the level.
+        let v = Tensor::new(&[[0.5f32, 0.6], [0.7, 0.8]], &Device::Cpu).unwrap();
+        let none = Tensor::ones((2, 2), DType::F32, &Device::Cpu).unwrap();
+        let r = MagnitudeRanking::after(
+            &[w.clone(), v],
+            PruneScope::Layer,
+            &[stored.clone(), none],
+        )
+        .unwrap();
+        let m = r.masks(r.stored_percent()).unwrap();
+        assert_eq!(
+            m.masks[0].to_vec2::<f32>().unwrap(),
+            stored.to_vec2::<f32>().unwrap()
+        );
+        assert_eq!(m.masks[1].to_vec2::<f32>().unwrap()[0], vec![0.0, 1.0]);
+        assert_eq!(m.kept, 12 - 2 - 1);
     }
 
     #[test]

@@ -127,9 +127,12 @@ fn cases() -> Vec<Case> {
 
 /// What one case does, as numbers to compare between the two paths.
 struct Observed {
+    /// Before training: the forward pass (encoders, activations, layouts) alone.
+    scores: Vec<f32>,
     losses: Vec<f32>,
     parameters: Vec<(String, Vec<f32>)>,
-    scores: Vec<f32>,
+    /// After the two steps.
+    predictions: Vec<u32>,
 }
 
 /// Two training batches through `train_batches` (index_select, augmentation, the recipe's
@@ -138,6 +141,7 @@ fn train(case: &Case, fused: bool, d: &Data) -> Observed {
     device::set_fused_kernels(fused);
     let vars = VarMap::new();
     let net = Network::seeded(&case.config, &vars, 3, DType::F32, &Device::Cpu).unwrap();
+    let scores = values(&net.forward(&d.test).unwrap());
     let mut opt = adam(&vars, case.config.kind.paper_learning_rate()).unwrap();
     let order: Vec<u32> = (0..d.x.dim(0).unwrap() as u32).rev().collect();
     let plan = StepPlan {
@@ -163,12 +167,13 @@ fn train(case: &Case, fused: bool, d: &Data) -> Observed {
         },
     )
     .unwrap();
-    let scores = values(&net.forward(&d.test).unwrap());
+    let predictions = training::predict(&net, &d.test, 50).unwrap();
     device::set_fused_kernels(true);
     Observed {
+        scores,
         losses,
         parameters: parameters(&vars),
-        scores,
+        predictions,
     }
 }
 
@@ -317,10 +322,11 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
     let mut stored = checkpoint::load(&stored_dir, DType::F32, &Device::Cpu).unwrap();
     let mut kept = Vec::new();
     for levels in [None, Some(&[50.0, 70.0][..])] {
+        // The stored mask's scope: its own share is then exactly the model as stored.
         let how = Levels {
             levels,
             rank: Rank::Distance,
-            scope: PruneScope::Layer,
+            scope: PruneScope::Global,
             compensation: Some(&d.x),
         };
         at_levels(&mut stored, &how, |level, net| {
@@ -382,14 +388,36 @@ fn plain_ops_reach_every_training_pruning_and_loading_path_like_the_kernels() {
         let spiking = case.config.lif.is_some();
         assert_eq!(fused.losses.len(), 2, "{}: two batches", case.name);
         assert_close(&format!("{} losses", case.name), &fused.losses, &plain.losses, 1e-3);
+        // Adam divides by the gradient's own size: where a gradient is near zero, the two
+        // paths' rounding can differ by up to a step (lr) per step, not more.
+        let lr = case.config.kind.paper_learning_rate() as f32;
         for ((name, a), (_, b)) in fused.parameters.iter().zip(&plain.parameters) {
-            assert_close(&format!("{} {name}", case.name), a, b, 1e-3);
+            for (i, (u, v)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    u.is_finite() && (u - v).abs() <= 2.0 * lr + 1e-4 * u.abs(),
+                    "{} {name}[{i}]: fused {u} vs plain {v}",
+                    case.name
+                );
+            }
         }
         if spiking {
             assert_counts(&case.name, &fused.scores, &plain.scores);
         } else {
-            assert_close(&format!("{} scores", case.name), &fused.scores, &plain.scores, 1e-3);
+            assert_close(&format!("{} scores", case.name), &fused.scores, &plain.scores, 1e-4);
         }
+        // Two steps in, near-equal class scores may rank differently; most may not.
+        let agree = fused
+            .predictions
+            .iter()
+            .zip(&plain.predictions)
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(
+            agree * 10 >= fused.predictions.len() * 8,
+            "{}: predictions after training agree on {agree} of {}",
+            case.name,
+            fused.predictions.len()
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     for kind in ModelKind::ALL {
