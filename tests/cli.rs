@@ -141,7 +141,7 @@ fn train_then_eval_agrees_with_the_library() {
     ]);
     assert_eq!(csv.lines().count(), 3);
     assert!(csv.starts_with(
-        "checkpoint,model,params,prune_percent,scope,rank,compensated_on,kept_weights,total_weights,accuracy"
+        "checkpoint,model,params,stored_percent,further_percent,prune_percent,scope,rank,compensated_on,kept_weights,total_weights,accuracy"
     ));
     let table = ok(&[
         "eval",
@@ -923,7 +923,8 @@ fn prune_writes_a_masked_checkpoint_that_every_command_keeps() {
         p,
         "--force",
     ]);
-    assert!(err.contains("pruned already"), "{err}");
+    // The tuned checkpoint removes 60 %: a lower level is refused, naming that share.
+    assert!(err.contains("60.00 %"), "{err}");
 }
 
 #[test]
@@ -969,4 +970,130 @@ fn prune_neurons_writes_a_smaller_checkpoint_every_command_loads() {
     assert_eq!(rows[0]["model"], "snn3d 784-36-10 d=3 T=25");
     let err = failure(&["prune", s, "--percent", "10", "--neurons", "10", "--out", s]);
     assert!(err.contains("cannot be used with"), "{err}");
+}
+
+/// One meaning for a checkpoint that prunes itself, in every command: the model as stored; a
+/// level is the share of all weights removed, its own ones first, pruned further among the kept
+/// ones; a lower level is refused naming the stored share; compensation covers only the newly
+/// removed. Each assertion below failed before (eval re-ranked with the mask installed and
+/// printed a 90 %-kept model as "10 % pruned"; `--prune 0` dropped the mask but kept the
+/// compensated biases; export wrote `prune_percent 0`; prune refused a pruned checkpoint).
+#[test]
+fn pruned_checkpoints_are_pruned_further_by_every_command() {
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp3d");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (p80, p50c, p90) = (path("p80"), path("p50c"), path("p90"));
+    let common = ["--test-limit", "300", "--device", "cpu"];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&common);
+        ok(&all)
+    };
+    let fail = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&common);
+        failure(&all)
+    };
+    let rows = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["eval"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--format", "json"]);
+        serde_json::from_str(&run(&all)).unwrap()
+    };
+    let zoo = zoo.to_str().unwrap();
+    run(&["prune", zoo, "--percent", "80", "--out", &p80]);
+    let total = 784 * 2048 + 2048 * 10;
+    let kept_at = |p: f64| {
+        total - neuropos_models::prune::removed_count(784 * 2048, p)
+            - neuropos_models::prune::removed_count(2048 * 10, p)
+    };
+
+    // As stored, and the same at its own share.
+    let stored = &rows(&[&p80])[0];
+    assert_eq!(
+        (stored["stored_percent"].as_f64(), stored["prune_percent"].as_f64()),
+        (Some(80.0), Some(80.0))
+    );
+    assert_eq!(stored["kept_weights"], kept_at(80.0));
+    let same = &rows(&[&p80, "--prune", "80"])[0];
+    assert_eq!(same["accuracy"], stored["accuracy"]);
+    assert_eq!(same["further_percent"], 0.0);
+
+    // Below the stored share: refused, naming it.
+    let err = fail(&["eval", &p80, "--prune", "10"]);
+    assert!(err.contains("80.00 %") && err.contains("at least"), "{err}");
+
+    // Further: 90 % of all weights by either ranking, the stored 80 % among them.
+    let by = |rank: &str| rows(&[&p80, "--prune", "90", "--rank", rank])[0].clone();
+    for rank in ["distance", "effective"] {
+        let r = by(rank);
+        assert_eq!(r["stored_percent"], 80.0);
+        assert_eq!(r["further_percent"], 10.0);
+        assert_eq!(r["rank"], rank);
+        assert_eq!(r["kept_weights"], kept_at(90.0), "{rank}");
+    }
+
+    // Iterative pruning: prune of a pruned checkpoint removes a superset of its mask; the two
+    // rankings choose different weights.
+    run(&["prune", &p80, "--percent", "90", "--out", &p90]);
+    let p90e = path("p90e");
+    run(&["prune", &p80, "--percent", "90", "--rank", "effective", "--out", &p90e]);
+    let masks = |p: &str| {
+        checkpoint::load(Path::new(p), DType::F32, &Device::Cpu)
+            .unwrap()
+            .network
+            .keep_masks()
+            .unwrap()
+            .iter()
+            .map(|m| m.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (m80, m90, m90e) = (masks(&p80), masks(&p90), masks(&p90e));
+    let kept = |m: &[Vec<f32>]| m.iter().flatten().filter(|&&v| v != 0.0).count();
+    assert_eq!(kept(&m90), kept_at(90.0));
+    for (a, b) in m80.iter().flatten().zip(m90.iter().flatten()) {
+        assert!(*b <= *a, "the 90 % mask keeps a weight the 80 % one removed");
+    }
+    assert_ne!(m90, m90e, "distance and effective rankings chose the same weights");
+    let info = checkpoint::read(Path::new(&p90)).unwrap().info;
+    assert_eq!(info.model.fixed_mask.unwrap().percent, 90.0);
+    assert_eq!(rows(&[&p90])[0]["kept_weights"], kept_at(90.0));
+
+    // Compensated: the stored biases stay with the stored mask; no level drops the mask.
+    run(&["prune", zoo, "--percent", "50", "--compensate", "2000", "--out", &p50c]);
+    let err = fail(&["eval", &p50c, "--prune", "0"]);
+    assert!(err.contains("50.00 %"), "{err}");
+    let own = &rows(&[&p50c])[0];
+    assert_eq!(own["compensated_on"], 2000);
+    let again = &rows(&[&p50c, "--prune", "50", "--compensate", "1000"])[0];
+    assert_eq!(again["accuracy"], own["accuracy"]);
+    assert_eq!(again["compensated_on"], 0, "nothing newly removed, nothing compensated");
+
+    // Export writes what it exports.
+    let out = path("p80.safetensors");
+    ok(&["export", &p80, "--out", &out]);
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&header.metadata().as_ref().unwrap()["neuropos-export"]).unwrap();
+    assert_eq!(meta["prune_percent"], 80.0);
+    assert_eq!(meta["kept_weights"], kept_at(80.0));
+    assert_eq!(meta["stored_pruning"]["percent"], 80.0);
+    let tensors = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    let nonzero: usize = (0..2)
+        .map(|c| {
+            tensors[&format!("linear.{c}.weight")]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .filter(|&&v| v != 0.0)
+                .count()
+        })
+        .sum();
+    assert_eq!(nonzero, kept_at(80.0));
+    let err = failure(&["export", &p80, "--prune", "50", "--out", &out]);
+    assert!(err.contains("80.00 %"), "{err}");
 }
