@@ -203,9 +203,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         };
         (model, vars, network, None, compensated_on)
     } else {
-        let (masks, before) = by_weight
-            .take()
-            .expect("chosen above for a weight pruning");
+        let (masks, before) = by_weight.take().expect("chosen above for a weight pruning");
         let masks = masks.masks;
         loaded.network.set_keep_masks(Some(masks.clone()))?;
         let compensated_on = match args.compensate {

@@ -286,7 +286,12 @@ pub fn write(
         // |w| by this ranking; a stored mask's removed weights are 0 here and never kept.
         let magnitudes: Vec<Vec<f32>> = prune::ranked_weights(&loaded.network, rank)?
             .iter()
-            .map(|w| Ok(w.abs()?.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?))
+            .map(|w| {
+                Ok(w.abs()?
+                    .flatten_all()?
+                    .to_dtype(DType::F32)?
+                    .to_vec1::<f32>()?)
+            })
             .collect::<anyhow::Result<_>>()?;
         let mut data = RankData {
             rank,

@@ -14,10 +14,10 @@
 use anyhow::{bail, Context};
 use candle_core::{DType, Device, Tensor};
 use clap::Args;
-use neuropos_models::prune_levels::StoredPruning;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::network::NetworkOutput;
+use neuropos_models::prune_levels::StoredPruning;
 use neuropos_models::Network;
 use plotters::prelude::*;
 use std::path::PathBuf;
@@ -278,10 +278,9 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         .map_or(0, |(i, _)| i);
     for (c, n) in neurons.iter().enumerate().take(depth - 1) {
         if let Some(inhibition) = &n.inhibition {
-            let m = neuropos_models::device::host_f64(&neuropos_models::geometry::inhibition_mask(
-                inhibition,
-                config.steepness,
-            )?)?;
+            let m = neuropos_models::device::host_f64(
+                &neuropos_models::geometry::inhibition_mask(inhibition, config.steepness)?,
+            )?;
             activity[c].iter_mut().zip(&m).for_each(|(a, m)| *a *= m);
         }
     }

@@ -1005,14 +1005,18 @@ fn pruned_checkpoints_are_pruned_further_by_every_command() {
     run(&["prune", zoo, "--percent", "80", "--out", &p80]);
     let total = 784 * 2048 + 2048 * 10;
     let kept_at = |p: f64| {
-        total - neuropos_models::prune::removed_count(784 * 2048, p)
+        total
+            - neuropos_models::prune::removed_count(784 * 2048, p)
             - neuropos_models::prune::removed_count(2048 * 10, p)
     };
 
     // As stored, and the same at its own share.
     let stored = &rows(&[&p80])[0];
     assert_eq!(
-        (stored["stored_percent"].as_f64(), stored["prune_percent"].as_f64()),
+        (
+            stored["stored_percent"].as_f64(),
+            stored["prune_percent"].as_f64()
+        ),
         (Some(80.0), Some(80.0))
     );
     assert_eq!(stored["kept_weights"], kept_at(80.0));
@@ -1038,7 +1042,16 @@ fn pruned_checkpoints_are_pruned_further_by_every_command() {
     // rankings choose different weights.
     run(&["prune", &p80, "--percent", "90", "--out", &p90]);
     let p90e = path("p90e");
-    run(&["prune", &p80, "--percent", "90", "--rank", "effective", "--out", &p90e]);
+    run(&[
+        "prune",
+        &p80,
+        "--percent",
+        "90",
+        "--rank",
+        "effective",
+        "--out",
+        &p90e,
+    ]);
     let masks = |p: &str| {
         checkpoint::load(Path::new(p), DType::F32, &Device::Cpu)
             .unwrap()
@@ -1053,22 +1066,40 @@ fn pruned_checkpoints_are_pruned_further_by_every_command() {
     let kept = |m: &[Vec<f32>]| m.iter().flatten().filter(|&&v| v != 0.0).count();
     assert_eq!(kept(&m90), kept_at(90.0));
     for (a, b) in m80.iter().flatten().zip(m90.iter().flatten()) {
-        assert!(*b <= *a, "the 90 % mask keeps a weight the 80 % one removed");
+        assert!(
+            *b <= *a,
+            "the 90 % mask keeps a weight the 80 % one removed"
+        );
     }
-    assert_ne!(m90, m90e, "distance and effective rankings chose the same weights");
+    assert_ne!(
+        m90, m90e,
+        "distance and effective rankings chose the same weights"
+    );
     let info = checkpoint::read(Path::new(&p90)).unwrap().info;
     assert_eq!(info.model.fixed_mask.unwrap().percent, 90.0);
     assert_eq!(rows(&[&p90])[0]["kept_weights"], kept_at(90.0));
 
     // Compensated: the stored biases stay with the stored mask; no level drops the mask.
-    run(&["prune", zoo, "--percent", "50", "--compensate", "2000", "--out", &p50c]);
+    run(&[
+        "prune",
+        zoo,
+        "--percent",
+        "50",
+        "--compensate",
+        "2000",
+        "--out",
+        &p50c,
+    ]);
     let err = fail(&["eval", &p50c, "--prune", "0"]);
     assert!(err.contains("50.00 %"), "{err}");
     let own = &rows(&[&p50c])[0];
     assert_eq!(own["compensated_on"], 2000);
     let again = &rows(&[&p50c, "--prune", "50", "--compensate", "1000"])[0];
     assert_eq!(again["accuracy"], own["accuracy"]);
-    assert_eq!(again["compensated_on"], 0, "nothing newly removed, nothing compensated");
+    assert_eq!(
+        again["compensated_on"], 0,
+        "nothing newly removed, nothing compensated"
+    );
 
     // Export writes what it exports.
     let out = path("p80.safetensors");

@@ -91,10 +91,12 @@ pub fn to_host(t: &Tensor) -> candle_core::Result<Tensor> {
     let flat = host.flatten_all()?;
     match t.dtype() {
         // Both widen to f32 exactly and come back unchanged.
-        DType::F16 | DType::BF16 | DType::F32 => {
-            Tensor::from_vec(flat.to_dtype(DType::F32)?.to_vec1::<f32>()?, shape, &Device::Cpu)?
-                .to_dtype(t.dtype())
-        }
+        DType::F16 | DType::BF16 | DType::F32 => Tensor::from_vec(
+            flat.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+            shape,
+            &Device::Cpu,
+        )?
+        .to_dtype(t.dtype()),
         DType::F64 => Tensor::from_vec(flat.to_vec1::<f64>()?, shape, &Device::Cpu),
         DType::U8 => Tensor::from_vec(flat.to_vec1::<u8>()?, shape, &Device::Cpu),
         DType::U32 => Tensor::from_vec(flat.to_vec1::<u32>()?, shape, &Device::Cpu),

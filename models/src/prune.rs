@@ -1078,12 +1078,9 @@ mod tests {
         // out, and prunes the less-pruned layer up to the level.
         let v = Tensor::new(&[[0.5f32, 0.6], [0.7, 0.8]], &Device::Cpu).unwrap();
         let none = Tensor::ones((2, 2), DType::F32, &Device::Cpu).unwrap();
-        let r = MagnitudeRanking::after(
-            &[w.clone(), v],
-            PruneScope::Layer,
-            &[stored.clone(), none],
-        )
-        .unwrap();
+        let r =
+            MagnitudeRanking::after(&[w.clone(), v], PruneScope::Layer, &[stored.clone(), none])
+                .unwrap();
         let m = r.masks(r.stored_percent()).unwrap();
         assert_eq!(
             m.masks[0].to_vec2::<f32>().unwrap(),

@@ -124,8 +124,13 @@ pub fn at_levels<E: From<Error>>(
         // installed already.
         return visit(&level, &loaded.network);
     };
-    let ranking = ranking(loaded, how.rank, how.scope, stored.map(|_| before.as_slice()))
-        .map_err(ours)?;
+    let ranking = ranking(
+        loaded,
+        how.rank,
+        how.scope,
+        stored.map(|_| before.as_slice()),
+    )
+    .map_err(ours)?;
     for &percent in levels {
         ranking
             .check_level(percent)

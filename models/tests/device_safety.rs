@@ -76,7 +76,8 @@ fn no_f64_tensor_is_made_off_the_cpu() {
 
 #[test]
 fn the_scan_finds_the_cast_eval_used_to_make() {
-    let old = "                let kept: f64 = masks\n                    .iter()\n                    \
+    let old =
+        "                let kept: f64 = masks\n                    .iter()\n                    \
                .map(|m| m.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>())\n";
     assert_eq!(f64_casts_on_the_device(old).len(), 1);
     let host = "    Ok(t.to_device(&Device::Cpu)?\n        .to_dtype(DType::F64)?\n";

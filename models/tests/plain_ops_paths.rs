@@ -180,10 +180,7 @@ fn train(case: &Case, fused: bool, d: &Data) -> Observed {
 /// Relative closeness against the larger magnitude of the whole vector.
 fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let scale = a
-        .iter()
-        .chain(b)
-        .fold(1e-12f32, |m, v| m.max(v.abs()));
+    let scale = a.iter().chain(b).fold(1e-12f32, |m, v| m.max(v.abs()));
     for (i, (u, v)) in a.iter().zip(b).enumerate() {
         assert!(
             u.is_finite() && v.is_finite() && (u - v).abs() <= tol * scale,
@@ -291,18 +288,18 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
             .unwrap();
         prune::compensate_removed_neurons(&loaded.network, &keep, &net, &vars, &images).unwrap();
         let scores = values(&net.forward(&d.test).unwrap());
-        assert_ne!(scores, values(&smaller), "{kind}: neuron pruning kept no weights");
+        assert_ne!(
+            scores,
+            values(&smaller),
+            "{kind}: neuron pruning kept no weights"
+        );
         out.extend(scores);
     }
 
     // A stored mask: the model as stored, then pruned further.
-    let (masks, _) = neuropos_models::prune_levels::masks_at(
-        &loaded,
-        50.0,
-        Rank::Effective,
-        PruneScope::Global,
-    )
-    .unwrap();
+    let (masks, _) =
+        neuropos_models::prune_levels::masks_at(&loaded, 50.0, Rank::Effective, PruneScope::Global)
+            .unwrap();
     let mut model = config.clone();
     model.fixed_mask = Some(prune::FixedMask {
         percent: 50.0,
@@ -337,8 +334,14 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
         })
         .unwrap();
     }
-    assert_eq!(kept[0], masks.kept, "{kind}: the stored model keeps its mask");
-    assert_eq!(kept[1], masks.kept, "{kind}: 50 % of a 50 % mask is the mask");
+    assert_eq!(
+        kept[0], masks.kept,
+        "{kind}: the stored model keeps its mask"
+    );
+    assert_eq!(
+        kept[1], masks.kept,
+        "{kind}: 50 % of a 50 % mask is the mask"
+    );
     assert!(kept[2] < kept[1], "{kind}: 70 % prunes further");
 
     // Pruning during training, scored as stored.
@@ -348,7 +351,12 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
         scope: PruneScope::Layer,
     });
     let during_dir = dir.join("during");
-    checkpoint::save(&during_dir, &loaded.vars, &CheckpointInfo::new(&during, None)).unwrap();
+    checkpoint::save(
+        &during_dir,
+        &loaded.vars,
+        &CheckpointInfo::new(&during, None),
+    )
+    .unwrap();
     let mut during = checkpoint::load(&during_dir, DType::F32, &Device::Cpu).unwrap();
     let how = Levels {
         levels: None,
@@ -358,9 +366,13 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
     };
     at_levels(&mut during, &how, |level, net| {
         assert_eq!(level.percent, 60.0);
-        let expected = config.weight_count() - prune::removed_count(784 * 24, 60.0)
+        let expected = config.weight_count()
+            - prune::removed_count(784 * 24, 60.0)
             - prune::removed_count(24 * 10, 60.0);
-        assert_eq!(level.kept, expected, "{kind}: kept weights of a self-pruning model");
+        assert_eq!(
+            level.kept, expected,
+            "{kind}: kept weights of a self-pruning model"
+        );
         out.extend(values(&net.forward(&d.test).unwrap()));
         neuropos_models::Result::Ok(())
     })
@@ -387,7 +399,12 @@ fn plain_ops_reach_every_training_pruning_and_loading_path_like_the_kernels() {
         let (fused, plain) = (train(&case, true, &d), train(&case, false, &d));
         let spiking = case.config.lif.is_some();
         assert_eq!(fused.losses.len(), 2, "{}: two batches", case.name);
-        assert_close(&format!("{} losses", case.name), &fused.losses, &plain.losses, 1e-3);
+        assert_close(
+            &format!("{} losses", case.name),
+            &fused.losses,
+            &plain.losses,
+            1e-3,
+        );
         // Adam divides by the gradient's own size: where a gradient is near zero, the two
         // paths' rounding can differ by up to a step (lr) per step, not more.
         let lr = case.config.kind.paper_learning_rate() as f32;
@@ -403,7 +420,12 @@ fn plain_ops_reach_every_training_pruning_and_loading_path_like_the_kernels() {
         if spiking {
             assert_counts(&case.name, &fused.scores, &plain.scores);
         } else {
-            assert_close(&format!("{} scores", case.name), &fused.scores, &plain.scores, 1e-4);
+            assert_close(
+                &format!("{} scores", case.name),
+                &fused.scores,
+                &plain.scores,
+                1e-4,
+            );
         }
         // Two steps in, near-equal class scores may rank differently; most may not.
         let agree = fused
@@ -434,6 +456,9 @@ fn plain_ops_reach_every_training_pruning_and_loading_path_like_the_kernels() {
         let loaded = checkpoint::load(&b, DType::F32, &Device::Cpu).unwrap();
         let accuracy = training::accuracy(&loaded.network, &d.test, &d.test_y).unwrap();
         device::set_fused_kernels(true);
-        assert!((0.0..=1.0).contains(&accuracy), "{kind}: accuracy {accuracy}");
+        assert!(
+            (0.0..=1.0).contains(&accuracy),
+            "{kind}: accuracy {accuracy}"
+        );
     }
 }
