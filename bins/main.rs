@@ -52,10 +52,21 @@ enum Command {
     Viz(viz::VizArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     common::init_logging();
-    let cli = Cli::parse();
-    match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprint!("{}", common::shortened_words(&e.render().to_string()));
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
@@ -65,5 +76,21 @@ fn main() -> anyhow::Result<()> {
         Command::Prune(args) => prune::run(*args),
         Command::Sweep(args) => sweep::run(*args),
         Command::Viz(args) => viz::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // A message and its causes, never a backtrace: RUST_BACKTRACE in the user's
+            // environment is for panics, and a user error is not one.
+            eprintln!("Error: {}", common::shortened_words(&e.to_string()));
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for (i, c) in causes.iter().enumerate() {
+                    eprintln!("    {i}: {}", common::shortened_words(c));
+                }
+            }
+            std::process::ExitCode::FAILURE
+        }
     }
 }

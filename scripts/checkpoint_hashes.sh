@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Behaviour check for refactors: trains five kinds for one epoch on the first 6000 training
 # images (seed 0, CPU) and prints one JSON line per kind with the SHA-256 of the checkpoint's
-# model.safetensors. Run it with the binary before and after a change; the hashes must match.
+# model.safetensors, then the same for `mlp3d --prune-during 80` (the pruning selection in every
+# forward pass). Run it with the binary before and after a change; the hashes must match.
 #   scripts/checkpoint_hashes.sh [BINARY] [LABEL]   (default ./target/release/neuropos)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,7 @@ for kind in mlp3d mlp3d-relaxed mlp3d-gaps snn3d mlp; do
     sha=$(sha256sum "$work/$kind/model.safetensors" | cut -d' ' -f1)
     echo "{\"label\": \"$label\", \"kind\": \"$kind\", \"epochs\": 1, \"train_limit\": 6000, \"seed\": 0, \"sha256\": \"$sha\"}"
 done
+"$bin" train --model mlp3d --prune-during 80 --epochs 1 --train-limit 6000 --seed 0 --device cpu \
+    --out "$work/during" >/dev/null 2>&1
+sha=$(sha256sum "$work/during/model.safetensors" | cut -d' ' -f1)
+echo "{\"label\": \"$label\", \"kind\": \"mlp3d --prune-during 80\", \"epochs\": 1, \"train_limit\": 6000, \"seed\": 0, \"sha256\": \"$sha\"}"

@@ -10,7 +10,7 @@ mod fake_hub;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fake_hub::{Repos, Served, COMMIT};
+use fake_hub::{Quirk, Repos, Served, COMMIT};
 
 fn neuropos(args: &[&str], home: &Path, port: u16, offline: bool) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_neuropos"));
@@ -63,6 +63,7 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         let served = Served {
             bytes: bytes.to_vec(),
             truncated,
+            quirk: Quirk::None,
         };
         repos.insert((repo.to_string(), path.to_string()), served);
     };

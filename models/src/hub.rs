@@ -10,6 +10,13 @@
 //! `HF_HUB_CACHE` (where the cache lives) and `HF_TOKEN` (private repositories) are read by
 //! hf-hub itself; `HF_HUB_OFFLINE=1`, which hf-hub does not read, is read here and resolves
 //! references from the cache only, without a network request.
+//!
+//! Nothing a server says can reach outside the cache or hold us: hf-hub is patched
+//! (`vendor/hf-hub/NEUROPOS-PATCH.md`) to refuse an ETag or commit id that is not a plain hash
+//! before it becomes a path, and every connection and read times out after
+//! `HF_HUB_DOWNLOAD_TIMEOUT` seconds (huggingface_hub's name and default, 10); a file over
+//! `NEUROPOS_HUB_MAX_BYTES` (default 1 GiB; checkpoints are kilobytes to megabytes), or one cut
+//! short, fails and leaves no partial file.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,14 +53,39 @@ impl fmt::Display for HubRef {
     }
 }
 
+/// The longest owner or repository name the Hub accepts.
+const MAX_NAME: usize = 96;
+
 /// Owner and repository names as the Hub allows them: letters, digits, `-`, `_`, `.`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= MAX_NAME
         && name != "."
         && name != ".."
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A revision as the Hub names them (a branch, a tag, `refs/pr/N`, a commit) and as it may become
+/// a file under the cache's `refs/`: letters, digits, `-`, `_`, `.`, `/` between non-empty
+/// parts, none of them `.` or `..`, at most 256 characters.
+fn valid_revision(revision: &str) -> bool {
+    revision.len() <= 256
+        && revision
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && revision
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// `s` as an error names it: whole up to 200 characters, else its start and its length.
+fn shortened(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}… ({} characters)", &s[..end], s.chars().count()),
+    }
 }
 
 impl FromStr for HubRef {
@@ -62,7 +94,7 @@ impl FromStr for HubRef {
     fn from_str(s: &str) -> Result<Self> {
         let fail = |problem: &str| {
             Err(Error::Hub {
-                reference: s.to_string(),
+                reference: shortened(s),
                 problem: format!("{problem}; expected hf://owner/repo[@revision][/subdir]"),
             })
         };
@@ -81,12 +113,18 @@ impl FromStr for HubRef {
             None => (repo_and_revision, None),
         };
         if !valid_name(owner) || !valid_name(repo) {
-            return fail(
-                "owner and repository must be non-empty names of letters, digits, -, _ or .",
-            );
+            return fail(&format!(
+                "owner and repository must be names of 1 to {MAX_NAME} letters, digits, -, _ or ."
+            ));
         }
         if revision.is_some_and(str::is_empty) {
             return fail("empty revision after @");
+        }
+        if revision.is_some_and(|r| !valid_revision(r)) {
+            return fail(
+                "the revision must be a branch, tag or commit of letters, digits, -, _ and ., \
+                 without . or .. parts",
+            );
         }
         if let Some(subdir) = subdir {
             let bad = subdir.is_empty()
@@ -160,8 +198,7 @@ pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
         reference: reference.to_string(),
         problem,
     };
-    let client =
-        HFClientSync::new().map_err(|e| fail(format!("cannot set up the Hub client: {e}")))?;
+    let client = client().map_err(|problem| fail(problem))?;
     let repo = client.model(reference.owner.clone(), reference.repo.clone());
     let offline = offline();
     let mut folder: Option<PathBuf> = None;
@@ -191,6 +228,59 @@ pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
         }
     }
     folder.ok_or_else(|| fail("nothing was downloaded".into()))
+}
+
+/// `HF_HUB_DOWNLOAD_TIMEOUT` when unset: huggingface_hub's default.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
+/// `NEUROPOS_HUB_MAX_BYTES` when unset: far above any checkpoint, far below a full disk.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// A positive number from the environment variable `name`, or `default` when it is unset.
+fn env_number<T: FromStr + PartialOrd + Default + Copy>(
+    name: &str,
+    default: T,
+) -> std::result::Result<T, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) => match text.trim().parse::<T>() {
+            Ok(v) if v > T::default() => Ok(v),
+            _ => Err(format!("{name}={text:?} is not a positive number")),
+        },
+    }
+}
+
+/// The endpoint `HF_ENDPOINT` names (the Hub itself when unset), checked to be an http(s) URL
+/// with a host, so a bad value is named rather than failing as "builder error".
+pub fn endpoint() -> std::result::Result<String, String> {
+    let Ok(value) = std::env::var("HF_ENDPOINT") else {
+        return Ok("https://huggingface.co".into());
+    };
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(value),
+        _ => Err(format!(
+            "HF_ENDPOINT={value:?} is not an http:// or https:// URL with a host (unset it for \
+             https://huggingface.co)"
+        )),
+    }
+}
+
+/// The Hub client: the endpoint checked, timeouts and the download limit from the environment.
+fn client() -> std::result::Result<HFClientSync, String> {
+    let endpoint = endpoint()?;
+    let timeout = env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS)?;
+    let max_bytes = env_number("NEUROPOS_HUB_MAX_BYTES", DEFAULT_MAX_BYTES)?;
+    let timeout = std::time::Duration::from_secs_f64(timeout);
+    hf_hub::HFClientBuilder::new()
+        .endpoint(endpoint.clone())
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        .max_download_bytes(max_bytes)
+        .build_sync()
+        .map_err(|e| format!("cannot set up the Hub client for {endpoint}: {e}"))
 }
 
 /// A failed download in words: which of repository, revision or file is missing, or why the
@@ -231,9 +321,19 @@ fn explain(
             "access to {file} denied by {endpoint}: the repository is private or gated, or it \
              does not exist (set HF_TOKEN for a private one)"
         ),
+        HFError::Request { source, .. } if source.is_timeout() => format!(
+            "no answer from {endpoint} for {file} within {} s (HF_HUB_DOWNLOAD_TIMEOUT sets the \
+             limit; the server accepted the connection but went silent, or is that slow)",
+            env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS).unwrap_or(DEFAULT_TIMEOUT_SECS)
+        ),
         HFError::Request { source, .. } => format!(
             "downloading {file} from {endpoint} failed, the connection was refused or the \
              transfer cut short: {source}"
+        ),
+        HFError::MalformedResponse { .. } => format!(
+            "{endpoint} answered for {file} with headers neuropos refuses (a commit id that is \
+             not 40 hex digits, or an ETag that is not a plain hash, could name files outside \
+             the cache), or without them: {error}"
         ),
         other => format!("downloading {file} failed: {other}"),
     }

@@ -2,7 +2,9 @@
 //! calls — `HEAD`/`GET {endpoint}/{owner}/{repo}/resolve/{revision}/{path}` with the headers the
 //! Hub sends (ETag, X-Repo-Commit, Content-Length; X-Error-Code on a 404) and
 //! `GET {endpoint}/api/models/{owner}/{repo}[/revision/{revision}]` — and records every request
-//! line. Anything else gets a 404.
+//! line. Anything else gets a 404. A file may be served by a hostile or broken server instead
+//! ([`Quirk`]): a commit id or ETag that climbs out of the cache, a `Content-Length` of 10^15, a
+//! body that stops and hangs; [`start_silent`] accepts connections and never answers.
 
 #![allow(dead_code)] // each test file uses its part
 
@@ -21,6 +23,22 @@ pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 pub struct Served {
     pub bytes: Vec<u8>,
     pub truncated: bool,
+    pub quirk: Quirk,
+}
+
+/// How a hostile or broken server answers for one file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Quirk {
+    #[default]
+    None,
+    /// `X-Repo-Commit` is this (say `../../../../victim`).
+    Commit(String),
+    /// `ETag` (and `X-Linked-Etag`) is this.
+    Etag(String),
+    /// Declares this `Content-Length` on HEAD and GET, then sends the file.
+    Length(u64),
+    /// GET sends the headers and half the body, then hangs for this many seconds.
+    Stall(u64),
 }
 
 /// `(repo, path in repo)` → file; revisions `main` and [`COMMIT`] both resolve to these.
@@ -109,17 +127,31 @@ fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
             let Some(served) = repos.get(&(repo, file.join("/"))) else {
                 return not_found(&mut stream, "EntryNotFound");
             };
-            let etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
+            let mut etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
+            let mut commit = COMMIT.to_string();
+            let mut length = served.bytes.len() as u64;
+            match &served.quirk {
+                Quirk::Commit(c) => commit = c.clone(),
+                Quirk::Etag(e) => etag = format!("\"{e}\""),
+                Quirk::Length(n) => length = *n,
+                Quirk::None | Quirk::Stall(_) => {}
+            }
             let headers = [
                 ("ETag", etag),
-                ("X-Repo-Commit", COMMIT.to_string()),
-                ("Content-Length", served.bytes.len().to_string()),
+                ("X-Repo-Commit", commit),
+                ("Content-Length", length.to_string()),
             ];
             let body: &[u8] = match (method, served.truncated) {
                 ("HEAD", _) => &[],
                 (_, true) => &served.bytes[..served.bytes.len() / 2],
                 _ => &served.bytes,
             };
+            if let (Quirk::Stall(secs), "GET") = (&served.quirk, method) {
+                respond(&mut stream, "200 OK", &headers, &body[..body.len() / 2]);
+                let _ = stream.flush();
+                std::thread::sleep(Duration::from_secs(*secs));
+                return;
+            }
             respond(&mut stream, "200 OK", &headers, body);
         }
         _ => not_found(&mut stream, "EntryNotFound"),
@@ -175,6 +207,36 @@ pub fn start(repos: Repos) -> FakeHub {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err(_) => break,
+            }
+        }
+    });
+    FakeHub {
+        port,
+        requests,
+        stop,
+        thread: Some(thread),
+    }
+}
+
+/// A server that accepts every connection, reads the request and never answers (until `secs`
+/// have passed or it is dropped): what a hung mirror looks like.
+pub fn start_silent(secs: u64) -> FakeHub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (stopped, seen) = (stop.clone(), requests.clone());
+    let thread = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut held = Vec::new();
+        while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    seen.lock().unwrap().push("(connection)".to_string());
+                    held.push(stream);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         }
     });
