@@ -32,7 +32,11 @@ fn neuropos(args: &[&str], home: &Path, port: u16, env: &[(&str, &str)]) -> Outp
     }
     let out = command.output().unwrap();
     let shown: Vec<String> = args.iter().map(|a| a.chars().take(60).collect()).collect();
-    assert_ne!(out.status.code(), Some(124), "neuropos {shown:?} still running after 90 s: it hangs");
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "neuropos {shown:?} still running after 90 s: it hangs"
+    );
     out
 }
 
@@ -163,7 +167,10 @@ fn a_hostile_hub_cannot_write_outside_the_cache_or_hang_us() {
     let silent = fake_hub::start_silent(60);
     let args = ["eval", "hf://some/model", "--device", "cpu"];
     let out = neuropos(&args, &home, silent.port, &fast);
-    fails_saying(&out, &["hf://some/model", "no answer", "HF_HUB_DOWNLOAD_TIMEOUT"]);
+    fails_saying(
+        &out,
+        &["hf://some/model", "no answer", "HF_HUB_DOWNLOAD_TIMEOUT"],
+    );
     assert!(!silent.requests.lock().unwrap().is_empty());
 }
 
@@ -199,4 +206,46 @@ fn bad_endpoints_names_and_revisions_are_named() {
             err.len()
         );
     }
+}
+
+/// A model in the cache, the server gone: the command works from the cache and says so once.
+#[test]
+fn a_cached_model_is_used_when_the_hub_is_down_and_that_is_said_once() {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp-h14");
+    let mut repos = Repos::new();
+    for file in ["config.json", "model.safetensors"] {
+        repos.insert(
+            ("lab/model".to_string(), file.to_string()),
+            Served {
+                bytes: std::fs::read(local.join(file)).unwrap(),
+                truncated: false,
+                quirk: Quirk::None,
+            },
+        );
+    }
+    let mut hub = fake_hub::start(repos);
+    let port = hub.port;
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "eval",
+        "hf://lab/model",
+        "--test-limit",
+        "100",
+        "--device",
+        "cpu",
+    ];
+    let out = neuropos(&args, home.path(), port, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hub.stop();
+    let out = neuropos(&args, home.path(), port, &[("RUST_LOG", "info")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("cached copy")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("hf://lab/model"), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
 }

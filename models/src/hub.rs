@@ -198,7 +198,7 @@ pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
         reference: reference.to_string(),
         problem,
     };
-    let client = client().map_err(|problem| fail(problem))?;
+    let client = client().map_err(&fail)?;
     let repo = client.model(reference.owner.clone(), reference.repo.clone());
     let offline = offline();
     let mut folder: Option<PathBuf> = None;
@@ -226,6 +226,12 @@ pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
             }
             _ => folder = Some(parent),
         }
+    }
+    if let (Some(error), Some(folder)) = (client.take_cache_fallback(), &folder) {
+        tracing::warn!(
+            "{reference}: the Hub did not answer ({error}); using the cached copy in {}",
+            folder.display()
+        );
     }
     folder.ok_or_else(|| fail("nothing was downloaded".into()))
 }
@@ -324,7 +330,8 @@ fn explain(
         HFError::Request { source, .. } if source.is_timeout() => format!(
             "no answer from {endpoint} for {file} within {} s (HF_HUB_DOWNLOAD_TIMEOUT sets the \
              limit; the server accepted the connection but went silent, or is that slow)",
-            env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS).unwrap_or(DEFAULT_TIMEOUT_SECS)
+            env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS)
+                .unwrap_or(DEFAULT_TIMEOUT_SECS)
         ),
         HFError::Request { source, .. } => format!(
             "downloading {file} from {endpoint} failed, the connection was refused or the \

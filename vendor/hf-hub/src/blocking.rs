@@ -153,6 +153,11 @@ impl std::fmt::Debug for HFBucketSync {
 }
 
 impl HFClientSync {
+    /// neuropos patch: see [`HFClient::take_cache_fallback`].
+    pub fn take_cache_fallback(&self) -> Option<String> {
+        self.inner.take_cache_fallback()
+    }
+
     /// Creates an `HFClientSync` using the default configuration from the environment.
     ///
     /// Reads the standard environment variables used by [`HFClient::new`].

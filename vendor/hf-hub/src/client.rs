@@ -130,6 +130,7 @@ pub(crate) struct HFClientInner {
     pub(crate) cache_dir: std::path::PathBuf,
     pub(crate) cache_enabled: bool,
     pub(crate) max_download_bytes: Option<u64>,
+    pub(crate) cache_fallback: std::sync::Mutex<Option<String>>,
     pub(crate) xet_state: std::sync::Mutex<crate::xet::XetState>,
 }
 
@@ -323,6 +324,7 @@ impl HFClientBuilder {
                 cache_dir,
                 cache_enabled: self.cache_enabled.unwrap_or(true),
                 max_download_bytes: self.max_download_bytes,
+                cache_fallback: std::sync::Mutex::new(None),
                 xet_state: std::sync::Mutex::new(crate::xet::XetState::default()),
             }),
         })
@@ -371,6 +373,18 @@ impl HFClient {
 
     pub(crate) fn max_download_bytes(&self) -> Option<u64> {
         self.inner.max_download_bytes
+    }
+
+    pub(crate) fn note_cache_fallback(&self, error: String) {
+        if let Ok(mut slot) = self.inner.cache_fallback.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
+    /// neuropos patch: the first server error a download answered from the cache instead, since
+    /// the last call (then cleared).
+    pub fn take_cache_fallback(&self) -> Option<String> {
+        self.inner.cache_fallback.lock().ok().and_then(|mut slot| slot.take())
     }
 
     pub(crate) fn http_client(&self) -> &reqwest::Client {

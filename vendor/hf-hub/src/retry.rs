@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use reqwest::{Error as ReqwestError, Response, StatusCode};
 use tokio_retry::strategy::{ExponentialBackoff, jitter};
-use tracing::{debug, error};
+use tracing::debug;
 
 pub(crate) const DEFAULT_MAX_ATTEMPTS: usize = 5;
 pub(crate) const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(100);
@@ -111,7 +111,9 @@ fn log_exhausted(max_attempts: usize, result: &Result<Response, ReqwestError>) {
         Ok(resp) => resp.url().to_string(),
         Err(e) => err_url(e),
     };
-    error!(url = %url, max_attempts, "retry exhausted");
+    // neuropos patch: the error is returned to the caller, who reports it (or, with a cached
+    // copy, says it used that); an ERROR line per file on top of that was noise.
+    tracing::debug!(url = %url, max_attempts, "retry exhausted");
 }
 
 /// Delay iterator used between retry attempts.

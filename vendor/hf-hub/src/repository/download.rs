@@ -422,9 +422,15 @@ impl<T: RepoType> HFRepository<T> {
             .await;
 
         match &result {
-            Err(e) if e.is_transient() && !force_download => self
-                .resolve_from_cache_only(&repo_folder, revision, &params.filename)
-                .or(result),
+            Err(e) if e.is_transient() && !force_download => {
+                let cached = self.resolve_from_cache_only(&repo_folder, revision, &params.filename);
+                // neuropos patch: the caller learns that the answer came from the cache because
+                // the server failed, and can say so once for all its files.
+                if cached.is_ok() {
+                    self.hf_client.note_cache_fallback(e.to_string());
+                }
+                cached.or(result)
+            },
             _ => result,
         }
     }

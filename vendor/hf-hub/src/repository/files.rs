@@ -352,7 +352,7 @@ pub(super) fn extract_etag(response: &reqwest::Response) -> Option<String> {
     let normalized = raw.strip_prefix("W/").unwrap_or(raw);
     let etag = normalized.trim_matches('"');
     if !is_safe_name(etag) {
-        tracing::error!(etag = %raw, "refusing an ETag that is not a plain hash");
+        tracing::debug!(etag = %raw, "refusing an ETag that is not a plain hash");
         return None;
     }
     Some(etag.to_string())
@@ -364,7 +364,7 @@ pub(super) fn extract_commit_hash(response: &reqwest::Response) -> Option<String
         .get(constants::HEADER_X_REPO_COMMIT)
         .and_then(|v| v.to_str().ok())?;
     if !crate::cache::storage::is_commit_hash(raw) {
-        tracing::error!(commit = %raw, "refusing an X-Repo-Commit that is not a 40-hex commit id");
+        tracing::debug!(commit = %raw, "refusing an X-Repo-Commit that is not a 40-hex commit id");
         return None;
     }
     Some(raw.to_string())
