@@ -7,7 +7,7 @@ use neuropos_models::data::{self, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
 use neuropos_models::prune::{PruneScope, Pruning};
 use neuropos_models::{Config, ModelKind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
@@ -310,4 +310,55 @@ pub fn check_percent(v: f64) -> Result<f64, String> {
             "pruning percentage {v} is outside [0, 100) (100 % would remove every weight)"
         ))
     }
+}
+
+/// The files a run or a checkpoint puts in its directory; a directory holding any of them holds
+/// one, and `--force` replaces all of them, never a mix of two.
+pub const RUN_FILES: [&str; 5] = [
+    neuropos_models::checkpoint::MODEL_FILE,
+    neuropos_models::checkpoint::CONFIG_FILE,
+    crate::train::METRICS_FILE,
+    crate::train::RUN_FILE,
+    neuropos_models::resume::STATE_FILE,
+];
+
+/// Which of [`RUN_FILES`] `dir` holds.
+pub fn held_run_files(dir: &Path) -> Vec<&'static str> {
+    RUN_FILES
+        .iter()
+        .copied()
+        .filter(|f| std::fs::symlink_metadata(dir.join(f)).is_ok())
+        .collect()
+}
+
+/// `--out` of a command that writes `what` (a checkpoint): not a file, and holding nothing
+/// unless `--force`. Checked before anything is computed; nothing is removed here.
+pub fn check_out_dir(out: &Path, force: bool, what: &str) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("--out {} exists and is not a directory", out.display());
+    }
+    let held = held_run_files(out);
+    if !held.is_empty() && !force {
+        anyhow::bail!(
+            "{} already holds {} ({}); pass --force to replace it",
+            out.display(),
+            if held.contains(&crate::train::RUN_FILE) {
+                "a run"
+            } else {
+                what
+            },
+            held.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Removes every one of [`RUN_FILES`] from `dir`: what `--force` replaces, once everything a
+/// command needs has been checked and it is about to write.
+pub fn clear_run_files(dir: &Path) -> anyhow::Result<()> {
+    for f in held_run_files(dir) {
+        let path = dir.join(f);
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -37,6 +37,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         crate::common::check_percent(p).map_err(|e| anyhow::anyhow!("--prune: {e}"))?;
     }
     let path = args.checkpoint.resolve()?;
+    // The export must not replace the checkpoint it reads (`--out SRC/model.safetensors`).
+    let out_real = std::fs::canonicalize(&args.out).ok();
+    let model_path = checkpoint::model_file(&path);
+    for input in [model_path.clone(), path.join(checkpoint::CONFIG_FILE)] {
+        if out_real.is_some() && std::fs::canonicalize(&input).ok() == out_real {
+            anyhow::bail!(
+                "--out {} is the checkpoint being exported ({}): choose another file",
+                args.out.display(),
+                input.display()
+            );
+        }
+    }
     let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
     let model = loaded.info.model.clone();
@@ -113,8 +125,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         (METADATA_KEY.to_string(), serde_json::to_string(&info)?),
         (EXPORT_KEY.to_string(), description.to_string()),
     ]);
-    let bytes = safetensors::serialize(&tensors, Some(metadata))
-        .with_context(|| format!("serialising {}", args.out.display()))?;
+    let bytes = checkpoint::serialize_sorted(&tensors, metadata)
+        .map_err(|e| anyhow::anyhow!("serialising {}: {e}", args.out.display()))?;
     checkpoint::write_atomically(&args.out, &bytes)?;
     tracing::info!(
         "{} → {}: {} dense weights, {} bytes (the checkpoint's model.safetensors: {} bytes)",

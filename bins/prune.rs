@@ -12,7 +12,7 @@ use neuropos_models::training::{self, adam};
 use neuropos_models::Network;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use std::io::Write;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::common::{DataArgs, DeviceArgs, Splits};
@@ -90,7 +90,7 @@ fn finetune(
     lr: f64,
     (train_x, train_y, test_x, test_y): (&Tensor, &Tensor, &Tensor, &Tensor),
     mut accuracy: f64,
-    metrics: &mut std::fs::File,
+    metrics: &mut String,
 ) -> anyhow::Result<f64> {
     let mut optimizer = adam(vars, lr)?;
     let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
@@ -126,12 +126,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be positive");
     }
-    if args.out.join(checkpoint::MODEL_FILE).exists() && !args.force {
-        bail!(
-            "{} already holds a checkpoint; pass --force to replace it",
-            args.out.display()
-        );
-    }
+    crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
     let device = args.device.device()?;
     let path = args.source.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, &device)
@@ -165,11 +160,9 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     } = splits;
 
     let source_accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let metrics_path = args.out.join(METRICS_FILE);
-    let mut metrics = std::fs::File::create(&metrics_path)
-        .with_context(|| format!("creating {}", metrics_path.display()))?;
+    // The log is written with the checkpoint, at the end: a failure before leaves --out as it
+    // was, never a new log beside an old model.
+    let mut metrics = String::new();
     let kind = loaded.info.model.kind;
     let lr = args.lr.unwrap_or(kind.paper_learning_rate());
     let data = (&train_x, &train_y, &test_x, &test_y);
@@ -283,12 +276,18 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         final_val_accuracy: None,
         preset: None,
     };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    // --force replaces all of what the directory held (a run's state and settings too: a later
+    // `train --resume` must not overwrite the pruned checkpoint).
+    crate::common::clear_run_files(&args.out)?;
     checkpoint::save_with_masks(
         &args.out,
         &vars,
         &CheckpointInfo::new(&model, Some(provenance)),
         masks.as_deref(),
     )?;
+    checkpoint::write_atomically(&args.out.join(METRICS_FILE), metrics.as_bytes())?;
     tracing::info!(
         "pruned checkpoint in {}: test accuracy {accuracy:.4}",
         args.out.display()

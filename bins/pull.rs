@@ -22,28 +22,37 @@ pub struct PullArgs {
 
 pub fn run(args: PullArgs) -> anyhow::Result<()> {
     let from = args.source.resolve()?;
-    // Validated exactly as any checkpoint is before it is copied anywhere.
-    let loaded = checkpoint::load(&from, DType::F32, &Device::Cpu)
+    // The bytes read here are the ones validated and the ones written: a directory's
+    // `config.json` if it has one, else the description stored in the file itself.
+    let file = checkpoint::model_file(&from);
+    let model = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let config_path = from.join(CONFIG_FILE);
+    let config = match from.is_dir() {
+        true => match std::fs::read(&config_path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", config_path.display())),
+        },
+        false => None,
+    };
+    let parsed = checkpoint::parse(&file, &model, config.as_deref())
         .with_context(|| format!("checking checkpoint {}", args.source))?;
-    if args.out.join(MODEL_FILE).exists() && !args.force {
-        anyhow::bail!(
-            "{} already holds a checkpoint; pass --force to replace it",
-            args.out.display()
-        );
-    }
+    let loaded = checkpoint::instantiate(parsed, DType::F32, &Device::Cpu)
+        .with_context(|| format!("checking checkpoint {}", args.source))?;
+    let config = match config {
+        Some(bytes) => bytes,
+        None => format!("{}\n", serde_json::to_string_pretty(&loaded.info)?).into_bytes(),
+    };
+    crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let from_dir = if from.is_dir() {
-        from.clone()
-    } else {
-        from.parent().map(PathBuf::from).unwrap_or_default()
-    };
-    for file in [MODEL_FILE, CONFIG_FILE] {
-        let (src, dst) = (from_dir.join(file), args.out.join(file));
-        // The Hub cache holds symlinks into its blob store: copy the content.
-        let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
-        checkpoint::write_atomically(&dst, &bytes)?;
-    }
+    // --force replaces what the directory held: no run state or log of another run stays
+    // beside the pulled checkpoint.
+    crate::common::clear_run_files(&args.out)?;
+    // Config first: a crash between the two renames leaves a model.safetensors whose
+    // metadata disagrees with config.json, which every loader refuses, never a silent mix.
+    checkpoint::write_atomically(&args.out.join(CONFIG_FILE), &config)?;
+    checkpoint::write_atomically(&args.out.join(MODEL_FILE), &model)?;
     tracing::info!(
         "{} ({}, {} parameters) → {}",
         args.source,

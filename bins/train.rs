@@ -393,24 +393,11 @@ impl RunSettings {
     }
 }
 
-/// The files a run writes into its directory; a directory holding any of them holds a run.
-const RUN_FILES: [&str; 5] = [
-    checkpoint::MODEL_FILE,
-    checkpoint::CONFIG_FILE,
-    METRICS_FILE,
-    RUN_FILE,
-    resume::STATE_FILE,
-];
-
 fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         bail!("--out {} exists and is not a directory", out.display());
     }
-    let held: Vec<&str> = RUN_FILES
-        .iter()
-        .copied()
-        .filter(|f| out.join(f).exists())
-        .collect();
+    let held = crate::common::held_run_files(out);
     if held.is_empty() {
         return Ok(());
     }
@@ -423,14 +410,9 @@ fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
             out.display()
         );
     }
-    // The old run's state must not be resumed with the new run's settings.
-    for f in [resume::STATE_FILE, RUN_FILE, METRICS_FILE] {
-        let path = out.join(f);
-        if path.exists() {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
-    tracing::warn!("--force: replacing the run in {}", out.display());
+    // Nothing is removed yet: the old run stays resumable until every flag, file and the
+    // device have been checked and the new run writes its first file (`execute`).
+    tracing::warn!("--force: the run in {} will be replaced", out.display());
     Ok(())
 }
 
@@ -928,6 +910,9 @@ fn execute(
                 initial_test_accuracy: initial,
             });
         }
+        // Everything is checked: now --force replaces the old run, all of it (its state must
+        // not be resumed with the new run's settings).
+        crate::common::clear_run_files(dir)?;
         // Before the first step: a run killed from here on can be resumed.
         let json = serde_json::to_string_pretty(&settings)?;
         checkpoint::write_atomically(&dir.join(RUN_FILE), format!("{json}\n").as_bytes())?;

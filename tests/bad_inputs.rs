@@ -17,6 +17,14 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        row: "a Hub reference that is not one",
+        args: "pull hf://a/b@.. --out {tmp}/x",
+        expect: &[
+            "hf://a/b@..",
+            "the revision must be a branch, tag or commit",
+        ],
+    },
+    Case {
         row: "unknown model kind",
         args: "train --model cnn --out {tmp}/x",
         expect: &["unknown model kind `cnn`", "expected one of"],
@@ -383,6 +391,11 @@ fn the_readme_table_lists_the_cases() {
         .collect();
     let mut tested: Vec<String> = CASES.iter().map(|c| c.row.to_string()).collect();
     tested.push("a full disk during a save".into());
+    // Rows that need a pruned checkpoint or a Hub: tests/cli.rs
+    // (`pruned_checkpoints_are_pruned_further_by_every_command`) and tests/hub_hostile.rs.
+    tested.push("a pruning level below a checkpoint's own".into());
+    tested.push("a bad HF_ENDPOINT".into());
+    tested.push("a hostile or silent Hub".into());
     tested.dedup();
     for row in &rows {
         assert!(tested.contains(row), "README row `{row}` has no test case");

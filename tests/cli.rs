@@ -1027,6 +1027,13 @@ fn pruned_checkpoints_are_pruned_further_by_every_command() {
     // Below the stored share: refused, naming it.
     let err = fail(&["eval", &p80, "--prune", "10"]);
     assert!(err.contains("80.00 %") && err.contains("at least"), "{err}");
+    let refused = path("refused");
+    let err = fail(&["prune", &p80, "--percent", "50", "--out", &refused]);
+    assert!(err.contains("80.00 %"), "{err}");
+    assert!(
+        !Path::new(&refused).exists(),
+        "a refused prune wrote its --out"
+    );
 
     // Further: 90 % of all weights by either ranking, the stored 80 % among them.
     let by = |rank: &str| rows(&[&p80, "--prune", "90", "--rank", rank])[0].clone();
@@ -1127,4 +1134,132 @@ fn pruned_checkpoints_are_pruned_further_by_every_command() {
     assert_eq!(nonzero, kept_at(80.0));
     let err = failure(&["export", &p80, "--prune", "50", "--out", &out]);
     assert!(err.contains("80.00 %"), "{err}");
+}
+
+/// A command that fails leaves what it was pointed at as it was, and `--force` replaces all of
+/// a directory, never part of it. Each case failed before: `train --force` removed the old
+/// run's state before checking the rest; `prune --force` into a run left its run.json (a later
+/// `--resume` overwrote the pruned model); `pull` kept an old config.json, and copied the
+/// sibling of the file it validated; `export` replaced the checkpoint it read; `prune` created
+/// its metrics.jsonl before failing; export's bytes changed from run to run.
+#[test]
+fn failing_commands_leave_what_they_were_pointed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = path("run");
+    let interrupted: Vec<&str> = "train --model mlp3d --hidden 16 --train-limit 1200 \
+        --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
+        .split_whitespace()
+        .collect();
+    let mut args = interrupted.clone();
+    args.push(&run);
+    ok(&args);
+    let snapshot = |d: &str| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap_or_default(),
+                )
+            })
+            .filter(|(n, _)| !n.starts_with(".lock"))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&run);
+    assert!(
+        before.iter().any(|(n, _)| n == "run.json"),
+        "an interrupted run"
+    );
+    for bad in [
+        &["--data-dir", "/nonexistent"][..],
+        &["--val-split", "60000"],
+        &["--train-limit", "100"],
+        &["--device", "cuda"],
+    ] {
+        let mut args = vec!["train", "--model", "mlp3d", "--hidden", "16", "--out", &run];
+        args.extend_from_slice(&["--force", "--epochs", "1", "--device", "cpu"]);
+        args.extend_from_slice(bad);
+        failure(&args);
+        assert_eq!(
+            snapshot(&run),
+            before,
+            "train --force {bad:?} changed the run"
+        );
+    }
+    // prune --force into the interrupted run replaces all of it.
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp-h14");
+    let zoo = zoo.to_str().unwrap();
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["prune", zoo, "--percent", "50", "--test-limit", "200"];
+        args.extend_from_slice(&["--device", "cpu", "--out", &run, "--force"]);
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    failure(&prune(&["--compensate", "999999"]));
+    assert_eq!(snapshot(&run), before, "a failed prune changed --out");
+    ok(&prune(&[]));
+    let names: Vec<String> = snapshot(&run).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names.contains(&"run.json".to_string())
+            && !names.contains(&"optimizer.safetensors".to_string()),
+        "{names:?}"
+    );
+    let err = failure(&["train", "--resume", &run]);
+    assert!(err.contains("run.json"), "{err}");
+
+    // pull copies what it validated, and the pair as one.
+    let dest = path("dest");
+    ok(&["pull", zoo, "--out", &dest]);
+    let lone = path("lone");
+    std::fs::create_dir_all(&lone).unwrap();
+    let embedded = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp3d");
+    std::fs::copy(
+        embedded.join("model.safetensors"),
+        format!("{lone}/model.safetensors"),
+    )
+    .unwrap();
+    ok(&["pull", &lone, "--out", &dest, "--force"]);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{dest}/config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["model"]["kind"], "mlp3d",
+        "the old config.json stayed"
+    );
+    let dense = path("dense.safetensors");
+    ok(&["export", zoo, "--out", &dense]);
+    std::fs::copy(
+        embedded.join("model.safetensors"),
+        path("model.safetensors"),
+    )
+    .unwrap();
+    ok(&["pull", &dense, "--out", &dest, "--force"]);
+    assert_eq!(
+        std::fs::read(format!("{dest}/model.safetensors")).unwrap(),
+        std::fs::read(&dense).unwrap(),
+        "pull copied a sibling of the file it validated"
+    );
+
+    // export: never over its own input, never through a symlink; the same bytes every time.
+    let src = path("src");
+    ok(&["pull", zoo, "--out", &src]);
+    let model = format!("{src}/model.safetensors");
+    let original = std::fs::read(&model).unwrap();
+    let err = failure(&["export", &src, "--out", &model]);
+    assert!(err.contains("being exported"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), original);
+    let link = path("link.safetensors");
+    std::os::unix::fs::symlink(&model, &link).unwrap();
+    let err = failure(&["export", zoo, "--out", &link]);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), original);
+    let again = path("again.safetensors");
+    ok(&["export", zoo, "--out", &again]);
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&dense).unwrap()
+    );
 }

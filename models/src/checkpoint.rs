@@ -158,9 +158,53 @@ pub fn set_debug_write_delay(delay: Duration) {
     DEBUG_WRITE_DELAY_MS.store(delay.as_millis() as u64, Ordering::Relaxed);
 }
 
+/// `safetensors::serialize` with the header's keys in sorted order: the crate takes metadata
+/// as a `HashMap`, whose order changes from run to run, so two keys gave different bytes for
+/// the same content. The same input now gives the same bytes.
+pub fn serialize_sorted(
+    tensors: &BTreeMap<String, Tensor>,
+    metadata: HashMap<String, String>,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut bytes = safetensors::serialize(tensors, Some(metadata)).map_err(|e| e.to_string())?;
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "no header")?) as usize;
+    // serde_json's maps are BTreeMaps here (no `preserve_order`): parsing sorts the keys.
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    let sorted = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    if sorted.len() > n {
+        return Err("the sorted header is longer than the original".into());
+    }
+    // Same keys and values, so the same length up to the alignment padding (spaces).
+    bytes[8..8 + n].fill(b' ');
+    bytes[8..8 + sorted.len()].copy_from_slice(&sorted);
+    Ok(bytes)
+}
+
+/// Refuses to replace `path` unless it is missing or a regular file: never a symlink (whose
+/// target could be anything), a directory, a device or a pipe.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    let kind = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if m.file_type().is_file() => return Ok(()),
+        Ok(m) if m.file_type().is_symlink() => "a symbolic link",
+        Ok(m) if m.is_dir() => "a directory",
+        Ok(_) => "a device, pipe or socket",
+    };
+    Err(Error::io(
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("refusing to replace {kind}: only a regular file or a new path is written"),
+        ),
+    ))
+}
+
 /// Writes `bytes` to `path` through a synced temporary file in the same directory renamed over
-/// it: the old file or the new one, never a torn one.
+/// it: the old file or the new one, never a torn one. Every file neuropos writes goes through
+/// here, so [`check_replaceable`] holds for all of them.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    check_replaceable(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
