@@ -87,42 +87,81 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(n) => Some(mnist.train_images.narrow(0, 0, n)?.to_device(&device)?),
     };
 
+    // Each checkpoint is scored on its own: one that fails is reported at the end, after the
+    // rows of those that did not.
     let mut rows = Vec::new();
+    let mut failed = Vec::new();
     for source in &args.checkpoints {
-        let path = source.resolve()?;
-        let mut loaded = checkpoint::load(&path, DType::F32, &device)
-            .with_context(|| format!("loading checkpoint {source}"))?;
-        let model = loaded.info.model.describe();
-        let params = loaded.info.params;
-        let how = Levels {
-            levels: args.prune.as_ref().map(|p| p.0.as_slice()),
-            rank: args.rank,
-            scope: args.scope,
-            compensation: compensation_images.as_ref(),
-        };
-        at_levels(&mut loaded, &how, |level, network| {
-            let accuracy = training::accuracy(network, &test_x, &test_y)?;
-            tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
-            rows.push(Row {
-                checkpoint: source.to_string(),
-                model: model.clone(),
-                params,
-                stored_percent: level.stored_percent,
-                further_percent: level.further_percent(),
-                prune_percent: level.percent,
-                scope: level.scope,
-                rank: level.rank,
-                compensated_on: level.compensated_on,
-                kept_weights: level.kept,
-                total_weights: level.total,
-                accuracy,
-            });
-            anyhow::Ok(())
-        })
-        .with_context(|| format!("pruning {source}"))?;
+        let scored = score(
+            source,
+            &args,
+            &mnist,
+            (&test_x, &test_y),
+            compensation_images.as_ref(),
+        );
+        match scored {
+            Ok(mut r) => rows.append(&mut r),
+            Err(e) if args.checkpoints.len() == 1 => return Err(e),
+            Err(e) => failed.push(format!("{source}: {e:#}")),
+        }
     }
-    print!("{}", render(&rows, &args.format)?);
+    if !rows.is_empty() {
+        print!("{}", render(&rows, &args.format)?);
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} checkpoints could not be scored (the others' rows are above):\n{}",
+            failed.len(),
+            args.checkpoints.len(),
+            failed.join("\n")
+        );
+    }
     Ok(())
+}
+
+/// The rows of one checkpoint: as stored, or at each of `args.prune`'s levels.
+fn score(
+    source: &CheckpointSource,
+    args: &EvalArgs,
+    mnist: &neuropos_models::data::Mnist,
+    (test_x, test_y): (&candle_core::Tensor, &candle_core::Tensor),
+    compensation: Option<&candle_core::Tensor>,
+) -> anyhow::Result<Vec<Row>> {
+    let device = test_x.device();
+    let path = source.resolve()?;
+    let mut loaded = checkpoint::load(&path, DType::F32, device)
+        .with_context(|| format!("loading checkpoint {source}"))?;
+    mnist.check_fits(&loaded.info.model, &source.to_string())?;
+    let model = loaded.info.model.describe();
+    let params = loaded.info.params;
+    let how = Levels {
+        levels: args.prune.as_ref().map(|p| p.0.as_slice()),
+        rank: args.rank,
+        scope: args.scope,
+        compensation,
+    };
+    let mut rows = Vec::new();
+    at_levels(&mut loaded, &how, |level, network| {
+        let accuracy = training::accuracy(network, test_x, test_y)?;
+        tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
+        rows.push(Row {
+            checkpoint: source.to_string(),
+            model: model.clone(),
+            params,
+            stored_percent: level.stored_percent,
+            further_percent: level.further_percent(),
+            prune_percent: level.percent,
+            scope: level.scope,
+            rank: level.rank,
+            compensated_on: level.compensated_on,
+            kept_weights: level.kept,
+            total_weights: level.total,
+            accuracy,
+        });
+        anyhow::Ok(())
+    })
+    .with_context(|| format!("pruning {source}"))?;
+    Ok(rows)
 }
 
 const COLUMNS: [&str; 12] = [

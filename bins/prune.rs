@@ -140,6 +140,12 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
             stored.percent
         );
     }
+    if args.neurons.is_none() {
+        loaded
+            .info
+            .model
+            .check_pruning_keeps_weights(percent, args.scope)?;
+    }
     // Pruned further when it prunes itself: `percent` of all weights, its own ones first. Chosen
     // before anything is written, so a refused level leaves --out as it was.
     let mut by_weight = match args.neurons {
@@ -158,6 +164,15 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         test_x,
         test_y,
     } = splits;
+    let classes = neuropos_models::data::class_count(&[&train_y, &test_y])?;
+    let inputs = train_x.dim(1)?;
+    neuropos_models::data::check_fits(
+        &loaded.info.model,
+        inputs,
+        classes,
+        false,
+        &args.source.to_string(),
+    )?;
 
     let source_accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
     // The log is written with the checkpoint, at the end: a failure before leaves --out as it

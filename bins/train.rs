@@ -379,10 +379,60 @@ impl RunSettings {
             );
         }
         settings
-            .config
             .validate()
-            .with_context(|| format!("{}: the model configuration", path.display()))?;
+            .with_context(|| format!("{}: settings no flag could give", path.display()))?;
         Ok(settings)
+    }
+
+    /// Every check on a run's settings, whether they came from flags or from a `run.json`
+    /// being resumed (an edited file is held to what the flags are).
+    fn validate(&self) -> anyhow::Result<()> {
+        let (config, recipe) = (&self.config, &self.recipe);
+        config.validate()?;
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            bail!("--lr must be a positive number, got {}", self.lr);
+        }
+        if self.batch_size == 0 {
+            bail!("--batch-size must be positive");
+        }
+        if self.epochs == 0 {
+            bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
+        }
+        if recipe.snn_loss != SnnLoss::Membrane && config.lif.is_none() {
+            bail!(
+                "--snn-loss chooses a spiking network's loss; {} is an MLP",
+                config.describe()
+            );
+        }
+        recipe.validate(self.epochs).map_err(anyhow::Error::msg)?;
+        if recipe.steepness_final.is_some() && !config.kind.is_embedded() {
+            bail!("--steepness-final anneals the inhibition masks; a baseline has none");
+        }
+        if recipe.axis_lr_scale != 1.0
+            && !matches!(config.kind.axis(), Some(AxisMode::Gaps | AxisMode::Relaxed))
+        {
+            bail!(
+                "--axis-lr-scale sets the rate of learned gaps or z; {} keeps its layers at fixed \
+                 coordinates",
+                config.describe()
+            );
+        }
+        if recipe.label_smoothing > 0.0 && config.lif.is_some() {
+            bail!(
+                "--label-smoothing applies to MLPs; {} trains on its membrane loss, which has none",
+                config.describe()
+            );
+        }
+        if self.val_split == Some(0) {
+            bail!("--val-split 0 holds nothing out; leave it away to train on every image");
+        }
+        for (flag, limit) in [
+            ("--train-limit", self.train_limit),
+            ("--test-limit", self.test_limit),
+        ] {
+            crate::common::check_limit(flag, limit)?;
+        }
+        Ok(())
     }
 
     fn data_args(&self) -> DataArgs {
@@ -550,20 +600,11 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         .lr
         .or(best.and_then(|b| b.lr))
         .unwrap_or(kind.paper_learning_rate());
-    if !(lr.is_finite() && lr > 0.0) {
-        bail!("--lr must be a positive number, got {lr}");
-    }
     let batch_size = args
         .batch_size
         .or(best.and_then(|b| b.batch_size))
         .unwrap_or(600);
-    if batch_size == 0 {
-        bail!("--batch-size must be positive");
-    }
     let epochs = args.epochs.unwrap_or(kind.paper_epochs());
-    if epochs == 0 {
-        bail!("--epochs must be at least 1 (0 epochs would train and save nothing)");
-    }
     let base = best.map(|b| b.recipe).unwrap_or_default();
     let recipe = Recipe {
         schedule: args.lr_schedule.unwrap_or(base.schedule),
@@ -574,34 +615,6 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         axis_lr_scale: args.axis_lr_scale.unwrap_or(base.axis_lr_scale),
         snn_loss: args.snn_loss.unwrap_or(base.snn_loss),
     };
-    if recipe.snn_loss != SnnLoss::Membrane && config.lif.is_none() {
-        bail!(
-            "--snn-loss chooses a spiking network's loss; {} is an MLP",
-            config.describe()
-        );
-    }
-    recipe.validate(epochs).map_err(anyhow::Error::msg)?;
-    if recipe.steepness_final.is_some() && !config.kind.is_embedded() {
-        bail!("--steepness-final anneals the inhibition masks; a baseline has none");
-    }
-    if recipe.axis_lr_scale != 1.0
-        && !matches!(config.kind.axis(), Some(AxisMode::Gaps | AxisMode::Relaxed))
-    {
-        bail!(
-            "--axis-lr-scale sets the rate of learned gaps or z; {} keeps its layers at fixed \
-             coordinates",
-            config.describe()
-        );
-    }
-    if recipe.label_smoothing > 0.0 && config.lif.is_some() {
-        bail!(
-            "--label-smoothing applies to MLPs; {} trains on its membrane loss, which has none",
-            config.describe()
-        );
-    }
-    if args.val_split == Some(0) {
-        bail!("--val-split 0 holds nothing out; leave it away to train on every image");
-    }
     let settings = RunSettings {
         format: RUN_FORMAT.into(),
         config,
@@ -619,6 +632,7 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
         init_from: start.as_ref().map(|s| s.source.clone()),
         lineage: None,
     };
+    settings.validate()?;
     Ok((settings, start))
 }
 

@@ -378,6 +378,7 @@ fn run_viewer(args: &VizArgs, html: &std::path::Path) -> anyhow::Result<()> {
     }
     levels.sort_by(f64::total_cmp);
     let (mut mnist, _) = args.data.load()?;
+    mnist.check_fits(&loaded.info.model, &args.checkpoint.to_string())?;
     if let Some(n) = args.test_limit {
         mnist = mnist.limit_test(n)?;
     }

@@ -17,6 +17,14 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        row: "a pruning share that keeps no weight",
+        args: "train --model mlp --hidden 14 --prune-during 99.9999 --out {tmp}/x",
+        expect: &[
+            "removes every one of the",
+            "synapse layer 0 (784 → 14 neurons)",
+        ],
+    },
+    Case {
         row: "a Hub reference that is not one",
         args: "pull hf://a/b@.. --out {tmp}/x",
         expect: &[
@@ -396,6 +404,10 @@ fn the_readme_table_lists_the_cases() {
     tested.push("a pruning level below a checkpoint's own".into());
     tested.push("a bad HF_ENDPOINT".into());
     tested.push("a hostile or silent Hub".into());
+    // files_are_held_to_what_flags_are, below.
+    tested.push("an edited run.json".into());
+    tested.push("a checkpoint that overflows in f32".into());
+    tested.push("a checkpoint of another shape than the data".into());
     tested.dedup();
     for row in &rows {
         assert!(tested.contains(row), "README row `{row}` has no test case");
@@ -406,4 +418,122 @@ fn the_readme_table_lists_the_cases() {
             "test case `{row}` is not in the README table"
         );
     }
+}
+
+/// Settings and checkpoints from files are held to what flags are: an edited `run.json` is
+/// validated as the flags would be (a negative rate trained by gradient ascent, a batch of 0
+/// panicked), a checkpoint is validated in the f32 it runs in (a steepness of 1e300 gave NaN
+/// masks), and one that does not fit the data is refused by name (it scored 0.0000, or failed
+/// inside a matrix product).
+#[test]
+fn files_are_held_to_what_flags_are() {
+    use candle_core::{DType, Device};
+    use neuropos_models::{checkpoint, Config, ModelKind, Network};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let r = run.to_str().unwrap().to_string();
+    let mut args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 \
+         --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    args.push(r.clone());
+    assert!(neuropos(&args).status.success());
+    let settings = std::fs::read_to_string(run.join("run.json")).unwrap();
+    let fails = |args: &[&str], what: &[&str]| {
+        let out = neuropos(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        for w in what {
+            assert!(err.contains(w), "{args:?}: expected {w:?} in {err}");
+        }
+    };
+    for (key, value, what) in [
+        ("lr", "-0.005", "--lr must be a positive number"),
+        ("batch_size", "0", "--batch-size must be positive"),
+        ("epochs", "0", "--epochs must be at least 1"),
+    ] {
+        let mut edited: serde_json::Value = serde_json::from_str(&settings).unwrap();
+        edited[key] = serde_json::from_str(value).unwrap();
+        std::fs::write(run.join("run.json"), edited.to_string()).unwrap();
+        fails(&["train", "--resume", &r], &["run.json", what]);
+    }
+    for (key, value, what) in [
+        ("label_smoothing", "1", "label smoothing must be in [0, 1)"),
+        ("augment_shift", "100", "at most 8"),
+        ("warmup_epochs", "1000", "warm-up epochs leave none"),
+    ] {
+        let mut edited: serde_json::Value = serde_json::from_str(&settings).unwrap();
+        edited["recipe"][key] = serde_json::from_str(value).unwrap();
+        std::fs::write(run.join("run.json"), edited.to_string()).unwrap();
+        fails(&["train", "--resume", &r], &["run.json", what]);
+    }
+
+    // Checkpoints written by the library with numbers no flag would give, or another shape.
+    let save = |config: &Config, name: &str| {
+        // Variables of a valid network of the same shape; the description as given.
+        let mut valid = config.clone();
+        valid.steepness = 10.0;
+        if let Some(lif) = valid.lif.as_mut() {
+            lif.threshold = 1.0;
+        }
+        let vars = candle_nn::VarMap::new();
+        Network::seeded(&valid, &vars, 0, DType::F32, &Device::Cpu).unwrap();
+        let dir = tmp.path().join(name);
+        let info = checkpoint::CheckpointInfo::new(config, None);
+        checkpoint::save(&dir, &vars, &info).unwrap();
+        dir.to_str().unwrap().to_string()
+    };
+    let mut steep = Config::mnist(ModelKind::Mlp3d, &[8], 3);
+    steep.steepness = 1e300;
+    let mut faint = Config::mnist(ModelKind::Snn3d, &[8], 3);
+    faint.lif.as_mut().unwrap().threshold = 1e-300;
+    for (config, name, what) in [
+        (
+            &steep,
+            "steep",
+            "steepness must be positive and finite in f32",
+        ),
+        (&faint, "faint", "threshold must be positive"),
+    ] {
+        let dir = save(config, name);
+        fails(
+            &["eval", &dir, "--test-limit", "10", "--device", "cpu"],
+            &[what],
+        );
+    }
+    let wide = save(&Config::new(ModelKind::Mlp3d, 784, &[8], 20, 3), "wide");
+    let small = save(&Config::new(ModelKind::Mlp, 100, &[8], 10, 3), "small");
+    for dir in [&wide, &small] {
+        fails(
+            &["eval", dir, "--test-limit", "10", "--device", "cpu"],
+            &[
+                dir.as_str(),
+                "the data has 784 pixels per image and 10 classes",
+            ],
+        );
+    }
+    // Several checkpoints: the good one's row is printed, the bad one named at the end.
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/mlp-h14");
+    let out = neuropos(&[
+        "eval",
+        good.to_str().unwrap(),
+        &wide,
+        "--test-limit",
+        "10",
+        "--device",
+        "cpu",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("mlp-h14"),
+        "the good row is missing: {stdout}"
+    );
+    assert!(
+        err.contains("1 of 2 checkpoints") && err.contains(&wide),
+        "{err}"
+    );
 }

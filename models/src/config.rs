@@ -326,6 +326,7 @@ impl Config {
         }
         if let Some(pruning) = &self.pruning {
             pruning.validate().map_err(Error::Config)?;
+            self.check_pruning_keeps_weights(pruning.percent, pruning.scope)?;
         }
         if self.pruning.is_some() && self.fixed_mask.is_some() {
             return fail(
@@ -339,22 +340,24 @@ impl Config {
                     self.dim
                 ));
             }
-            if !(self.steepness.is_finite() && self.steepness > 0.0) {
+            // Checked as the network computes them, in f32: a steepness of 1e300 is infinite
+            // there (NaN masks), an epsilon of 1e-300 is 0 (an infinite weight).
+            if !positive_in_f32(self.steepness) {
                 return fail(format!(
-                    "steepness must be positive and finite, got {}",
+                    "steepness must be positive and finite in f32, got {:e}",
                     self.steepness
                 ));
             }
-            if !(self.distance_epsilon.is_finite() && self.distance_epsilon > 0.0) {
+            if !positive_in_f32(self.distance_epsilon) {
                 return fail(format!(
-                    "distance_epsilon must be positive and finite, got {}",
+                    "distance_epsilon must be positive and finite in f32, got {:e}",
                     self.distance_epsilon
                 ));
             }
             let init = self.init;
             // A width of 0 starts every neuron of a layer at the same place (or every mask at
             // 0): a symmetric start that training cannot break.
-            let width_ok = |w: f64| w.is_finite() && w > 0.0;
+            let width_ok = positive_in_f32;
             if !(width_ok(init.coord_half_width) && width_ok(init.inhibition_half_width)) {
                 return fail(format!(
                     "init widths must be positive and finite, got {init:?}"
@@ -362,6 +365,38 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a pruning share that leaves a synapse layer (or, for scope global, the network)
+    /// without a single weight: 99.9999 % rounds to all of them, and such a network trains to
+    /// chance while reporting a complete run.
+    pub fn check_pruning_keeps_weights(
+        &self,
+        percent: f64,
+        scope: crate::prune::PruneScope,
+    ) -> Result<()> {
+        let sizes: Vec<usize> = self.layers.windows(2).map(|w| w[0] * w[1]).collect();
+        let empty = |n: usize| crate::prune::removed_count(n, percent) >= n;
+        let bad = match scope {
+            crate::prune::PruneScope::Layer => sizes.iter().position(|&n| empty(n)),
+            crate::prune::PruneScope::Global => empty(sizes.iter().sum()).then_some(0),
+        };
+        match bad {
+            None => Ok(()),
+            Some(c) => Err(Error::Config(match scope {
+                crate::prune::PruneScope::Layer => format!(
+                    "pruning {percent} % removes every one of the {} weights of synapse layer {c} \
+                     ({} → {} neurons)",
+                    sizes[c],
+                    self.layers[c],
+                    self.layers[c + 1]
+                ),
+                crate::prune::PruneScope::Global => format!(
+                    "pruning {percent} % removes every one of the network's {} weights",
+                    sizes.iter().sum::<usize>()
+                ),
+            })),
+        }
     }
 
     pub fn num_layers(&self) -> usize {
@@ -429,4 +464,10 @@ impl Config {
         }
         text
     }
+}
+
+/// Whether `v` is a positive, finite number once the network holds it in f32.
+pub fn positive_in_f32(v: f64) -> bool {
+    let narrow = v as f32;
+    narrow.is_finite() && narrow > 0.0
 }

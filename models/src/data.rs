@@ -28,6 +28,66 @@ pub struct Mnist {
     pub test_labels: Tensor,
 }
 
+impl Mnist {
+    /// Pixels per image: what a network's input layer must hold.
+    pub fn inputs(&self) -> Result<usize> {
+        Ok(self.train_images.dim(1)?)
+    }
+
+    /// The number of classes: one more than the largest label of either split.
+    pub fn classes(&self) -> Result<usize> {
+        class_count(&[&self.train_labels, &self.test_labels])
+    }
+
+    /// Refuses a network that does not fit this data: its input layer not the images' pixel
+    /// count, or its output layer not the class count (it would score 0 or fail inside a
+    /// matrix product instead).
+    pub fn check_fits(&self, config: &crate::Config, source: &str) -> Result<()> {
+        check_fits(config, self.inputs()?, self.classes()?, true, source)
+    }
+}
+
+/// [`Mnist::check_fits`] for data seen only in part: with `exact` false (a limited split may
+/// lack some classes), only labels beyond the output layer are refused.
+pub fn check_fits(
+    config: &crate::Config,
+    inputs: usize,
+    classes: usize,
+    exact: bool,
+    source: &str,
+) -> Result<()> {
+    let outputs_fit = match exact {
+        true => config.output_size() == classes,
+        false => config.output_size() >= classes,
+    };
+    if config.input_size() != inputs || !outputs_fit {
+        return Err(crate::Error::Config(format!(
+            "{source} ({}) takes {} inputs and gives {} classes; the data has {inputs} pixels per \
+             image and {classes} classes",
+            config.describe(),
+            config.input_size(),
+            config.output_size()
+        )));
+    }
+    Ok(())
+}
+
+/// One more than the largest label in `labels` (0 for none).
+pub fn class_count(labels: &[&Tensor]) -> Result<usize> {
+    let mut count = 0;
+    for l in labels {
+        if l.dim(0)? > 0 {
+            let max: u32 = l
+                .to_device(&candle_core::Device::Cpu)?
+                .to_dtype(DType::U32)?
+                .max(0)?
+                .to_scalar()?;
+            count = count.max(max as usize + 1);
+        }
+    }
+    Ok(count)
+}
+
 /// The repository's vendored copy, wherever the binary is run from: `./data/mnist` if it
 /// exists, else the copy beside the sources this binary was built from.
 pub fn default_dir() -> PathBuf {
