@@ -1002,6 +1002,52 @@ fn task_command(
     Ok(line.join(" "))
 }
 
+/// The files a sweep writes into its --out directory.
+const SWEEP_FILES: [&str; 5] = [
+    "summary.md",
+    "summary.csv",
+    "summary.json",
+    "sweep.sbatch",
+    "jobs.txt",
+];
+
+/// `--out` is a sweep's own directory, checked before anything trains: not a file, not a
+/// directory holding other things (`--out .` would write its summaries among them and its runs
+/// into the parent). It is created here, so an unwritable place fails now, not after the runs.
+fn check_sweep_out(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} exists and is not a directory", out.display());
+    }
+    if out.is_dir() {
+        let cwd = std::env::current_dir().ok();
+        if cwd.is_some_and(|cwd| cwd.starts_with(out)) {
+            bail!(
+                "--out {} holds the current directory: give the sweep a directory of its own \
+                 (its runs go beside it, in ../runs)",
+                out.display()
+            );
+        }
+        let foreign: Vec<String> = std::fs::read_dir(out)
+            .with_context(|| format!("reading --out {}", out.display()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                !SWEEP_FILES.contains(&n.as_str())
+                    && !["logs", "figures"].contains(&n.as_str())
+                    && !n.starts_with('.')
+            })
+            .collect();
+        if !foreign.is_empty() {
+            bail!(
+                "--out {} holds files no sweep wrote ({}): give the sweep a directory of its own",
+                out.display(),
+                foreign.join(", ")
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating --out {}", out.display()))
+}
+
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let spec_path = std::path::absolute(&args.spec)?;
     let spec = Spec::read(&spec_path)?;
@@ -1032,12 +1078,40 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if over.seeds.is_empty() {
         bail!("no seeds");
     }
+    // A run counted twice would enter the statistics twice (a mean ± std over fewer runs than
+    // it claims): each seed once, each setting once.
+    for (i, seed) in over.seeds.iter().enumerate() {
+        if over.seeds[..i].contains(seed) {
+            bail!(
+                "seed {seed} is listed twice ({}): each run would be counted twice",
+                if args.seeds.is_some() {
+                    "--seeds"
+                } else {
+                    "the spec's seeds"
+                }
+            );
+        }
+    }
+    if args.task.is_none() {
+        check_sweep_out(&out)?;
+    }
     let runs = std::path::absolute(
         args.runs
             .clone()
             .unwrap_or_else(|| out.parent().unwrap_or(Path::new(".")).join("runs")),
     )?;
     let all = units(&spec, &over, &runs);
+    for (i, unit) in all.iter().enumerate() {
+        if let Some(first) = all[..i].iter().find(|u| u.dir == unit.dir) {
+            bail!(
+                "rows `{}` and `{}` of {} are the same runs ({}): a run would be counted twice",
+                spec.rows[first.row].name,
+                spec.rows[unit.row].name,
+                spec_path.display(),
+                unit.dir.parent().unwrap_or(&unit.dir).display()
+            );
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores);
     // Cores left idle by fewer runs than jobs go to the runs' threads.

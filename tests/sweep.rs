@@ -342,6 +342,68 @@ fn bad_specs_are_clear_errors() {
         assert!(!out.status.success() && !err.contains("panicked"), "{text}");
         assert!(err.contains(says) && err.contains("bad.toml"), "{text}: {err}");
     }
+    // A run counted twice, and outputs that are not the sweep's own: refused before anything
+    // trains (each was accepted before: `seeds = [0, 0]` reported a mean over a run twice).
+    let spec = tmp.path().join("twice.toml");
+    let row = "[[row]]\nname = \"a\"\nmodel = \"mlp\"\nhidden = [3]\nepochs = 1\n";
+    let same = "[[row]]\nname = \"b\"\nmodel = \"mlp\"\nhidden = [3]\nepochs = 1\n";
+    let out_dir = tmp.path().join("out");
+    let o = out_dir.to_str().unwrap();
+    for (text, extra, says) in [
+        (
+            format!("name = \"x\"\nseeds = [0, 0]\n{row}"),
+            vec![],
+            "seed 0 is listed twice",
+        ),
+        (
+            format!("name = \"x\"\n{row}"),
+            vec!["--seeds", "0,1,0"],
+            "listed twice",
+        ),
+        (
+            format!("name = \"x\"\n{row}{same}"),
+            vec![],
+            "are the same runs",
+        ),
+    ] {
+        std::fs::write(&spec, text).unwrap();
+        let mut args = vec![spec.to_str().unwrap(), "--out", o, "--train-limit", "600"];
+        args.extend(extra);
+        let out = sweep(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{err}");
+    }
+    std::fs::write(&spec, format!("name = \"x\"\n{row}")).unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "mine").unwrap();
+    let here = tmp.path().join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::write(here.join("notes.txt"), "mine").unwrap();
+    for (out, says) in [
+        (&file, "not a directory"),
+        (&here, "holds files no sweep wrote"),
+    ] {
+        let args = [spec.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let out = sweep(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let out = Command::new(BIN)
+        .args(["sweep", spec.to_str().unwrap(), "--out", "."])
+        .current_dir(&here)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("current directory"),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("runs").exists(),
+        "runs went into the parent"
+    );
 }
 
 #[test]
