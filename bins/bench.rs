@@ -5,7 +5,6 @@ use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use clap::{Args, ValueEnum};
 use neuropos_models::layers::embedded::{CurrentOptions, ProductPath, DEFAULT_TILE};
-use neuropos_models::layers::lif::LifConfig;
 use neuropos_models::training::{adam, train_epoch};
 use neuropos_models::Network;
 use rand::rngs::StdRng;
@@ -26,8 +25,9 @@ pub struct BenchArgs {
     #[command(flatten)]
     architecture: ModelArgs,
     /// SNN simulation steps.
-    #[arg(long, default_value_t = LifConfig::default().time_steps)]
-    time_steps: usize,
+    /// Simulation steps of a spiking kind [default: the paper's].
+    #[arg(long)]
+    time_steps: Option<usize>,
     /// Timed training steps (after 2 warm-up steps).
     #[arg(long, default_value_t = 20)]
     steps: usize,
@@ -41,12 +41,12 @@ pub struct BenchArgs {
     inference: bool,
     /// How embedded layers form their current on the CPU: `auto` (event-driven for sparse
     /// input, dense otherwise), `sparse` (event-driven, weights synthesised tile by tile:
-    /// the O(n)-memory path) or `dense` (whole weight matrix, then a GEMM).
-    #[arg(long, value_enum, default_value_t = Product::Auto)]
-    product: Product,
-    /// Postsynaptic neurons per weight tile on the event-driven path.
-    #[arg(long, default_value_t = DEFAULT_TILE)]
-    tile: usize,
+    /// the O(n)-memory path) or `dense` (whole weight matrix, then a GEMM) [default: auto].
+    #[arg(long, value_enum)]
+    product: Option<Product>,
+    /// Postsynaptic neurons per weight tile on the event-driven path [default: 256].
+    #[arg(long)]
+    tile: Option<usize>,
     #[command(flatten)]
     pruning: PruneDuringArgs,
     #[command(flatten)]
@@ -67,20 +67,56 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .num_threads(n)
             .build_global()?;
     }
-    if args.steps == 0 || args.batch_size == 0 || args.tile == 0 {
+    let (product, tile) = (
+        args.product.unwrap_or(Product::Auto),
+        args.tile.unwrap_or(DEFAULT_TILE),
+    );
+    if args.steps == 0 || args.batch_size == 0 || tile == 0 {
         bail!("--steps, --batch-size and --tile must be positive");
     }
+    // As train does: a flag the kind has no use for is refused, never ignored.
+    let kind = args.architecture.model;
+    let mut pointless = Vec::new();
+    if !kind.is_spiking() && args.time_steps.is_some() {
+        pointless.push("--time-steps (only spiking kinds simulate LIF neurons)");
+    }
+    if !kind.is_embedded() {
+        for (flag, given) in [
+            (
+                "--dim (a baseline has no positions)",
+                args.architecture.dim.is_some(),
+            ),
+            (
+                "--product (a baseline has no positions to form a current from)",
+                args.product.is_some(),
+            ),
+            (
+                "--tile (a baseline has no positions to form a current from)",
+                args.tile.is_some(),
+            ),
+        ] {
+            if given {
+                pointless.push(flag);
+            }
+        }
+    }
+    if !pointless.is_empty() {
+        bail!(
+            "--model {kind}: these flags do not apply to it: {}",
+            pointless.join("; ")
+        );
+    }
     let current = CurrentOptions {
-        path: match args.product {
+        path: match product {
             Product::Auto => ProductPath::Auto,
             Product::Sparse => ProductPath::Sparse,
             Product::Dense => ProductPath::Dense,
         },
-        tile: args.tile,
+        tile,
     };
     let mut config = args.architecture.config();
-    if let Some(lif) = config.lif.as_mut() {
-        lif.time_steps = args.time_steps;
+    if let (Some(lif), Some(steps)) = (config.lif.as_mut(), args.time_steps) {
+        lif.time_steps = steps;
     }
     config.pruning = args.pruning.pruning();
     config.validate()?;
@@ -108,7 +144,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let n = images.dim(0)?;
         serde_json::json!({
             "model": config.describe(), "params": params, "threads": threads,
-            "product": format!("{:?}", args.product).to_lowercase(), "tile": args.tile,
+            "product": format!("{product:?}").to_lowercase(), "tile": tile,
             "ms_per_10k_images": 1000.0 * seconds * 10_000.0 / n as f64,
             "samples_per_s": n as f64 / seconds,
             "weight_bytes": network.weight_working_set_bytes(current, threads),
@@ -153,7 +189,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         serde_json::json!({
             "model": config.describe(), "params": params, "threads": threads,
-            "product": format!("{:?}", args.product).to_lowercase(),
+            "product": format!("{product:?}").to_lowercase(),
             "batch_size": args.batch_size, "steps": args.steps,
             "ms_per_step": 1000.0 * seconds / args.steps as f64,
             "samples_per_s": timed as f64 / seconds,

@@ -63,15 +63,16 @@ pub struct ModelArgs {
     /// Hidden layer sizes, comma-separated (784-…-10 around them).
     #[arg(long, default_value = "2048")]
     pub hidden: Sizes,
-    /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis.
-    #[arg(long, default_value_t = 3)]
-    pub dim: usize,
+    /// Embedding dimension d (embedded models): d − 1 free coordinates plus the layer axis
+    /// [default: 3].
+    #[arg(long)]
+    pub dim: Option<usize>,
 }
 
 impl ModelArgs {
     /// The MNIST-shaped configuration with neuropos' defaults.
     pub fn config(&self) -> Config {
-        Config::mnist(self.model, &self.hidden.0, self.dim)
+        Config::mnist(self.model, &self.hidden.0, self.dim.unwrap_or(3))
     }
 }
 

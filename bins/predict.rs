@@ -45,9 +45,15 @@ struct Prediction {
 
 /// `[784]` pixels in [0, 1] from an image file.
 fn pixels(path: &Path, invert: bool) -> anyhow::Result<Vec<f32>> {
-    let img = image::open(path)
-        .with_context(|| format!("{}: not a readable PNG or JPEG image", path.display()))?
-        .to_luma8();
+    let unreadable = || format!("{}: not a readable PNG or JPEG image", path.display());
+    // The format from the file's first bytes, not its name: a JPEG called .png is a JPEG.
+    let decoded = image::ImageReader::open(path)
+        .with_context(unreadable)?
+        .with_guessed_format()
+        .with_context(unreadable)?
+        .decode()
+        .with_context(unreadable)?;
+    let img = flatten_alpha(&decoded.to_luma_alpha8());
     let img = if img.dimensions() == (SIDE, SIDE) {
         img
     } else {
@@ -64,6 +70,29 @@ fn pixels(path: &Path, invert: bool) -> anyhow::Result<Vec<f32>> {
             }
         })
         .collect())
+}
+
+/// Grey levels with any transparency composited onto the background the image implies: the
+/// opposite of its ink, the mean of its opaque pixels (a black digit on a transparent
+/// background becomes black on white, which --invert turns into MNIST's white on black; dropping
+/// the alpha made it black on black, a blank image).
+fn flatten_alpha(img: &image::GrayAlphaImage) -> image::GrayImage {
+    let (mut ink, mut weight) = (0.0f64, 0.0f64);
+    for p in img.pixels() {
+        let a = p.0[1] as f64 / 255.0;
+        ink += a * p.0[0] as f64;
+        weight += a;
+    }
+    let background = if weight > 0.0 && ink / weight < 128.0 {
+        255.0
+    } else {
+        0.0
+    };
+    image::GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let [v, a] = img.get_pixel(x, y).0;
+        let a = a as f64 / 255.0;
+        image::Luma([(a * v as f64 + (1.0 - a) * background).round() as u8])
+    })
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {

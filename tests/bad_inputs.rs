@@ -64,6 +64,11 @@ const CASES: &[Case] = &[
     },
     Case {
         row: "a flag the kind does not use",
+        args: "bench --model mlp --time-steps 9 --product sparse --steps 1",
+        expect: &["do not apply", "--time-steps", "--product"],
+    },
+    Case {
+        row: "a flag the kind does not use",
         args: "train --model mlp3d --encoder rate --out {tmp}/x",
         expect: &["do not apply", "--encoder"],
     },

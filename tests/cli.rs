@@ -527,6 +527,22 @@ fn predict_classifies_image_files_like_the_network() {
         .unwrap()
         .save(&inverted)
         .unwrap();
+    // Lossless JPEG does not exist: quality 100 keeps the class of a clear digit.
+    let misnamed = dir.path().join("jpeg-really.png");
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 100)
+        .encode(&as_bytes(&pixels[0]), 28, 28, image::ExtendedColorType::L8)
+        .unwrap();
+    std::fs::write(&misnamed, jpeg).unwrap();
+    let transparent = dir.path().join("transparent.png");
+    let ink: Vec<u8> = as_bytes(&pixels[0])
+        .iter()
+        .flat_map(|&v| [0u8, v])
+        .collect();
+    image::GrayAlphaImage::from_raw(28, 28, ink)
+        .unwrap()
+        .save(&transparent)
+        .unwrap();
     for name in ["mlp3d", "snn3d"] {
         let ckpt = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("checkpoints")
@@ -574,6 +590,27 @@ fn predict_classifies_image_files_like_the_network() {
             one[0]["class"].as_u64().unwrap() as u32,
             expected[0],
             "{name} --invert"
+        );
+        // The same digits as a JPEG named .png (read by its bytes), and as black ink on a
+        // transparent background (composited onto white, then --invert): the same classes.
+        // Both failed before: the name decided the format, and dropping the alpha left a
+        // black digit on black.
+        let mut args = vec!["predict", ckpt.to_str().unwrap(), "--format", "json"];
+        args.extend(["--device", "cpu"]);
+        args.extend([misnamed.to_str().unwrap()]);
+        let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        assert_eq!(
+            rows[0]["class"].as_u64().unwrap() as u32,
+            expected[0],
+            "{name} jpeg"
+        );
+        let mut args = vec!["predict", ckpt.to_str().unwrap(), "--format", "json"];
+        args.extend(["--device", "cpu", "--invert", transparent.to_str().unwrap()]);
+        let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+        assert_eq!(
+            rows[0]["class"].as_u64().unwrap() as u32,
+            expected[0],
+            "{name} alpha"
         );
     }
     let err = failure(&[
