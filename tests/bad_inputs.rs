@@ -413,6 +413,9 @@ fn the_readme_table_lists_the_cases() {
     tested.push("an edited run.json".into());
     tested.push("a checkpoint that overflows in f32".into());
     tested.push("a checkpoint of another shape than the data".into());
+    // tests/sweep.rs, bad_specs_are_clear_errors.
+    tested.push("a run counted twice in a sweep".into());
+    tested.push("a sweep --out that is not its own".into());
     tested.dedup();
     for row in &rows {
         assert!(tested.contains(row), "README row `{row}` has no test case");
@@ -540,5 +543,35 @@ fn files_are_held_to_what_flags_are() {
     assert!(
         err.contains("1 of 2 checkpoints") && err.contains(&wide),
         "{err}"
+    );
+}
+
+/// A user error is a message, whatever the environment: no backtrace with `RUST_BACKTRACE=1`
+/// (anyhow printed one), no ANSI colours into a pipe or file (they ended up in the sweep's
+/// train.log), and an argument of 100,000 characters is not echoed whole.
+#[test]
+fn errors_are_plain_messages_in_any_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_neuropos"))
+        .args(["eval", "/nonexistent/checkpoint", "--device", "cpu"])
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("/nonexistent/checkpoint"), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
+    let long = "x".repeat(100_000);
+    let out = Command::new(env!("CARGO_BIN_EXE_neuropos"))
+        .args(["eval", &format!("hf://a/{long}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.len() < 3000,
+        "{} bytes of error",
+        out.stderr.len()
     );
 }

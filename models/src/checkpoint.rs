@@ -200,6 +200,32 @@ pub fn check_replaceable(path: &Path) -> Result<()> {
     ))
 }
 
+/// Removes the `.tmp-<pid>-…` files in `dir` whose writer is no longer running (killed during a
+/// save: a failing save removes its own). Where there is no `/proc` to ask, nothing is removed.
+fn remove_orphaned_temporaries(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(".tmp-")
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if let (Some(pid), true) = (pid, regular) {
+            if !proc.join(pid.to_string()).exists() {
+                tracing::info!("removing {}, left by a killed save", entry.path().display());
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a synced temporary file in the same directory renamed over
 /// it: the old file or the new one, never a torn one. Every file neuropos writes goes through
 /// here, so [`check_replaceable`] holds for all of them.
@@ -221,8 +247,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             ),
         ));
     }
+    remove_orphaned_temporaries(dir);
+    // The writer's process id in the name: a process killed mid-write leaves a temporary that
+    // the next write into this directory can recognise as orphaned and remove.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&format!(".tmp-{}-", std::process::id()))
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     // Name the file being saved (the temporary is deleted when this returns an error) and say

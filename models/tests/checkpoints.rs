@@ -341,3 +341,18 @@ fn a_config_json_that_disagrees_with_the_metadata_is_refused() {
     // The lone .safetensors file still loads: it describes itself.
     checkpoint::load(&dir.path().join(MODEL_FILE), DType::F32, &Device::Cpu).unwrap();
 }
+
+/// A save killed mid-write leaves its temporary; the next write into the directory removes it
+/// once its writer is gone, and never one whose writer still runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn temporaries_of_killed_saves_are_removed_by_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let orphan = dir.path().join(".tmp-999999999-abc");
+    let live = dir.path().join(format!(".tmp-{}-xyz", std::process::id()));
+    std::fs::write(&orphan, b"half a checkpoint").unwrap();
+    std::fs::write(&live, b"being written").unwrap();
+    neuropos_models::checkpoint::write_atomically(&dir.path().join("f.json"), b"{}").unwrap();
+    assert!(!orphan.exists(), "the killed save's temporary stayed");
+    assert!(live.exists(), "a running writer's temporary was removed");
+}
