@@ -40,7 +40,9 @@ cargo build --release "${features[@]}" --bin neuropos
 bin=target/release/neuropos
 build_s=$(($(date +%s) - start))
 export RUST_LOG=${RUST_LOG:-warn}
-data=(--train-limit 6000 --test-limit 2000)
+# 50 batches: enough to lift every kind well above chance, so the comparisons mean something
+# (the CPU dry run takes fewer: NEUROPOS_GPU_CHECK_TRAIN=6000).
+data=(--train-limit "${NEUROPOS_GPU_CHECK_TRAIN:-30000}" --test-limit 2000)
 : >"$out/checks.jsonl"
 
 # compare NAME DEVICE_JSON CPU_JSON: the rows' accuracies within half a point, same kept counts.
