@@ -363,3 +363,24 @@ pub fn clear_run_files(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Refuses an `--out` directory that is the checkpoint being read: `--force` would replace the
+/// input with the output (the source must stay as it was).
+pub fn check_out_is_not_source(out: &Path, source: &Path) -> anyhow::Result<()> {
+    let dir = if source.is_dir() {
+        source
+    } else {
+        source.parent().unwrap_or(Path::new("."))
+    };
+    let same = match (std::fs::canonicalize(out), std::fs::canonicalize(dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        anyhow::bail!(
+            "--out {} is the checkpoint being read: choose another directory",
+            out.display()
+        );
+    }
+    Ok(())
+}

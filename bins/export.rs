@@ -6,7 +6,7 @@ use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, METADATA_KEY};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::{PruneScope, Rank};
-use neuropos_models::prune_levels::{self, StoredPruning};
+use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::{Config, ModelKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -57,12 +57,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     // forward pass), then any further pruning asked for.
     let masks = match args.prune {
         Some(p) => {
-            prune_levels::masks_at(&loaded, p, Rank::Distance, args.scope)
+            levels::masks_at(&loaded, p, Rank::Distance, args.scope)
                 .with_context(|| format!("--prune {p} on {}", args.checkpoint))?
                 .0
                 .masks
         }
-        None => prune_levels::stored_masks(&loaded.network)?,
+        None => levels::stored_masks(&loaded.network)?,
     };
     let total = model.weight_count();
     let kept = masks

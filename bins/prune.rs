@@ -7,7 +7,7 @@ use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::{self, FixedMask, NeuronScore, PruneScope, Rank};
-use neuropos_models::prune_levels::{self, StoredPruning};
+use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::training::{self, adam};
 use neuropos_models::Network;
 use rand::rngs::StdRng;
@@ -129,6 +129,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
     let device = args.device.device()?;
     let path = args.source.resolve()?;
+    crate::common::check_out_is_not_source(&args.out, &path)?;
     let mut loaded = checkpoint::load(&path, DType::F32, &device)
         .with_context(|| format!("loading checkpoint {}", args.source))?;
     let stored = StoredPruning::of(&loaded);
@@ -151,7 +152,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let mut by_weight = match args.neurons {
         Some(_) => None,
         None => Some(
-            prune_levels::masks_at(&loaded, percent, args.rank, args.scope)
+            levels::masks_at(&loaded, percent, args.rank, args.scope)
                 .with_context(|| format!("--percent {percent} on {}", args.source))?,
         ),
     };

@@ -43,6 +43,7 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
         Some(bytes) => bytes,
         None => format!("{}\n", serde_json::to_string_pretty(&loaded.info)?).into_bytes(),
     };
+    crate::common::check_out_is_not_source(&args.out, &from)?;
     crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

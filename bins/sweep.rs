@@ -351,9 +351,7 @@ fn read_info(dir: &Path) -> Option<CheckpointInfo> {
 }
 
 fn is_complete(dir: &Path) -> bool {
-    read_info(dir)
-        .and_then(|i| i.training)
-        .is_some_and(|t| t.epochs_completed >= t.epochs_planned && !t.interrupted)
+    checkpoint::completed_training(dir).is_some()
         && !dir.join(neuropos_models::resume::STATE_FILE).exists()
 }
 

@@ -711,14 +711,6 @@ fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_complete(dir: &Path) -> Option<Provenance> {
-    let text = std::fs::read_to_string(dir.join(checkpoint::CONFIG_FILE)).ok()?;
-    let info: CheckpointInfo = serde_json::from_str(&text).ok()?;
-    let training = info.training?;
-    (training.epochs_completed >= training.epochs_planned && !training.interrupted)
-        .then_some(training)
-}
-
 /// The lock a training holds on its run directory, so that two processes (a sweep launched
 /// twice, a resume while the run still trains) never write one run. An OS file lock: released
 /// when the process ends, however it ends.
@@ -768,7 +760,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Some(dir) => {
             let settings = RunSettings::read(dir)?;
             lock = Some(lock_run_dir(dir)?);
-            if let Some(done) = is_complete(dir) {
+            if let Some(done) = checkpoint::completed_training(dir) {
                 if !dir.join(resume::STATE_FILE).exists() {
                     println!(
                         "{}: the run is complete ({} epochs, test accuracy {}); nothing to resume",

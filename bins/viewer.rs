@@ -5,7 +5,7 @@
 //! The page gets the positions, masks and biases, a few test images and every layer's activity
 //! for them, and what needs the test set — the accuracy and each shown image's predicted class at
 //! every pruning level — precomputed here with `eval`'s own pruning loop
-//! ([`neuropos_models::prune_levels::at_levels`]),
+//! ([`neuropos_models::prune::levels::at_levels`]),
 //! so the page shows what `eval` and `predict` compute. The weight matrix is not shipped: the
 //! page synthesises `1/distance` from the positions to draw the kept wires, keeping those at or
 //! above the weight of the weakest connection this command kept at that level.
@@ -16,7 +16,7 @@ use candle_core::{DType, Tensor};
 use neuropos_models::checkpoint::Loaded;
 use neuropos_models::data::Mnist;
 use neuropos_models::prune::{self, PruneScope, Rank};
-use neuropos_models::prune_levels::{at_levels, Levels, StoredPruning};
+use neuropos_models::prune::levels::{at_levels, Levels, StoredPruning};
 use neuropos_models::{training, Network};
 use serde::Serialize;
 use std::path::Path;

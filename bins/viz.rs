@@ -17,7 +17,7 @@ use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::network::NetworkOutput;
-use neuropos_models::prune_levels::StoredPruning;
+use neuropos_models::prune::levels::StoredPruning;
 use neuropos_models::Network;
 use plotters::prelude::*;
 use std::path::PathBuf;

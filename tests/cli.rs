@@ -1280,6 +1280,16 @@ fn failing_commands_leave_what_they_were_pointed_at() {
         "pull copied a sibling of the file it validated"
     );
 
+    // Nor prune or pull into the directory they read.
+    for args in [
+        vec!["prune", &dest, "--percent", "50", "--out", &dest, "--force", "--device", "cpu"],
+        vec!["pull", &dest, "--out", &dest, "--force"],
+    ] {
+        let before = snapshot(&dest);
+        let err = failure(&args);
+        assert!(err.contains("the checkpoint being read"), "{err}");
+        assert_eq!(snapshot(&dest), before);
+    }
     // export: never over its own input, never through a symlink; the same bytes every time.
     let src = path("src");
     ok(&["pull", zoo, "--out", &src]);

@@ -90,6 +90,16 @@ impl CheckpointInfo {
     }
 }
 
+/// The training record of the run in `dir` if it finished: every planned epoch trained, not
+/// interrupted (read from its `config.json`). What `train` and the sweep's planning both ask.
+pub fn completed_training(dir: &Path) -> Option<Provenance> {
+    let text = std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?;
+    let info: CheckpointInfo = serde_json::from_str(&text).ok()?;
+    let training = info.training?;
+    (training.epochs_completed >= training.epochs_planned && !training.interrupted)
+        .then_some(training)
+}
+
 /// Resolves a checkpoint argument: a directory holding `model.safetensors`, or the file.
 pub fn model_file(path: &Path) -> PathBuf {
     if path.is_dir() {

@@ -342,13 +342,13 @@ impl Config {
             }
             // Checked as the network computes them, in f32: a steepness of 1e300 is infinite
             // there (NaN masks), an epsilon of 1e-300 is 0 (an infinite weight).
-            if !positive_in_f32(self.steepness) {
+            if !crate::device::positive_in_f32(self.steepness) {
                 return fail(format!(
                     "steepness must be positive and finite in f32, got {:e}",
                     self.steepness
                 ));
             }
-            if !positive_in_f32(self.distance_epsilon) {
+            if !crate::device::positive_in_f32(self.distance_epsilon) {
                 return fail(format!(
                     "distance_epsilon must be positive and finite in f32, got {:e}",
                     self.distance_epsilon
@@ -357,7 +357,7 @@ impl Config {
             let init = self.init;
             // A width of 0 starts every neuron of a layer at the same place (or every mask at
             // 0): a symmetric start that training cannot break.
-            let width_ok = positive_in_f32;
+            let width_ok = crate::device::positive_in_f32;
             if !(width_ok(init.coord_half_width) && width_ok(init.inhibition_half_width)) {
                 return fail(format!(
                     "init widths must be positive and finite, got {init:?}"
@@ -466,8 +466,3 @@ impl Config {
     }
 }
 
-/// Whether `v` is a positive, finite number once the network holds it in f32.
-pub fn positive_in_f32(v: f64) -> bool {
-    let narrow = v as f32;
-    narrow.is_finite() && narrow > 0.0
-}

@@ -118,3 +118,9 @@ pub fn host_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
 pub fn count_nonzero(t: &Tensor) -> candle_core::Result<usize> {
     Ok(host_f64(t)?.iter().filter(|&&v| v != 0.0).count())
 }
+
+/// Whether `v` is a positive, finite number once the network holds it in f32.
+pub fn positive_in_f32(v: f64) -> bool {
+    let narrow = v as f32;
+    narrow.is_finite() && narrow > 0.0
+}

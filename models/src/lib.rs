@@ -54,7 +54,6 @@ pub mod loss;
 pub mod network;
 pub mod optimizer;
 pub mod prune;
-pub mod prune_levels;
 pub mod recipe;
 pub mod resume;
 pub mod training;

@@ -107,7 +107,7 @@ impl Surrogate {
             Surrogate::Arctan { alpha } => ("alpha", alpha),
             Surrogate::FastSigmoid { slope } => ("slope", slope),
         };
-        if crate::config::positive_in_f32(v) {
+        if crate::device::positive_in_f32(v) {
             Ok(())
         } else {
             Err(format!(
@@ -203,7 +203,7 @@ impl LifConfig {
         if !(self.beta.is_finite() && (0.0..=1.0).contains(&self.beta)) {
             return Err(format!("beta must lie in [0, 1], got {}", self.beta));
         }
-        if !crate::config::positive_in_f32(self.threshold) {
+        if !crate::device::positive_in_f32(self.threshold) {
             return Err(format!(
                 "threshold must be positive (and above 0 in f32), got {:e}",
                 self.threshold
