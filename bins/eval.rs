@@ -5,8 +5,8 @@ use candle_core::DType;
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::prune::{PruneScope, Rank};
 use neuropos_models::prune::levels::{at_levels, Levels};
+use neuropos_models::prune::{PruneScope, Rank};
 use neuropos_models::training;
 use serde::Serialize;
 

@@ -1282,7 +1282,17 @@ fn failing_commands_leave_what_they_were_pointed_at() {
 
     // Nor prune or pull into the directory they read.
     for args in [
-        vec!["prune", &dest, "--percent", "50", "--out", &dest, "--force", "--device", "cpu"],
+        vec![
+            "prune",
+            &dest,
+            "--percent",
+            "50",
+            "--out",
+            &dest,
+            "--force",
+            "--device",
+            "cpu",
+        ],
         vec!["pull", &dest, "--out", &dest, "--force"],
     ] {
         let before = snapshot(&dest);

@@ -465,4 +465,3 @@ impl Config {
         text
     }
 }
-

@@ -16,8 +16,8 @@ use candle_nn::VarMap;
 use neuropos_models::checkpoint::{self, CheckpointInfo};
 use neuropos_models::config::{Activation, CoordLayout};
 use neuropos_models::encoder::Encoder;
-use neuropos_models::prune::{self, NeuronScore, PruneScope, Pruning, Rank};
 use neuropos_models::prune::levels::{at_levels, Levels};
+use neuropos_models::prune::{self, NeuronScore, PruneScope, Pruning, Rank};
 use neuropos_models::recipe::{Recipe, SnnLoss};
 use neuropos_models::training::{self, adam, EpochStart, StepPlan};
 use neuropos_models::{data, device, Config, ModelKind, Network};
@@ -297,9 +297,13 @@ fn pruning(kind: ModelKind, fused: bool, d: &Data, dir: &std::path::Path) -> Vec
     }
 
     // A stored mask: the model as stored, then pruned further.
-    let (masks, _) =
-        neuropos_models::prune::levels::masks_at(&loaded, 50.0, Rank::Effective, PruneScope::Global)
-            .unwrap();
+    let (masks, _) = neuropos_models::prune::levels::masks_at(
+        &loaded,
+        50.0,
+        Rank::Effective,
+        PruneScope::Global,
+    )
+    .unwrap();
     let mut model = config.clone();
     model.fixed_mask = Some(prune::FixedMask {
         percent: 50.0,

@@ -82,4 +82,3 @@ pub fn restore_biases(vars: &candle_nn::VarMap, saved: &[(String, Tensor)]) -> R
     }
     Ok(())
 }
-

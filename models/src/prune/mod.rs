@@ -141,4 +141,3 @@ pub fn ranked_weights(network: &crate::Network, rank: Rank) -> Result<Vec<Tensor
 pub fn removed_count(total: usize, percent: f64) -> usize {
     ((total as f64) * percent / 100.0).round().min(total as f64) as usize
 }
-

@@ -185,4 +185,3 @@ pub fn compensate_removed_neurons(
     }
     Ok(())
 }
-
