@@ -322,6 +322,18 @@ fn every_bad_input_gets_its_clear_error() {
     );
 }
 
+/// A small run stopped after 12 of its 36 batches, with its resume state: what `--resume`
+/// continues and what a refused command must leave alone.
+fn interrupted_run(dir: &Path) {
+    let mut args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 \
+         --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    args.push(dir.to_str().unwrap().to_string());
+    assert!(neuropos(&args).status.success());
+}
+
 /// A full disk in the middle of a save, simulated with a file-size limit (SIGXFSZ ignored, so
 /// the write fails with EFBIG as it would with ENOSPC): the error names the file and the
 /// checkpoint before it is untouched.
@@ -331,13 +343,7 @@ fn a_full_disk_during_a_save_keeps_the_previous_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let d = dir.to_str().unwrap().to_string();
-    let mut args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 \
-         --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    args.push(d.clone());
-    assert!(neuropos(&args).status.success());
+    interrupted_run(&dir);
     let before: Vec<Vec<u8>> = ["model.safetensors", "optimizer.safetensors", "config.json"]
         .iter()
         .map(|f| std::fs::read(dir.join(f)).unwrap())
@@ -440,13 +446,7 @@ fn files_are_held_to_what_flags_are() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let r = run.to_str().unwrap().to_string();
-    let mut args: Vec<String> = "train --model mlp3d --hidden 16 --train-limit 1200 \
-         --batch-size 100 --test-limit 100 --epochs 3 --device cpu --debug-stop-after 12 --out"
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    args.push(r.clone());
-    assert!(neuropos(&args).status.success());
+    interrupted_run(&run);
     let settings = std::fs::read_to_string(run.join("run.json")).unwrap();
     let fails = |args: &[&str], what: &[&str]| {
         let out = neuropos(args);

@@ -183,8 +183,12 @@ impl Drop for FakeHub {
     }
 }
 
-/// Serves `repos` on an ephemeral port until stopped.
-pub fn start(repos: Repos) -> FakeHub {
+/// Accepts connections on an ephemeral port for at most `secs` seconds (or until stopped) and
+/// hands each to `handle` with the request log.
+fn listen(
+    secs: u64,
+    mut handle: impl FnMut(TcpStream, &Mutex<Vec<String>>) + Send + 'static,
+) -> FakeHub {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
@@ -192,17 +196,10 @@ pub fn start(repos: Repos) -> FakeHub {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let (stopped, seen) = (stop.clone(), requests.clone());
     let thread = std::thread::spawn(move || {
-        // Bounded: the server also stops by itself after 120 s.
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
         while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
             match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(false).unwrap();
-                    stream
-                        .set_read_timeout(Some(Duration::from_secs(5)))
-                        .unwrap();
-                    serve(stream, &repos, &seen);
-                }
+                Ok((stream, _)) => handle(stream, &seen),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -218,32 +215,24 @@ pub fn start(repos: Repos) -> FakeHub {
     }
 }
 
-/// A server that accepts every connection, reads the request and never answers (until `secs`
-/// have passed or it is dropped): what a hung mirror looks like.
+/// Serves `repos` on an ephemeral port until stopped (bounded: it also stops by itself after
+/// 120 s).
+pub fn start(repos: Repos) -> FakeHub {
+    listen(120, move |stream, seen| {
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        serve(stream, &repos, seen);
+    })
+}
+
+/// A server that accepts every connection and never answers (until `secs` have passed or it is
+/// dropped): what a hung mirror looks like.
 pub fn start_silent(secs: u64) -> FakeHub {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let (stopped, seen) = (stop.clone(), requests.clone());
-    let thread = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        let mut held = Vec::new();
-        while !stopped.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    seen.lock().unwrap().push("(connection)".to_string());
-                    held.push(stream);
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    FakeHub {
-        port,
-        requests,
-        stop,
-        thread: Some(thread),
-    }
+    let mut held = Vec::new();
+    listen(secs, move |stream, seen| {
+        seen.lock().unwrap().push("(connection)".to_string());
+        held.push(stream);
+    })
 }

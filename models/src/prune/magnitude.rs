@@ -196,10 +196,11 @@ impl MagnitudeRanking {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ranks(weights: &[Tensor], scope: PruneScope, p: f64) -> PruneMasks {
+    /// The masks of a sorted ranking at `p` %: the reference the selections are held to.
+    pub(crate) fn ranks(weights: &[Tensor], scope: PruneScope, p: f64) -> PruneMasks {
         MagnitudeRanking::new(weights, scope)
             .unwrap()
             .masks(p)

@@ -330,14 +330,7 @@ fn kth_key(groups: &[&[f32]], k: usize) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prune::{MagnitudeRanking, PruneMasks};
-
-    fn ranks(weights: &[Tensor], scope: PruneScope, p: f64) -> PruneMasks {
-        MagnitudeRanking::new(weights, scope)
-            .unwrap()
-            .masks(p)
-            .unwrap()
-    }
+    use crate::prune::magnitude::tests::ranks;
 
     #[test]
     fn linear_time_selection_removes_what_the_sorted_ranking_removes() {
