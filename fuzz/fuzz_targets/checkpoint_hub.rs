@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(snapshot.join("model.safetensors"), model).unwrap();
     static N: AtomicUsize = AtomicUsize::new(0);
     if N.fetch_add(1, Ordering::Relaxed) % 256 == 0 {
-        let _ = checkpoint::load_pretrained("hf://fuzz/ckpt", DType::F32, &Device::Cpu);
+        let _ = neuropos_models::hub::load_pretrained("hf://fuzz/ckpt", DType::F32, &Device::Cpu);
     } else {
         let _ = checkpoint::load(&snapshot, DType::F32, &Device::Cpu);
     }

@@ -543,11 +543,3 @@ pub fn instantiate(mut ckpt: Checkpoint, dtype: DType, device: &Device) -> Resul
         file: ckpt.file,
     })
 }
-
-/// Loads a checkpoint from a directory, a `.safetensors` file or a Hub reference
-/// (`hf://owner/repo[@revision][/subdir]`, downloaded into the Hugging Face cache first), validated
-/// in every case as [`load`] does.
-pub fn load_pretrained(reference: &str, dtype: DType, device: &Device) -> Result<Loaded> {
-    let path = crate::hub::CheckpointSource::parse(reference)?.resolve()?;
-    load(&path, dtype, device)
-}

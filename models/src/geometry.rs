@@ -14,7 +14,8 @@
 
 use candle_core::{Result, Tensor};
 
-use crate::kernels::{dispatch, inverse_distance::synthesize_weights_fused};
+use crate::kernels::dispatch;
+use crate::kernels::inverse_distance::{check_positions, synthesize_weights_fused};
 
 /// Where a layer's neurons sit on the layer axis.
 #[derive(Debug, Clone)]
@@ -83,15 +84,6 @@ pub fn synthesize_weights_reference(pre: &Tensor, post: &Tensor, eps: f64) -> Re
     }
     let sum = sum.ok_or_else(|| candle_core::Error::Msg("positions need a coordinate".into()))?;
     sum.maximum(eps)?.sqrt()?.recip()
-}
-/// `(d, d)` for matching `[n_in, d]` and `[n_out, d]` positions.
-pub(crate) fn check_positions(pre: &Tensor, post: &Tensor) -> Result<(usize, usize)> {
-    let (_, d_in) = pre.dims2()?;
-    let (_, d_out) = post.dims2()?;
-    if d_in != d_out {
-        candle_core::bail!("pre and post positions have {d_in} and {d_out} coordinates");
-    }
-    Ok((d_in, d_in))
 }
 
 /// The sign-like inhibition mask `m = 2·σ(k·v) − 1`, computed as the identical `tanh(k·v/2)`

@@ -180,6 +180,19 @@ impl fmt::Display for CheckpointSource {
     }
 }
 
+/// Loads a checkpoint from a directory, a `.safetensors` file or a Hub reference
+/// (`hf://owner/repo[@revision][/subdir]`, downloaded into the Hugging Face cache first), validated
+/// in every case as [`crate::checkpoint::load`] does. (Here rather than in `checkpoint`, which
+/// the Hub client builds on: the two do not import each other.)
+pub fn load_pretrained(
+    reference: &str,
+    dtype: candle_core::DType,
+    device: &candle_core::Device,
+) -> Result<crate::checkpoint::Loaded> {
+    let path = CheckpointSource::parse(reference)?.resolve()?;
+    crate::checkpoint::load(&path, dtype, device)
+}
+
 /// Whether `HF_HUB_OFFLINE` asks for the cache only (`1`, `true`, `yes` or `on`).
 pub fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {

@@ -110,10 +110,10 @@ impl Network {
     }
 
     /// The network of a checkpoint: a directory, a `.safetensors` file or
-    /// `hf://owner/repo[@revision][/subdir]` ([`crate::checkpoint::load_pretrained`]; that
+    /// `hf://owner/repo[@revision][/subdir]` ([`crate::hub::load_pretrained`]; that
     /// function also returns the trainable variables, for fine-tuning).
     pub fn from_pretrained(reference: &str, device: &Device) -> crate::Result<Self> {
-        Ok(crate::checkpoint::load_pretrained(reference, DType::F32, device)?.network)
+        Ok(crate::hub::load_pretrained(reference, DType::F32, device)?.network)
     }
 
     pub fn config(&self) -> &Config {

@@ -22,7 +22,7 @@
 
 use super::lif_recurrence::lif_step;
 use super::simd::{Chunk, Real, CHUNK};
-use crate::layers::lif::LifConfig;
+use crate::layers::lif_config::LifConfig;
 
 /// The per-call constants of [`chunk_gradient`].
 #[derive(Clone)]

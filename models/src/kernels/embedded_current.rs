@@ -30,7 +30,7 @@ use super::inverse_distance::{
     coordinate_major, forward_kernel, row_block_backward, synthesize_rows, RowBlockGradients,
 };
 use super::simd::{lane_dot, transpose, vectorized, Real, Scratch, SharedMut};
-use crate::layers::embedded::CurrentInputs;
+use crate::layers::current::{CurrentInputs, CurrentOptions, ProductPath, DEFAULT_TILE};
 
 /// An input's values.
 fn slice<'a, F: WithDType>(s: &'a [F], layout: &Layout) -> Result<&'a [F]> {
@@ -50,42 +50,6 @@ pub const SPARSE_DENSITY_THRESHOLD: f64 = 1.0;
 /// groups of 128 f32 or 64 f64 columns each) per-output dot products over the input beat both
 /// the event loop and a GEMM (784-2048-10's second layer: 2048 × 10).
 pub const MIN_SPARSE_OUTPUTS: usize = 128;
-
-/// How the op multiplies by the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProductPath {
-    /// Event-driven at or below [`SPARSE_DENSITY_THRESHOLD`] with at least
-    /// [`MIN_SPARSE_OUTPUTS`] outputs; per-output dot products for fewer outputs; a GEMM
-    /// otherwise.
-    Auto,
-    /// Event-driven, weights synthesised tile by tile: the whole `[n_in, n_out]` matrix is
-    /// never held.
-    Sparse,
-    /// `W` synthesised whole, then a GEMM.
-    Dense,
-}
-
-/// Options of the embedded current's CPU kernel ([`crate::layers::embedded::embedded_current`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrentOptions {
-    pub path: ProductPath,
-    /// Postsynaptic neurons per weight tile on the event-driven path: each task holds
-    /// `n_in × tile` weights at a time.
-    pub tile: usize,
-}
-
-impl Default for CurrentOptions {
-    fn default() -> Self {
-        CurrentOptions {
-            path: ProductPath::Auto,
-            tile: DEFAULT_TILE,
-        }
-    }
-}
-
-/// Tile width for training: `784 × 256` f32 weights (784 KiB) and the tile's `600 × 256`
-/// outputs or output gradients (600 KiB) fit a core's 2 MiB L2 together.
-pub const DEFAULT_TILE: usize = 256;
 
 /// [`crate::layers::embedded::embedded_current`] on the CPU.
 pub fn embedded_current_fused(

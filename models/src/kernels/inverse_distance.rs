@@ -11,7 +11,18 @@ use rayon::prelude::*;
 
 use super::contiguous_values;
 use super::simd::{lane_dot, lane_sum, vectorized, Real};
-use crate::geometry::check_positions;
+
+/// `(d, d)` for matching `[n_in, d]` and `[n_out, d]` positions: the precondition of the plain
+/// ops (`geometry::synthesize_weights`) and of this kernel alike. Here, below both, so the
+/// concept and its kernel do not import each other.
+pub(crate) fn check_positions(pre: &Tensor, post: &Tensor) -> Result<(usize, usize)> {
+    let (_, d_in) = pre.dims2()?;
+    let (_, d_out) = post.dims2()?;
+    if d_in != d_out {
+        candle_core::bail!("pre and post positions have {d_in} and {d_out} coordinates");
+    }
+    Ok((d_in, d_in))
+}
 
 /// `W [n_in, n_out]` from full positions `pre` `[n_in, d]` and `post` `[n_out, d]` on the CPU.
 pub fn synthesize_weights_fused(pre: &Tensor, post: &Tensor, eps: f64) -> Result<Tensor> {

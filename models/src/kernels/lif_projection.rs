@@ -25,7 +25,7 @@ use super::register_blocks::{narrow_width, with_narrow_width, ChunkedWeights};
 use super::simd::{
     lane_dot, lane_sum, prefetch, transpose, vectorized, Chunk, Real, SharedMut, CHUNK,
 };
-use crate::layers::lif::{sequence_shape, LifConfig};
+use crate::layers::lif_config::{sequence_shape, LifConfig};
 
 /// [`crate::layers::lif::lif_project`] on the CPU. The bias is added inside the op too: Candle's
 /// gradient of a broadcast add sums over the leading `[T, B]` dimensions with a division per

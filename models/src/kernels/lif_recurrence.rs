@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::contiguous_values;
 use super::simd::{Real, SharedMut};
-use crate::layers::lif::{sequence_shape, LifConfig, LifOutput};
+use crate::layers::lif_config::{sequence_shape, LifConfig, LifOutput};
 
 /// [`crate::layers::lif::lif`] on the CPU.
 pub fn lif_fused(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) -> Result<LifOutput> {

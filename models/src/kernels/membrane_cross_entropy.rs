@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::lif_recurrence::{contiguous, simulate};
 use super::simd::{vectorized, Real, SharedMut};
-use crate::layers::lif::{sequence_shape, LifConfig};
+use crate::layers::lif_config::{sequence_shape, LifConfig};
 
 /// [`crate::loss::membrane_cross_entropy`] on the CPU.
 pub fn membrane_cross_entropy_fused(

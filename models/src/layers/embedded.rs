@@ -33,9 +33,8 @@ use crate::config::{AxisMode, Config, EmbeddedInit};
 use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
 use crate::kernels::dispatch;
 use crate::kernels::embedded_current::embedded_current_fused;
-pub use crate::kernels::embedded_current::{
-    CurrentOptions, ProductPath, DEFAULT_TILE, MIN_SPARSE_OUTPUTS, SPARSE_DENSITY_THRESHOLD,
-};
+pub use crate::kernels::embedded_current::{MIN_SPARSE_OUTPUTS, SPARSE_DENSITY_THRESHOLD};
+pub use crate::layers::current::{CurrentInputs, CurrentOptions, ProductPath, DEFAULT_TILE};
 
 /// What an [`Embedding`] needs: the layer sizes and the embedded part of a [`Config`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,25 +292,6 @@ impl Module for EmbeddedSynapses<'_> {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_activated(x, false)
     }
-}
-
-/// The tensors of one embedded current `act((x ⊙ m) W + b)`.
-#[derive(Debug, Clone, Copy)]
-pub struct CurrentInputs<'a> {
-    /// Full positions of the presynaptic neurons `[n_in, d]`.
-    pub pre: &'a Tensor,
-    /// Full positions of the postsynaptic neurons `[n_out, d]`.
-    pub post: &'a Tensor,
-    /// Presynaptic inhibition mask `[n_in]`.
-    pub mask: &'a Tensor,
-    /// `[n_out]`.
-    pub bias: &'a Tensor,
-    /// Optional 0/1 pruning keep-mask `[n_in, n_out]`, in `W`'s dtype.
-    pub keep: Option<&'a Tensor>,
-    /// Apply a ReLU to the result.
-    pub relu: bool,
-    /// Floor of the squared distance.
-    pub eps: f64,
 }
 
 /// `act((x ⊙ m) W + b)` for `x` `[B, n_in]`: `[B, n_out]`. The fused kernel on the CPU (its

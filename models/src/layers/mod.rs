@@ -7,9 +7,11 @@
 //! time ([`lif`]). [`Synapses`] is the common view that the network, pruning and evaluation
 //! ask for weights, currents and biases.
 
+pub mod current;
 pub mod dense;
 pub mod embedded;
 pub mod lif;
+pub mod lif_config;
 
 use candle_core::{Module, Result, Tensor};
 
