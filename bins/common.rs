@@ -313,13 +313,18 @@ pub fn check_percent(v: f64) -> Result<f64, String> {
     }
 }
 
+/// A run's log: one JSON line per epoch.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// A run's settings, what `train --resume` continues with.
+pub const RUN_FILE: &str = "run.json";
+
 /// The files a run or a checkpoint puts in its directory; a directory holding any of them holds
 /// one, and `--force` replaces all of them, never a mix of two.
 pub const RUN_FILES: [&str; 5] = [
     neuropos_models::checkpoint::MODEL_FILE,
     neuropos_models::checkpoint::CONFIG_FILE,
-    crate::train::METRICS_FILE,
-    crate::train::RUN_FILE,
+    METRICS_FILE,
+    RUN_FILE,
     neuropos_models::resume::STATE_FILE,
 ];
 
@@ -343,7 +348,7 @@ pub fn check_out_dir(out: &Path, force: bool, what: &str) -> anyhow::Result<()> 
         anyhow::bail!(
             "{} already holds {} ({}); pass --force to replace it",
             out.display(),
-            if held.contains(&crate::train::RUN_FILE) {
+            if held.contains(&RUN_FILE) {
                 "a run"
             } else {
                 what

@@ -15,8 +15,8 @@ use rand::SeedableRng;
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use crate::common::METRICS_FILE;
 use crate::common::{DataArgs, DeviceArgs, Splits};
-use crate::train::METRICS_FILE;
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {

@@ -1274,7 +1274,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 /// epoch, so there is no test curve), else on the test set. The flag says which.
 fn learning_curve(dir: &Path) -> (Vec<f64>, bool) {
     let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.join(crate::train::METRICS_FILE))
+        std::fs::read_to_string(dir.join(crate::common::METRICS_FILE))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

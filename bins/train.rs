@@ -23,8 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::common::{DataArgs, DeviceArgs, PruneDuringArgs, Sizes, Splits};
-
-pub const METRICS_FILE: &str = "metrics.jsonl";
+use crate::common::{METRICS_FILE, RUN_FILE};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -354,7 +353,6 @@ pub struct RunSettings {
     pub lineage: Option<Lineage>,
 }
 
-pub const RUN_FILE: &str = "run.json";
 const RUN_FORMAT: &str = "neuropos-run/1";
 
 impl RunSettings {
