@@ -46,6 +46,10 @@ macro_rules! render {
         }
         let png = stem.with_extension("png");
         let svg = stem.with_extension("svg");
+        // plotters writes to the path itself: the same rule as every other write.
+        for path in [&png, &svg] {
+            neuropos_models::checkpoint::check_replaceable(path)?;
+        }
         {
             let $root = BitMapBackend::new(&png, SIZE).into_drawing_area();
             $root.fill(&WHITE)?;

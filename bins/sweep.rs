@@ -437,6 +437,7 @@ fn run_unit(
         };
         std::fs::create_dir_all(&unit.dir)
             .with_context(|| format!("creating {}", unit.dir.display()))?;
+        checkpoint::check_replaceable(&unit.dir.join("train.log"))?;
         let log = std::fs::File::create(unit.dir.join("train.log"))
             .with_context(|| format!("creating {}/train.log", unit.dir.display()))?;
         let child = Command::new(&bin)

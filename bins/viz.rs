@@ -337,6 +337,8 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         args.digit,
         picked.len()
     );
+    // plotters writes to the path itself: the same rule as every other write.
+    neuropos_models::checkpoint::check_replaceable(&out)?;
     if ext.as_deref() == Some("svg") {
         let root = SVGBackend::new(&out, (520 * depth as u32, 560)).into_drawing_area();
         draw(&root, &title, &panels, &outputs, &wires)?;

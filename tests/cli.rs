@@ -1313,6 +1313,13 @@ fn failing_commands_leave_what_they_were_pointed_at() {
     let err = failure(&["export", zoo, "--out", &link]);
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&model).unwrap(), original);
+    // Figures too (plotters writes to the path it is given).
+    let picture = path("picture.png");
+    std::os::unix::fs::symlink(&model, &picture).unwrap();
+    let embedded = embedded.to_str().unwrap();
+    let err = failure(&["viz", embedded, "--out", &picture]);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), original);
     let again = path("again.safetensors");
     ok(&["export", zoo, "--out", &again]);
     assert_eq!(
