@@ -162,6 +162,15 @@ fn a_hostile_hub_cannot_write_outside_the_cache_or_hang_us() {
         &[("NEUROPOS_HUB_MAX_BYTES", "-3")],
     );
     fails_saying(&out, &["NEUROPOS_HUB_MAX_BYTES", "-3"]);
+    for bad in ["inf", "1e300", "NaN", "0"] {
+        let out = neuropos(
+            &["eval", "hf://evil/commit", "--device", "cpu"],
+            &home,
+            hub.port,
+            &[("HF_HUB_DOWNLOAD_TIMEOUT", bad)],
+        );
+        fails_saying(&out, &["HF_HUB_DOWNLOAD_TIMEOUT"]);
+    }
 
     // A server that accepts and never answers.
     let silent = fake_hub::start_silent(60);

@@ -292,7 +292,9 @@ fn client() -> std::result::Result<HFClientSync, String> {
     let endpoint = endpoint()?;
     let timeout = env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS)?;
     let max_bytes = env_number("NEUROPOS_HUB_MAX_BYTES", DEFAULT_MAX_BYTES)?;
-    let timeout = std::time::Duration::from_secs_f64(timeout);
+    let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+        format!("HF_HUB_DOWNLOAD_TIMEOUT={timeout} seconds is not a usable duration")
+    })?;
     hf_hub::HFClientBuilder::new()
         .endpoint(endpoint.clone())
         .connect_timeout(timeout)
