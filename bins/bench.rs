@@ -4,6 +4,7 @@ use anyhow::bail;
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use clap::{Args, ValueEnum};
+use neuropos_models::config::DEFAULT_BATCH_SIZE;
 use neuropos_models::layers::embedded::{CurrentOptions, ProductPath, DEFAULT_TILE};
 use neuropos_models::training::{adam, train_epoch};
 use neuropos_models::Network;
@@ -31,7 +32,7 @@ pub struct BenchArgs {
     /// Timed training steps (after 2 warm-up steps).
     #[arg(long, default_value_t = 20)]
     steps: usize,
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     batch_size: usize,
     /// CPU threads (Candle's matmuls and neuropos' kernels) [default: all cores].
     #[arg(long)]

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use clap::Args;
+use neuropos_models::config::DEFAULT_DIM;
 use neuropos_models::data::{self, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
 use neuropos_models::prune::{PruneScope, Pruning};
@@ -72,7 +73,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The MNIST-shaped configuration with neuropos' defaults.
     pub fn config(&self) -> Config {
-        Config::mnist(self.model, &self.hidden.0, self.dim.unwrap_or(3))
+        Config::mnist(self.model, &self.hidden.0, self.dim.unwrap_or(DEFAULT_DIM))
     }
 }
 

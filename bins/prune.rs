@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use candle_core::{DType, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
+use neuropos_models::config::DEFAULT_BATCH_SIZE;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::prune::{self, FixedMask, NeuronScore, PruneScope, Rank};
@@ -57,7 +58,7 @@ pub struct PruneArgs {
     finetune_epochs: usize,
     #[arg(long)]
     lr: Option<f64>,
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
     batch_size: usize,
     /// Seeds the fine-tuning's batch order.
     #[arg(long, default_value_t = 0)]

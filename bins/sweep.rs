@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint::{self, CheckpointInfo};
+use neuropos_models::config::{DEFAULT_BATCH_SIZE, DEFAULT_DIM};
 use neuropos_models::ModelKind;
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
@@ -237,13 +238,13 @@ fn setting_slug(row: &RowSpec, prune_during: Option<f64>, over: &Overrides) -> S
     let hidden: Vec<String> = row.hidden.iter().map(|h| h.to_string()).collect();
     let mut name = format!("{}-h{}", row.model, hidden.join("x"));
     if row.model.is_embedded() {
-        name += &format!("-d{}", row.dim.unwrap_or(3));
+        name += &format!("-d{}", row.dim.unwrap_or(DEFAULT_DIM));
     }
     name += &format!(
         "-lr{}-e{}-b{}",
         row_lr(row),
         row_epochs(row, over),
-        row.batch_size.unwrap_or(600)
+        row.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
     );
     if !row.flags.is_empty() {
         name += &format!("-{}", slug(&row.flags.join(" ")));
@@ -309,7 +310,7 @@ fn train_args(spec: &Spec, unit: &Unit, over: &Overrides) -> Vec<String> {
         hidden.join(","),
     ];
     if row.model.is_embedded() {
-        a.extend(["--dim".into(), row.dim.unwrap_or(3).to_string()]);
+        a.extend(["--dim".into(), row.dim.unwrap_or(DEFAULT_DIM).to_string()]);
     }
     a.extend([
         "--lr".into(),
@@ -317,7 +318,7 @@ fn train_args(spec: &Spec, unit: &Unit, over: &Overrides) -> Vec<String> {
         "--epochs".into(),
         row_epochs(row, over).to_string(),
         "--batch-size".into(),
-        row.batch_size.unwrap_or(600).to_string(),
+        row.batch_size.unwrap_or(DEFAULT_BATCH_SIZE).to_string(),
         "--seed".into(),
         unit.seed.to_string(),
     ]);
@@ -377,10 +378,10 @@ fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) -> Opt
     let wanted_pruning = unit.prune_during.filter(|&p| p > 0.0);
     let same = m.kind == row.model
         && m.hidden() == row.hidden.as_slice()
-        && (!row.model.is_embedded() || m.dim == row.dim.unwrap_or(3))
+        && (!row.model.is_embedded() || m.dim == row.dim.unwrap_or(DEFAULT_DIM))
         && t.lr == row_lr(row)
         && t.epochs_planned == row_epochs(row, over)
-        && t.batch_size == row.batch_size.unwrap_or(600)
+        && t.batch_size == row.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
         && t.seed == 0
         && t.train_samples == 60_000
         && t.init_from.is_none()
@@ -1330,7 +1331,7 @@ fn draw_figures(spec: &Spec, rows: &[SummaryRow], out: &Path) -> anyhow::Result<
         .rows
         .iter()
         .filter(|r| r.model.is_embedded())
-        .map(|r| r.dim.unwrap_or(3))
+        .map(|r| r.dim.unwrap_or(DEFAULT_DIM))
         .collect();
     if during {
         let series = series_by(&|r| {

@@ -8,6 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::config::{Activation, AxisMode, CoordLayout, EmbeddedInit, DEFAULT_STEEPNESS};
+use neuropos_models::config::{DEFAULT_BATCH_SIZE, DEFAULT_DIM};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::layers::lif::{LifConfig, Surrogate};
 use neuropos_models::optimizer::{Fault, FaultTarget};
@@ -190,7 +191,7 @@ fn config_from_flags(args: &TrainArgs) -> anyhow::Result<Config> {
         bail!("--model is required (or --init-from, to start from a checkpoint)");
     };
     let hidden = args.hidden.as_ref().map_or(vec![2048], |h| h.0.clone());
-    let mut config = Config::mnist(model, &hidden, args.dim.unwrap_or(3));
+    let mut config = Config::mnist(model, &hidden, args.dim.unwrap_or(DEFAULT_DIM));
     config.steepness = args.steepness.unwrap_or(DEFAULT_STEEPNESS);
     config.activation = args.activation.unwrap_or(Activation::Relu);
     let init = EmbeddedInit::default();
@@ -601,7 +602,7 @@ fn fresh_settings(args: &TrainArgs) -> anyhow::Result<(RunSettings, Option<Start
     let batch_size = args
         .batch_size
         .or(best.and_then(|b| b.batch_size))
-        .unwrap_or(600);
+        .unwrap_or(DEFAULT_BATCH_SIZE);
     let epochs = args.epochs.unwrap_or(kind.paper_epochs());
     let base = best.map(|b| b.recipe).unwrap_or_default();
     let recipe = Recipe {

@@ -19,6 +19,12 @@ pub const DEFAULT_STEEPNESS: f64 = 10.0;
 /// weight `1/sqrt(eps)` = 1000 instead of inf/NaN.
 pub const DEFAULT_DISTANCE_EPSILON: f64 = 1e-6;
 
+/// The embedding dimension d when none is given: the paper's 3D networks.
+pub const DEFAULT_DIM: usize = 3;
+
+/// The training batch when none is given: the paper's.
+pub const DEFAULT_BATCH_SIZE: usize = 600;
+
 /// The user-facing model kinds (`--model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
