@@ -1014,7 +1014,7 @@ const SWEEP_FILES: [&str; 5] = [
 /// `--out` is a sweep's own directory, checked before anything trains: not a file, not a
 /// directory holding other things (`--out .` would write its summaries among them and its runs
 /// into the parent). It is created here, so an unwritable place fails now, not after the runs.
-fn check_sweep_out(out: &Path) -> anyhow::Result<()> {
+fn check_sweep_out(out: &Path, runs: &Path) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         bail!("--out {} exists and is not a directory", out.display());
     }
@@ -1031,6 +1031,8 @@ fn check_sweep_out(out: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("reading --out {}", out.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            // `--runs OUT/runs` puts the runs inside: theirs too.
+            .filter(|n| out.join(n) != runs)
             .filter(|n| {
                 !SWEEP_FILES.contains(&n.as_str())
                     && !["logs", "figures"].contains(&n.as_str())
@@ -1092,14 +1094,14 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if args.task.is_none() {
-        check_sweep_out(&out)?;
-    }
     let runs = std::path::absolute(
         args.runs
             .clone()
             .unwrap_or_else(|| out.parent().unwrap_or(Path::new(".")).join("runs")),
     )?;
+    if args.task.is_none() {
+        check_sweep_out(&out, &runs)?;
+    }
     let all = units(&spec, &over, &runs);
     for (i, unit) in all.iter().enumerate() {
         if let Some(first) = all[..i].iter().find(|u| u.dir == unit.dir) {
