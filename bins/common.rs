@@ -29,29 +29,12 @@ pub fn init_logging() {
 /// `text` with every word over 200 characters cut to its start and its length: an error that
 /// quotes a 100,000-character argument stays readable.
 pub fn shortened_words(text: &str) -> String {
-    const LONGEST: usize = 200;
-    let mut out = String::with_capacity(text.len().min(4096));
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        let n = word.chars().count();
-        if n > LONGEST {
-            out.extend(word.chars().take(LONGEST));
-            out.push_str(&format!("… ({n} characters)"));
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_whitespace() {
-            flush(&mut word, &mut out);
-            out.push(c);
-        } else {
-            word.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let end = word.trim_end_matches(char::is_whitespace);
+            neuropos_models::error::shortened(end) + &word[end.len()..]
+        })
+        .collect()
 }
 
 /// The architecture flags shared by `train` and `bench`.
@@ -338,26 +321,30 @@ pub fn held_run_files(dir: &Path) -> Vec<&'static str> {
         .collect()
 }
 
-/// `--out` of a command that writes `what` (a checkpoint): not a file, and holding nothing
+/// `--out` of a command that writes `what` (a run, a checkpoint): not a file, and holding nothing
 /// unless `--force`. Checked before anything is computed; nothing is removed here.
 pub fn check_out_dir(out: &Path, force: bool, what: &str) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         anyhow::bail!("--out {} exists and is not a directory", out.display());
     }
     let held = held_run_files(out);
-    if !held.is_empty() && !force {
+    if held.is_empty() || force {
+        return Ok(());
+    }
+    if held.contains(&RUN_FILE) {
         anyhow::bail!(
-            "{} already holds {} ({}); pass --force to replace it",
+            "--out {} already holds a run ({}): pass --resume {} to continue it, --force to \
+             replace it, or choose another directory",
             out.display(),
-            if held.contains(&RUN_FILE) {
-                "a run"
-            } else {
-                what
-            },
-            held.join(", ")
+            held.join(", "),
+            out.display()
         );
     }
-    Ok(())
+    anyhow::bail!(
+        "--out {} already holds {what} ({}); pass --force to replace it",
+        out.display(),
+        held.join(", ")
+    )
 }
 
 /// Removes every one of [`RUN_FILES`] from `dir`: what `--force` replaces, once everything a

@@ -442,29 +442,6 @@ impl RunSettings {
     }
 }
 
-fn check_out_dir(out: &Path, force: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("--out {} exists and is not a directory", out.display());
-    }
-    let held = crate::common::held_run_files(out);
-    if held.is_empty() {
-        return Ok(());
-    }
-    if !force {
-        bail!(
-            "--out {} already holds a run ({}): pass --resume {} to continue it, --force to \
-             replace it, or choose another directory",
-            out.display(),
-            held.join(", "),
-            out.display()
-        );
-    }
-    // Nothing is removed yet: the old run stays resumable until every flag, file and the
-    // device have been checked and the new run writes its first file (`execute`).
-    tracing::warn!("--force: the run in {} will be replaced", out.display());
-    Ok(())
-}
-
 /// Refuses training flags that mean nothing for the chosen kind rather than ignoring them.
 fn check_flags_apply(args: &TrainArgs, kind: ModelKind) -> anyhow::Result<()> {
     let mut pointless = Vec::new();
@@ -793,7 +770,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 bail!("--out {} exists and is not a directory", out.display());
             }
             lock = Some(lock_run_dir(&out)?);
-            check_out_dir(&out, args.force)?;
+            crate::common::check_out_dir(&out, args.force, "a run")?;
+            if args.force && !crate::common::held_run_files(&out).is_empty() {
+                // Nothing is removed yet: the old run stays resumable until every flag, file
+                // and the device are checked and the new run writes its first file (`execute`).
+                tracing::warn!("--force: the run in {} will be replaced", out.display());
+            }
             (out, settings, start, None)
         }
     };

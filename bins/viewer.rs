@@ -222,15 +222,15 @@ pub fn write(
         .collect();
 
     // Activity of the network as it stands (unpruned, or with its stored pruning).
-    let activity = crate::viz::layer_activity(&loaded.network, &inputs)?;
+    let activity = neuropos_models::inspect::layer_activity(&loaded.network, &inputs)?;
 
     // Positions, drawn coordinates, masks, biases.
-    let (full, free, plane) = crate::viz::layer_positions(neurons, config.dim)?;
+    let (full, free, plane) = neuropos_models::inspect::layer_positions(neurons, config.dim)?;
     let synapses = loaded.network.synapses();
     let mut layers = Vec::with_capacity(depth);
     for (l, n) in neurons.iter().enumerate() {
         let flat: Vec<f32> = full[l].iter().flatten().map(|&v| v as f32).collect();
-        let drawn = crate::viz::project(&free[l], &plane);
+        let drawn = neuropos_models::inspect::project(&free[l], &plane);
         let view: Vec<f32> = drawn
             .iter()
             .zip(&full[l])

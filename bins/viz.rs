@@ -16,9 +16,8 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::network::NetworkOutput;
+use neuropos_models::inspect::{layer_activity, layer_positions, project};
 use neuropos_models::prune::levels::StoredPruning;
-use neuropos_models::Network;
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -66,114 +65,6 @@ struct Panel {
     title: String,
     points: Vec<(f64, f64)>,
     values: Vec<f64>,
-}
-
-fn to_rows(t: &Tensor) -> anyhow::Result<Vec<Vec<f64>>> {
-    Ok(t.to_device(&Device::Cpu)?
-        .to_dtype(DType::F64)?
-        .to_vec2::<f64>()?)
-}
-
-/// The two leading principal axes of `rows` (power iteration on the covariance, deterministic
-/// start), and the mean.
-fn principal_plane(rows: &[Vec<f64>]) -> (Vec<f64>, [Vec<f64>; 2]) {
-    let d = rows[0].len();
-    let n = rows.len() as f64;
-    let mean: Vec<f64> = (0..d)
-        .map(|k| rows.iter().map(|r| r[k]).sum::<f64>() / n)
-        .collect();
-    let mut cov = vec![vec![0.0; d]; d];
-    for r in rows {
-        for a in 0..d {
-            for b in 0..d {
-                cov[a][b] += (r[a] - mean[a]) * (r[b] - mean[b]) / n;
-            }
-        }
-    }
-    let mut axes: Vec<Vec<f64>> = Vec::new();
-    for k in 0..2 {
-        let mut v: Vec<f64> = (0..d).map(|i| if i == k { 1.0 } else { 0.1 }).collect();
-        for _ in 0..200 {
-            let mut w: Vec<f64> = (0..d)
-                .map(|a| (0..d).map(|b| cov[a][b] * v[b]).sum())
-                .collect();
-            for prev in &axes {
-                let dot: f64 = w.iter().zip(prev).map(|(x, y)| x * y).sum();
-                w.iter_mut().zip(prev).for_each(|(x, y)| *x -= dot * y);
-            }
-            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm == 0.0 {
-                break;
-            }
-            v = w.iter().map(|x| x / norm).collect();
-        }
-        axes.push(v);
-    }
-    let [a, b]: [Vec<f64>; 2] = axes.try_into().expect("two axes");
-    (mean, [a, b])
-}
-
-/// The principal plane of all neurons' free coordinates (d > 3): the mean and two axes.
-pub(crate) type Plane = Option<(Vec<f64>, [Vec<f64>; 2])>;
-
-/// Per layer, every neuron's full position (the layer axis last) and its free coordinates, and
-/// for d > 3 the [`Plane`] that the static figure and the viewer both draw them on.
-#[allow(clippy::type_complexity)]
-pub(crate) fn layer_positions(
-    neurons: &[neuropos_models::layers::embedded::Neurons],
-    dim: usize,
-) -> anyhow::Result<(Vec<Vec<Vec<f64>>>, Vec<Vec<Vec<f64>>>, Plane)> {
-    let full: Vec<Vec<Vec<f64>>> = neurons
-        .iter()
-        .map(|n| to_rows(&n.positions()?))
-        .collect::<anyhow::Result<_>>()?;
-    let free: Vec<Vec<Vec<f64>>> = full
-        .iter()
-        .map(|rows| rows.iter().map(|r| r[..r.len() - 1].to_vec()).collect())
-        .collect();
-    let plane = (dim > 3).then(|| {
-        let all: Vec<Vec<f64>> = free.iter().flatten().cloned().collect();
-        principal_plane(&all)
-    });
-    Ok((full, free, plane))
-}
-
-pub(crate) fn project(rows: &[Vec<f64>], plane: &Plane) -> Vec<(f64, f64)> {
-    rows.iter()
-        .map(|r| match (plane, r.len()) {
-            (Some((mean, [a, b])), _) => {
-                let c: Vec<f64> = r.iter().zip(mean).map(|(x, m)| x - m).collect();
-                (
-                    c.iter().zip(a).map(|(x, y)| x * y).sum(),
-                    c.iter().zip(b).map(|(x, y)| x * y).sum(),
-                )
-            }
-            (None, 1) => (r[0], 0.0),
-            (None, _) => (r[0], r[1]),
-        })
-        .collect()
-}
-
-/// Every layer's activity for each image of `images` `[B, 784]`, `[B, n_l]` per layer: the
-/// pixels, then the hidden activations (MLP) or spike counts over the T steps (SNN), and the
-/// output's logits (MLP) or spike counts (SNN); with the masks in force.
-pub(crate) fn layer_activity(network: &Network, images: &Tensor) -> anyhow::Result<Vec<Tensor>> {
-    let config = network.config();
-    let time_steps = config.lif.map_or(1.0, |l| l.time_steps as f64);
-    let mut activity = Vec::with_capacity(config.layers.len());
-    for c in 0..config.layers.len() - 1 {
-        let a = network.layer_input(images, c)?;
-        activity.push(if c > 0 && config.lif.is_some() {
-            (a * time_steps)? // mean spikes per step → spike count
-        } else {
-            a
-        });
-    }
-    activity.push(match network.run(images)? {
-        NetworkOutput::Logits(l) => l,
-        NetworkOutput::Spiking { spikes, .. } => spikes.sum(0)?,
-    });
-    Ok(activity)
 }
 
 /// Blue (−1) – white (0) – red (+1).

@@ -57,3 +57,12 @@ impl Error {
         }
     }
 }
+
+/// `s` as a message quotes it: whole up to 200 characters, else its start and its length (an
+/// argument of 100,000 characters stays readable).
+pub fn shortened(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}… ({} characters)", &s[..end], s.chars().count()),
+    }
+}

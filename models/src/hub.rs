@@ -80,21 +80,13 @@ fn valid_revision(revision: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
-/// `s` as an error names it: whole up to 200 characters, else its start and its length.
-fn shortened(s: &str) -> String {
-    match s.char_indices().nth(200) {
-        None => s.to_string(),
-        Some((end, _)) => format!("{}… ({} characters)", &s[..end], s.chars().count()),
-    }
-}
-
 impl FromStr for HubRef {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         let fail = |problem: &str| {
             Err(Error::Hub {
-                reference: shortened(s),
+                reference: crate::error::shortened(s),
                 problem: format!("{problem}; expected hf://owner/repo[@revision][/subdir]"),
             })
         };

@@ -45,6 +45,7 @@ pub mod error;
 pub mod geometry;
 pub mod hub;
 pub mod init;
+pub mod inspect;
 #[cfg(feature = "unstable-kernels")]
 pub mod kernels;
 #[cfg(not(feature = "unstable-kernels"))]

@@ -102,13 +102,20 @@ pub fn at_levels<E: From<Error>>(
     let ours = |e: Error| E::from(e);
     let candle = |e: candle_core::Error| E::from(Error::from(e));
     let stored = StoredPruning::of(loaded);
-    let before = stored_masks(&loaded.network).map_err(candle)?;
+    // Only a checkpoint that prunes itself has masks to start from (an unpruned one keeps all).
+    let before: Option<Vec<Tensor>> = match stored {
+        Some(_) => Some(stored_masks(&loaded.network).map_err(candle)?),
+        None => None,
+    };
     let total = loaded.info.model.weight_count();
-    let stored_kept = before
-        .iter()
-        .map(crate::device::count_nonzero)
-        .sum::<candle_core::Result<usize>>()
-        .map_err(candle)?;
+    let stored_kept = match &before {
+        Some(masks) => masks
+            .iter()
+            .map(crate::device::count_nonzero)
+            .sum::<candle_core::Result<usize>>()
+            .map_err(candle)?,
+        None => total,
+    };
     let stored_percent = stored.map_or(0.0, |s| s.percent);
     let Some(levels) = how.levels else {
         let level = Level {
@@ -124,20 +131,14 @@ pub fn at_levels<E: From<Error>>(
         // installed already.
         return visit(&level, &loaded.network);
     };
-    let ranking = ranking(
-        loaded,
-        how.rank,
-        how.scope,
-        stored.map(|_| before.as_slice()),
-    )
-    .map_err(ours)?;
+    let ranking = ranking(loaded, how.rank, how.scope, before.as_deref()).map_err(ours)?;
     for &percent in levels {
         ranking
             .check_level(percent)
             .map_err(|e| ours(Error::Pruning(e)))?;
     }
     let biases = prune::save_biases(&loaded.network, &loaded.vars).map_err(candle)?;
-    let installed = loaded.info.model.fixed_mask.map(|_| before.clone());
+    let installed = loaded.info.model.fixed_mask.and(before.clone());
     let mut scored = || -> std::result::Result<(), E> {
         for &percent in levels {
             let masks: PruneMasks = ranking.masks(percent).map_err(candle)?;
@@ -149,7 +150,7 @@ pub fn at_levels<E: From<Error>>(
             let newly_removed = masks.kept < stored_kept;
             let compensated_on = match (how.compensation, newly_removed) {
                 (Some(images), true) => {
-                    let base = stored.map(|_| before.as_slice());
+                    let base = before.as_deref();
                     prune::compensate(&loaded.network, &loaded.vars, &masks.masks, base, images)
                         .map_err(candle)?;
                     images.dim(0).map_err(candle)?
