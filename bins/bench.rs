@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
 
-use crate::common::{DataArgs, DeviceArgs, ModelArgs, PruneDuringArgs};
+use crate::common::{DataArgs, DeviceArgs, ModelArgs};
+use neuropos_models::run::PruneDuringChoices;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Product {
@@ -49,7 +50,7 @@ pub struct BenchArgs {
     #[arg(long)]
     tile: Option<usize>,
     #[command(flatten)]
-    pruning: PruneDuringArgs,
+    pruning: PruneDuringChoices,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]

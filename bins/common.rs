@@ -1,12 +1,11 @@
 //! Flags and set-up shared by the subcommands.
 
-use anyhow::Context;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use clap::Args;
 use neuropos_models::config::DEFAULT_DIM;
-use neuropos_models::data::{self, Mnist};
+pub use neuropos_models::data::{check_limit, Splits};
+use neuropos_models::data::{DataSource, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
-use neuropos_models::prune::{PruneScope, Pruning};
 use neuropos_models::{Config, ModelKind};
 use std::path::{Path, PathBuf};
 
@@ -109,95 +108,15 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    pub fn source(&self) -> anyhow::Result<DataSource> {
+        Ok(DataSource::from_names(
+            &self.data,
+            self.data_dir.as_deref(),
+        )?)
+    }
+
     pub fn load(&self) -> anyhow::Result<(Mnist, String)> {
-        let (mnist, origin) = match (&self.data_dir, self.data.as_str()) {
-            (Some(dir), _) => (data::load_dir(dir, false)?, dir.display().to_string()),
-            (None, "hub") => (data::load_hub()?, "hub:ylecun/mnist".to_string()),
-            (None, _) => {
-                let dir = data::default_dir();
-                let m = data::load_dir(&dir, true).with_context(|| {
-                    format!("loading the vendored MNIST from {}", dir.display())
-                })?;
-                (m, "vendored:data/mnist".to_string())
-            }
-        };
-        tracing::info!(
-            "MNIST from {origin}: {} train, {} test images",
-            mnist.train_images.dim(0)?,
-            mnist.test_images.dim(0)?
-        );
-        Ok((mnist, origin))
-    }
-}
-
-/// An image limit of 0 would leave nothing to train on or score (an accuracy of 0/0).
-pub fn check_limit(flag: &str, limit: Option<usize>) -> anyhow::Result<()> {
-    if limit == Some(0) {
-        anyhow::bail!("{flag} must be at least 1 (0 images leave nothing to train on or score)");
-    }
-    Ok(())
-}
-
-/// MNIST's four tensors on the device a command runs on.
-pub struct Splits {
-    pub train_x: Tensor,
-    pub train_y: Tensor,
-    pub test_x: Tensor,
-    pub test_y: Tensor,
-}
-
-/// `mnist` cut to the first `train_limit` / `test_limit` images, on `device`.
-fn limited_splits(
-    mut mnist: Mnist,
-    device: &Device,
-    train_limit: Option<usize>,
-    test_limit: Option<usize>,
-) -> anyhow::Result<Splits> {
-    if let Some(n) = train_limit {
-        mnist = mnist.limit_train(n)?;
-    }
-    if let Some(n) = test_limit {
-        mnist = mnist.limit_test(n)?;
-    }
-    Ok(Splits {
-        train_x: mnist.train_images.to_device(device)?,
-        train_y: mnist.train_labels.to_device(device)?,
-        test_x: mnist.test_images.to_device(device)?,
-        test_y: mnist.test_labels.to_device(device)?,
-    })
-}
-
-/// [`Splits`] and the images held out for validation, if any.
-pub struct HeldOutSplits {
-    pub splits: Splits,
-    pub validation: Option<(Tensor, Tensor)>,
-}
-
-impl DataArgs {
-    /// [`DataArgs::load_splits`] with the last `val_split` training images held out first (so
-    /// `train_limit` takes the first of the rest).
-    pub fn load_splits_held_out(
-        &self,
-        device: &Device,
-        val_split: Option<usize>,
-        train_limit: Option<usize>,
-        test_limit: Option<usize>,
-    ) -> anyhow::Result<(HeldOutSplits, String)> {
-        let Some(n) = val_split else {
-            let (splits, origin) = self.load_splits(device, train_limit, test_limit)?;
-            let validation = None;
-            return Ok((HeldOutSplits { splits, validation }, origin));
-        };
-        check_limit("--val-split", Some(n))?;
-        check_limit("--train-limit", train_limit)?;
-        check_limit("--test-limit", test_limit)?;
-        let (mnist, origin) = self.load()?;
-        let (mnist, (val_x, val_y)) = mnist
-            .hold_out(n)
-            .with_context(|| format!("--val-split {n}"))?;
-        let splits = limited_splits(mnist, device, train_limit, test_limit)?;
-        let validation = Some((val_x.to_device(device)?, val_y.to_device(device)?));
-        Ok((HeldOutSplits { splits, validation }, origin))
+        Ok(self.source()?.load()?)
     }
 
     /// [`DataArgs::load`], cut to the first `train_limit` / `test_limit` images, on `device`;
@@ -208,43 +127,7 @@ impl DataArgs {
         train_limit: Option<usize>,
         test_limit: Option<usize>,
     ) -> anyhow::Result<(Splits, String)> {
-        check_limit("--train-limit", train_limit)?;
-        check_limit("--test-limit", test_limit)?;
-        let (mnist, origin) = self.load()?;
-        let splits = limited_splits(mnist, device, train_limit, test_limit)?;
-        Ok((splits, origin))
-    }
-}
-
-/// Pruning in every forward pass, for `train` and `bench`.
-#[derive(Args, Debug, Clone)]
-pub struct PruneDuringArgs {
-    /// Remove the smallest P % of the weights in every forward pass (the longest wires of an
-    /// embedded model), ranked afresh each step; the checkpoint records it and `eval` keeps it.
-    #[arg(long, value_name = "P")]
-    pub prune_during: Option<f64>,
-    /// With --prune-during: rank within each layer or over the whole network.
-    #[arg(long, default_value = "layer", requires = "prune_during")]
-    pub scope: PruneScope,
-}
-
-impl PruneDuringArgs {
-    pub fn pruning(&self) -> Option<Pruning> {
-        self.prune_during.map(|percent| Pruning {
-            percent,
-            scope: self.scope,
-        })
-    }
-}
-
-/// Comma-separated layer sizes, e.g. `512,512,256`.
-#[derive(Debug, Clone)]
-pub struct Sizes(pub Vec<usize>);
-
-impl std::str::FromStr for Sizes {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_sizes(s).map(Sizes)
+        Ok(self.source()?.splits(device, train_limit, test_limit)?)
     }
 }
 
@@ -257,19 +140,6 @@ impl std::str::FromStr for Percentages {
     fn from_str(s: &str) -> Result<Self, String> {
         parse_percentages(s).map(Percentages)
     }
-}
-
-fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
-        .map(|p| {
-            let p = p.trim();
-            match p.parse::<usize>() {
-                Ok(0) => Err("layer sizes must be positive".to_string()),
-                Ok(n) => Ok(n),
-                Err(_) => Err(format!("`{p}` is not a layer size")),
-            }
-        })
-        .collect()
 }
 
 fn parse_percentages(s: &str) -> Result<Vec<f64>, String> {
@@ -297,65 +167,7 @@ pub fn check_percent(v: f64) -> Result<f64, String> {
     }
 }
 
-/// A run's log: one JSON line per epoch.
-pub const METRICS_FILE: &str = "metrics.jsonl";
-/// A run's settings, what `train --resume` continues with.
-pub const RUN_FILE: &str = "run.json";
-
-/// The files a run or a checkpoint puts in its directory; a directory holding any of them holds
-/// one, and `--force` replaces all of them, never a mix of two.
-pub const RUN_FILES: [&str; 5] = [
-    neuropos_models::checkpoint::MODEL_FILE,
-    neuropos_models::checkpoint::CONFIG_FILE,
-    METRICS_FILE,
-    RUN_FILE,
-    neuropos_models::resume::STATE_FILE,
-];
-
-/// Which of [`RUN_FILES`] `dir` holds.
-pub fn held_run_files(dir: &Path) -> Vec<&'static str> {
-    RUN_FILES
-        .iter()
-        .copied()
-        .filter(|f| std::fs::symlink_metadata(dir.join(f)).is_ok())
-        .collect()
-}
-
-/// `--out` of a command that writes `what` (a run, a checkpoint): not a file, and holding nothing
-/// unless `--force`. Checked before anything is computed; nothing is removed here.
-pub fn check_out_dir(out: &Path, force: bool, what: &str) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        anyhow::bail!("--out {} exists and is not a directory", out.display());
-    }
-    let held = held_run_files(out);
-    if held.is_empty() || force {
-        return Ok(());
-    }
-    if held.contains(&RUN_FILE) {
-        anyhow::bail!(
-            "--out {} already holds a run ({}): pass --resume {} to continue it, --force to \
-             replace it, or choose another directory",
-            out.display(),
-            held.join(", "),
-            out.display()
-        );
-    }
-    anyhow::bail!(
-        "--out {} already holds {what} ({}); pass --force to replace it",
-        out.display(),
-        held.join(", ")
-    )
-}
-
-/// Removes every one of [`RUN_FILES`] from `dir`: what `--force` replaces, once everything a
-/// command needs has been checked and it is about to write.
-pub fn clear_run_files(dir: &Path) -> anyhow::Result<()> {
-    for f in held_run_files(dir) {
-        let path = dir.join(f);
-        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-    }
-    Ok(())
-}
+pub use neuropos_models::run::{check_out_dir, clear_run_files, Sizes, METRICS_FILE};
 
 /// Refuses an `--out` directory that is the checkpoint being read: `--force` would replace the
 /// input with the output (the source must stay as it was).

@@ -2,17 +2,16 @@
 //! fine-tuned with the mask fixed.
 
 use anyhow::{bail, Context};
-use candle_core::{DType, Tensor};
+use candle_core::DType;
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use neuropos_models::config::DEFAULT_BATCH_SIZE;
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::prune::{self, FixedMask, NeuronScore, PruneScope, Rank};
-use neuropos_models::training::{self, adam};
+use neuropos_models::run::{fine_tune, FineTune};
+use neuropos_models::training;
 use neuropos_models::Network;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -81,44 +80,6 @@ pub struct PruneArgs {
     data: DataArgs,
 }
 
-/// Fine-tunes `network` (its variables `vars`) for `epochs`, one metrics line each; the final
-/// test accuracy (or `accuracy` when there are no epochs).
-#[allow(clippy::too_many_arguments)]
-fn finetune(
-    network: &Network,
-    vars: &candle_nn::VarMap,
-    args: &PruneArgs,
-    lr: f64,
-    (train_x, train_y, test_x, test_y): (&Tensor, &Tensor, &Tensor, &Tensor),
-    mut accuracy: f64,
-    metrics: &mut String,
-) -> anyhow::Result<f64> {
-    let mut optimizer = adam(vars, lr)?;
-    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x05EE_D0FB_A7C4));
-    for epoch in 1..=args.finetune_epochs {
-        let report = training::train_epoch(
-            network,
-            &mut optimizer,
-            train_x,
-            train_y,
-            args.batch_size,
-            &mut rng,
-            |_, _| true,
-        )?;
-        accuracy = training::accuracy(network, test_x, test_y)?;
-        tracing::info!(
-            "fine-tuning epoch {epoch}/{}: train loss {:.4}, test accuracy {accuracy:.4}",
-            args.finetune_epochs,
-            report.mean_loss
-        );
-        let line = serde_json::json!({
-            "epoch": epoch, "train_loss": report.mean_loss, "test_accuracy": accuracy,
-        });
-        writeln!(metrics, "{line}")?;
-    }
-    Ok(accuracy)
-}
-
 pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let percent = args.percent.or(args.neurons).unwrap_or(0.0);
     if !(0.0..100.0).contains(&percent) {
@@ -182,7 +143,6 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let mut metrics = String::new();
     let kind = loaded.info.model.kind;
     let lr = args.lr.unwrap_or(kind.paper_learning_rate());
-    let data = (&train_x, &train_y, &test_x, &test_y);
 
     // Either a smaller network without the weakest neurons, or the same one with a fixed mask.
     let (model, vars, network, masks, compensated_on) = if args.neurons.is_some() {
@@ -267,7 +227,29 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         "whole_neurons": args.neurons.is_some(), "compensated_on": compensated_on,
     });
     writeln!(metrics, "{line}")?;
-    let accuracy = finetune(&network, &vars, &args, lr, data, accuracy, &mut metrics)?;
+    let plan = FineTune {
+        epochs: args.finetune_epochs,
+        lr,
+        batch_size: args.batch_size,
+        seed: args.seed,
+    };
+    let data = Splits {
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+    };
+    let (accuracy, lines) = fine_tune(
+        &network,
+        &vars,
+        plan,
+        &data,
+        accuracy,
+        &mut crate::train::Progress::default(),
+    )?;
+    for line in lines {
+        writeln!(metrics, "{line}")?;
+    }
     let source_training = loaded.info.training.as_ref();
     let provenance = Provenance {
         kind: kind.to_string(),
@@ -277,7 +259,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         seed: args.seed,
         optimizer: "adam".into(),
-        train_samples: train_x.dim(0)?,
+        train_samples: data.train_x.dim(0)?,
         data: origin,
         final_test_accuracy: Some(accuracy),
         interrupted: false,

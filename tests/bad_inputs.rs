@@ -253,7 +253,10 @@ const CASES: &[Case] = &[
     Case {
         row: "an unknown device",
         args: "train --model mlp --device tpu --out {tmp}/x",
-        expect: &["unknown device"],
+        expect: &[
+            "invalid value 'tpu' for '--device",
+            "cpu, cuda, metal, auto",
+        ],
     },
 ];
 

@@ -202,7 +202,7 @@ fn bad_inputs_give_clear_errors() {
     assert!(failure(&["eval", o, "--prune", "150"]).contains("outside [0, 100)"));
     assert!(
         failure(&["train", "--model", "mlp", "--device", "tpu", "--out", o])
-            .contains("unknown device")
+            .contains("possible values: cpu, cuda, metal, auto")
     );
 
     let bogus = dir.path().join("bogus.safetensors");
@@ -843,7 +843,10 @@ fn eval_ranks_by_effective_weight_and_compensates_biases() {
     let err = failure(&["eval", c, "--compensate", "0", "--device", "cpu"]);
     assert!(err.contains("--compensate"), "{err}");
     let err = failure(&["eval", c, "--rank", "random", "--device", "cpu"]);
-    assert!(err.contains("distance or effective"), "{err}");
+    assert!(
+        err.contains("possible values: distance, effective"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -156,6 +156,12 @@ pub enum Activation {
     Sigmoid,
 }
 
+crate::names::serde_named!(
+    Activation,
+    "activation",
+    [Activation::Relu, Activation::Tanh, Activation::Sigmoid]
+);
+
 impl Activation {
     pub fn apply(self, x: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
         match self {
@@ -210,22 +216,15 @@ pub enum CoordLayout {
     Grid,
 }
 
+crate::names::serde_named!(
+    CoordLayout,
+    "coordinate layout",
+    [CoordLayout::Uniform, CoordLayout::Grid]
+);
+
 impl CoordLayout {
     pub fn is_uniform(&self) -> bool {
         *self == CoordLayout::Uniform
-    }
-}
-
-impl std::str::FromStr for CoordLayout {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "uniform" => Ok(CoordLayout::Uniform),
-            "grid" => Ok(CoordLayout::Grid),
-            _ => Err(format!(
-                "unknown coordinate layout `{s}`; expected uniform or grid"
-            )),
-        }
     }
 }
 

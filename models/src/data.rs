@@ -143,14 +143,7 @@ pub fn load_dir(dir: &Path, require_checksums: bool) -> Result<Mnist> {
     }
     let [train_images, train_labels, test_images, test_labels]: [Tensor; 4] =
         parsed.try_into().expect("four files");
-    let ds = candle_datasets::vision::Dataset {
-        train_images,
-        train_labels,
-        test_images,
-        test_labels,
-        labels: 10,
-    };
-    from_dataset(ds, dir)
+    checked([train_images, train_labels, test_images, test_labels], dir)
 }
 
 /// The most a gzip member may expand to (MNIST's training images are 47 MB): a bound on what a
@@ -237,18 +230,37 @@ pub fn parse_idx(file: &Path, images: bool, bytes: &[u8]) -> Result<Tensor> {
 }
 
 /// Downloads MNIST with candle-datasets' Hugging Face hub loader (online users).
+#[cfg(feature = "datasets")]
 pub fn load_hub() -> Result<Mnist> {
     let ds = candle_datasets::vision::mnist::load()
         .map_err(|e| Error::data("hub:ylecun/mnist", format!("download failed: {e}")))?;
-    from_dataset(ds, Path::new("hub:ylecun/mnist"))
+    let tensors = [
+        ds.train_images,
+        ds.train_labels,
+        ds.test_images,
+        ds.test_labels,
+    ];
+    checked(tensors, Path::new("hub:ylecun/mnist"))
 }
 
-fn from_dataset(ds: candle_datasets::vision::Dataset, origin: &Path) -> Result<Mnist> {
+/// Without the `datasets` feature there is no Hub loader: an error saying so.
+#[cfg(not(feature = "datasets"))]
+pub fn load_hub() -> Result<Mnist> {
+    Err(Error::data(
+        "hub:ylecun/mnist",
+        "this build of neuropos-models has no dataset loader: enable its `datasets` feature \
+         (on by default), or give a directory of the IDX files",
+    ))
+}
+
+/// The four tensors as MNIST, checked: `[N, 784]` images and `[N]` labels 0–9 in each split.
+fn checked(tensors: [Tensor; 4], origin: &Path) -> Result<Mnist> {
+    let [train_images, train_labels, test_images, test_labels] = tensors;
     let mnist = Mnist {
-        train_images: ds.train_images,
-        train_labels: ds.train_labels.to_dtype(DType::U32)?,
-        test_images: ds.test_images,
-        test_labels: ds.test_labels.to_dtype(DType::U32)?,
+        train_images,
+        train_labels: train_labels.to_dtype(DType::U32)?,
+        test_images,
+        test_labels: test_labels.to_dtype(DType::U32)?,
     };
     for (images, labels, split) in [
         (&mnist.train_images, &mnist.train_labels, "train"),
@@ -366,6 +378,136 @@ impl Mnist {
             test_images,
             test_labels,
             ..self
+        })
+    }
+}
+
+/// Where the images come from: the vendored MNIST (SHA-256 checked), candle-datasets' Hugging
+/// Face loader, or a directory of the four IDX files.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    Vendored,
+    Hub,
+    Dir(PathBuf),
+}
+
+impl DataSource {
+    /// From what a run records: `data` (`vendored` or `hub`) unless a directory is given.
+    pub fn from_names(data: &str, dir: Option<&Path>) -> Result<Self> {
+        match (dir, data) {
+            (Some(dir), _) => Ok(DataSource::Dir(dir.to_path_buf())),
+            (None, "hub") => Ok(DataSource::Hub),
+            (None, "vendored") => Ok(DataSource::Vendored),
+            (None, other) => Err(Error::Run(format!(
+                "unknown data source `{}`; expected vendored or hub",
+                crate::error::shortened(other)
+            ))),
+        }
+    }
+
+    /// The images and labels, and where they came from (as a checkpoint's provenance says).
+    pub fn load(&self) -> Result<(Mnist, String)> {
+        let (mnist, origin) = match self {
+            DataSource::Dir(dir) => (load_dir(dir, false)?, dir.display().to_string()),
+            DataSource::Hub => (load_hub()?, "hub:ylecun/mnist".to_string()),
+            DataSource::Vendored => {
+                let dir = default_dir();
+                let m = load_dir(&dir, true)
+                    .map_err(|e| Error::data(&dir, format!("loading the vendored MNIST: {e}")))?;
+                (m, "vendored:data/mnist".to_string())
+            }
+        };
+        tracing::info!(
+            "MNIST from {origin}: {} train, {} test images",
+            mnist.train_images.dim(0)?,
+            mnist.test_images.dim(0)?
+        );
+        Ok((mnist, origin))
+    }
+
+    /// [`DataSource::load`], cut to the first `train_limit` / `test_limit` images, on `device`.
+    pub fn splits(
+        &self,
+        device: &candle_core::Device,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    ) -> Result<(Splits, String)> {
+        check_limit("--train-limit", train_limit)?;
+        check_limit("--test-limit", test_limit)?;
+        let (mnist, origin) = self.load()?;
+        Ok((mnist.splits(device, train_limit, test_limit)?, origin))
+    }
+
+    /// [`DataSource::splits`] with the last `val_split` training images held out first (so
+    /// `train_limit` takes the first of the rest).
+    pub fn splits_held_out(
+        &self,
+        device: &candle_core::Device,
+        val_split: Option<usize>,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    ) -> Result<(HeldOutSplits, String)> {
+        let Some(n) = val_split else {
+            let (splits, origin) = self.splits(device, train_limit, test_limit)?;
+            let validation = None;
+            return Ok((HeldOutSplits { splits, validation }, origin));
+        };
+        check_limit("--val-split", Some(n))?;
+        check_limit("--train-limit", train_limit)?;
+        check_limit("--test-limit", test_limit)?;
+        let (mnist, origin) = self.load()?;
+        let (mnist, (val_x, val_y)) = mnist
+            .hold_out(n)
+            .map_err(|e| Error::Run(format!("--val-split {n}: {e}")))?;
+        let splits = mnist.splits(device, train_limit, test_limit)?;
+        let validation = Some((val_x.to_device(device)?, val_y.to_device(device)?));
+        Ok((HeldOutSplits { splits, validation }, origin))
+    }
+}
+
+/// An image limit of 0 would leave nothing to train on or score (an accuracy of 0/0).
+pub fn check_limit(flag: &str, limit: Option<usize>) -> Result<()> {
+    if limit == Some(0) {
+        return Err(Error::Run(format!(
+            "{flag} must be at least 1 (0 images leave nothing to train on or score)"
+        )));
+    }
+    Ok(())
+}
+
+/// The four tensors on the device a command runs on.
+pub struct Splits {
+    pub train_x: Tensor,
+    pub train_y: Tensor,
+    pub test_x: Tensor,
+    pub test_y: Tensor,
+}
+
+/// [`Splits`] and the images held out for validation, if any.
+pub struct HeldOutSplits {
+    pub splits: Splits,
+    pub validation: Option<(Tensor, Tensor)>,
+}
+
+impl Mnist {
+    /// Cut to the first `train_limit` / `test_limit` images, on `device`.
+    pub fn splits(
+        mut self,
+        device: &candle_core::Device,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    ) -> Result<Splits> {
+        if let Some(n) = train_limit {
+            self = self.limit_train(n)?;
+        }
+        if let Some(n) = test_limit {
+            self = self.limit_test(n)?;
+        }
+        Ok(Splits {
+            train_x: self.train_images.to_device(device)?,
+            train_y: self.train_labels.to_device(device)?,
+            test_x: self.test_images.to_device(device)?,
+            test_y: self.test_labels.to_device(device)?,
         })
     }
 }

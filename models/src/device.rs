@@ -1,12 +1,12 @@
 //! Device selection (`--device cpu|cuda|metal|auto`), and whether the CPU runs the fused kernels.
 
 use candle_core::{DType, Device, Tensor};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     Cpu,
     Cuda,
@@ -15,20 +15,16 @@ pub enum DeviceChoice {
     Auto,
 }
 
-impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" => Ok(DeviceChoice::Cuda),
-            "metal" => Ok(DeviceChoice::Metal),
-            "auto" => Ok(DeviceChoice::Auto),
-            _ => Err(format!(
-                "unknown device `{s}`; expected cpu, cuda, metal or auto"
-            )),
-        }
-    }
-}
+crate::names::serde_named!(
+    DeviceChoice,
+    "device",
+    [
+        DeviceChoice::Cpu,
+        DeviceChoice::Cuda,
+        DeviceChoice::Metal,
+        DeviceChoice::Auto
+    ]
+);
 
 pub fn select(choice: DeviceChoice) -> Result<Device> {
     let unavailable = |name: &str, feature: &str| {

@@ -29,6 +29,10 @@ pub enum Error {
     #[error("{0}")]
     Pruning(String),
 
+    /// A run's settings, directory or lock (names the flag or file at fault).
+    #[error("{0}")]
+    Run(String),
+
     #[error("training diverged: {0}")]
     Diverged(String),
 }

@@ -52,15 +52,24 @@ pub mod kernels;
 mod kernels;
 pub mod layers;
 pub mod loss;
+mod names;
 pub mod network;
 pub mod optimizer;
 pub mod prune;
 pub mod recipe;
 pub mod resume;
+pub mod run;
+#[cfg(feature = "sweep")]
+pub mod sweep;
 pub mod training;
 
 #[cfg(test)]
 mod test_support;
+
+/// Using the crate as a library: features, scoring and pruning a checkpoint, training a run
+/// (`docs/library.md`, whose examples run as this crate's doc tests).
+#[doc = include_str!("../../docs/library.md")]
+pub mod library_guide {}
 
 pub use config::{Activation, AxisMode, Config, ModelKind};
 pub use error::{Error, Result};

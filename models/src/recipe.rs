@@ -68,18 +68,7 @@ pub enum SnnLoss {
     Count,
 }
 
-impl std::str::FromStr for SnnLoss {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "membrane" => Ok(SnnLoss::Membrane),
-            "count" => Ok(SnnLoss::Count),
-            _ => Err(format!(
-                "unknown SNN loss `{s}`; expected membrane or count"
-            )),
-        }
-    }
-}
+crate::names::serde_named!(SnnLoss, "SNN loss", [SnnLoss::Membrane, SnnLoss::Count]);
 
 /// The training recipe's options (stored in a run's settings and its checkpoint's provenance).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -197,25 +186,7 @@ pub enum Preset {
     Best,
 }
 
-impl std::str::FromStr for Preset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "paper" => Ok(Preset::Paper),
-            "best" => Ok(Preset::Best),
-            _ => Err(format!("unknown recipe `{s}`; expected paper or best")),
-        }
-    }
-}
-
-impl std::fmt::Display for Preset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Preset::Paper => "paper",
-            Preset::Best => "best",
-        })
-    }
-}
+crate::names::serde_named!(Preset, "recipe", [Preset::Paper, Preset::Best]);
 
 /// What a preset sets where the flag is not given (a given flag always wins).
 #[derive(Debug, Clone, Copy, PartialEq)]

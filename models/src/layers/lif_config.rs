@@ -136,29 +136,11 @@ pub enum Readout {
     Membrane,
 }
 
+crate::names::serde_named!(Readout, "readout", [Readout::Count, Readout::Membrane]);
+
 impl Readout {
     pub fn is_count(&self) -> bool {
         *self == Readout::Count
-    }
-}
-
-impl std::str::FromStr for Readout {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "count" => Ok(Readout::Count),
-            "membrane" => Ok(Readout::Membrane),
-            _ => Err(format!("unknown readout `{s}`; expected count or membrane")),
-        }
-    }
-}
-
-impl std::fmt::Display for Readout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Readout::Count => "count",
-            Readout::Membrane => "membrane",
-        })
     }
 }
 

@@ -11,8 +11,6 @@
 
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 pub mod compensation;
 pub mod levels;
@@ -37,27 +35,11 @@ pub enum PruneScope {
     Global,
 }
 
-impl fmt::Display for PruneScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PruneScope::Layer => "layer",
-            PruneScope::Global => "global",
-        })
-    }
-}
-
-impl FromStr for PruneScope {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "layer" => Ok(PruneScope::Layer),
-            "global" => Ok(PruneScope::Global),
-            _ => Err(format!(
-                "unknown pruning scope `{s}`; expected layer or global"
-            )),
-        }
-    }
-}
+crate::names::serde_named!(
+    PruneScope,
+    "pruning scope",
+    [PruneScope::Layer, PruneScope::Global]
+);
 
 /// Pruning applied in every forward pass (the paper's pruning during training, Fig. 3b): the
 /// smallest `percent` % of the weights, within each layer or over all of them, ranked afresh
@@ -107,27 +89,7 @@ pub enum Rank {
     Effective,
 }
 
-impl fmt::Display for Rank {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rank::Distance => "distance",
-            Rank::Effective => "effective",
-        })
-    }
-}
-
-impl FromStr for Rank {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "distance" => Ok(Rank::Distance),
-            "effective" => Ok(Rank::Effective),
-            _ => Err(format!(
-                "unknown ranking `{s}`; expected distance or effective"
-            )),
-        }
-    }
-}
+crate::names::serde_named!(Rank, "ranking", [Rank::Distance, Rank::Effective]);
 
 /// The weights a ranking of `network` orders, `[n_out, n_in]` per layer.
 pub fn ranked_weights(network: &crate::Network, rank: Rank) -> Result<Vec<Tensor>> {

@@ -2,8 +2,6 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 use super::compensation::lock_vars;
 use super::removed_count;
@@ -20,27 +18,11 @@ pub enum NeuronScore {
     Variance,
 }
 
-impl fmt::Display for NeuronScore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NeuronScore::Outgoing => "outgoing",
-            NeuronScore::Variance => "variance",
-        })
-    }
-}
-
-impl FromStr for NeuronScore {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "outgoing" => Ok(NeuronScore::Outgoing),
-            "variance" => Ok(NeuronScore::Variance),
-            _ => Err(format!(
-                "unknown neuron score `{s}`; expected outgoing or variance"
-            )),
-        }
-    }
-}
+crate::names::serde_named!(
+    NeuronScore,
+    "neuron score",
+    [NeuronScore::Outgoing, NeuronScore::Variance]
+);
 
 /// The score of every neuron of every hidden layer (`[n_l]` for l = 1..L−1), higher = keep.
 pub fn neuron_scores(
