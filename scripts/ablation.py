@@ -4,7 +4,7 @@ the validation split (the last 10,000 training images), the test set once per fi
 
     scripts/ablation.py [--epochs 30] [--seeds 0] [--only NAME,…]
                         [--runs results/accuracy/runs] [--out results/accuracy]
-    scripts/ablation.py --table     # OUT/README.md from the tables and results/best
+    scripts/ablation.py --table     # OUT/README.md from the tables and results/sweeps/best
 
 Each variant is one `neuropos train … --val-split 10000` run in RUNS/<name>-e<E>/seed<S>; a run
 whose checkpoint says it completed is read, not trained again, and an interrupted one is
@@ -85,7 +85,7 @@ VARIANTS = [
     ("mlp3d-k5to20", "--model mlp3d", "--steepness 5 --steepness-final 20"),
     ("mlp3d-step10", "--model mlp3d", "--lr-schedule step:10:0.5"),
     ("mlp3d-lr0.02-step10", "--model mlp3d", "--lr 0.02 --lr-schedule step:10:0.5"),
-    # The encoders cost 10-20x a direct-input step (results/encoder-cost.jsonl), so they are
+    # The encoders cost 10-20x a direct-input step (results/performance/encoder-cost.jsonl), so they are
     # compared at 10 epochs (`--epochs 10`), each against direct input at the same budget.
     ("snn3d-lr0.01-batch300-rate", "--model snn3d", "--lr 0.01 --batch-size 300 --encoder rate"),
     ("snn3d-lr0.01-batch300-latency", "--model snn3d",
@@ -235,9 +235,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--table", action="store_true",
                    help="only write OUT/README.md from the .jsonl files and the final summary")
-    p.add_argument("--best", default="results/best/summary.json")
-    p.add_argument("--paper", default="results/table1/summary.json,results/table2/summary.json,"
-                   "results/table3/summary.json")
+    p.add_argument("--best", default="results/sweeps/best/summary.json")
+    p.add_argument("--paper", default="results/sweeps/table1/summary.json,results/sweeps/table2/summary.json,"
+                   "results/sweeps/table3/summary.json")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seeds", default="0")
     p.add_argument("--only", default="")

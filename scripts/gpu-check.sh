@@ -2,7 +2,7 @@
 # The GPU check: what the CPU tests cannot show, run on a real accelerator and compared with the
 # CPU on the same checkpoints. For a lent GPU (the `device` tool), the self-hosted CUDA runner
 # and the self-hosted Apple-silicon runner (.github/workflows/ci.yml):
-#   scripts/gpu-check.sh [cuda|metal|cpu] [OUT_DIR]  (default: cuda, results/gpu-check-<device>)
+#   scripts/gpu-check.sh [cuda|metal|cpu] [OUT_DIR]  (default: cuda, results/checks/gpu-check-<device>)
 # (`cpu` runs the same script against the CPU itself: a dry run of the script, no GPU needed.)
 # Builds `--features <device>` (CUDA: nvcc on PATH, else PyPI's as scripts/cuda-check.sh),
 # then on the device:
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cuda}
-out=${2:-results/gpu-check-$device}
+out=${2:-results/checks/gpu-check-$device}
 case "$device" in
     cuda)
         source scripts/cuda-env.sh

@@ -118,12 +118,12 @@ def local(run):
 
 
 def seed_rows(d):
-    """The sweep summaries (results/*/summary.json) with a row that counts this checkpoint as
+    """The sweep summaries (results/sweeps/*/summary.json) with a row that counts this checkpoint as
     one of its seeds: the checkpoint itself, or a run whose weights are these bits."""
     mine = sha256(os.path.join(d, "model.safetensors"))
     here = os.path.realpath(d)
     found = []
-    results = os.path.join(ROOT, "results")
+    results = os.path.join(ROOT, "results", "sweeps")
     for spec in sorted(os.listdir(results)):
         path = os.path.join(results, spec, "summary.json")
         if not os.path.exists(path):
@@ -249,7 +249,7 @@ def card(d):
         lines.append(f"| validation accuracy (the last {training['val_split']:,} training images, held out) | {training['final_val_accuracy']:.4f} |")
     for spec, row in seed_rows(d):
         seeds = ", ".join(map(str, row["seeds"]))
-        lines.append(f"| over seeds {seeds} (`results/{spec}/summary.json`, row “{row['name']}”) | "
+        lines.append(f"| over seeds {seeds} (`results/sweeps/{spec}/summary.json`, row “{row['name']}”) | "
                      f"{row['mean']:.4f} ± {row['std']:.4f} |")
     if paper:
         row, table = paper

@@ -3,7 +3,7 @@
 given specs, each counted once (Table 1, Table 3 and Fig. 5 share runs).
 
     scripts/paper_cost.py [--specs table1,table2,table3,fig5] [--results results]
-                          [--out results/paper-cost.json]
+                          [--out results/sweeps/paper-cost.json]
 
 A run trained by `neuropos sweep` has `timing.jsonl`: the wall and CPU seconds of each training
 process, measured by the sweep (wait4). A reused zoo checkpoint has only the training seconds its
@@ -24,8 +24,8 @@ def load_jsonl(path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--specs", default="table1,table2,table3,fig5")
-    p.add_argument("--results", default="results")
-    p.add_argument("--out", default="results/paper-cost.json")
+    p.add_argument("--results", default="results/sweeps")
+    p.add_argument("--out", default="results/sweeps/paper-cost.json")
     a = p.parse_args()
     runs = {}
     missing = []
@@ -67,7 +67,7 @@ def main():
     measured["threads"] = sorted(measured["threads"])
     # The whole paper as one sweep would run it: a reused zoo run counted at the mean process
     # time of its row's sweep-trained seeds (the zoo's own logs come from older, slower code and
-    # two threads), and the runs two at a time on the two cores (results/sweep-jobs-threads.jsonl).
+    # two threads), and the runs two at a time on the two cores (results/performance/sweep-jobs-threads.jsonl).
     by_row = {}
     for r in per_run:
         if "wall_seconds" in r:

@@ -12,9 +12,9 @@ trap 'rm -rf "$work"' EXIT
 for variant in "--rank distance" "--rank distance --compensate 2000" "--rank effective" \
     "--rank effective --compensate 2000" "--rank effective --compensate 2000 --lr 0.002" \
     "--rank effective --compensate 2000 --lr 0.01"; do
-    cmd="neuropos prune results/mlp3d-30ep-seed0 --percent 80 $variant --finetune-epochs 5"
+    cmd="neuropos prune results/pruning/mlp3d-30ep-seed0 --percent 80 $variant --finetune-epochs 5"
     # shellcheck disable=SC2086
-    "$bin" prune results/mlp3d-30ep-seed0 --percent 80 $variant --finetune-epochs 5 \
+    "$bin" prune results/pruning/mlp3d-30ep-seed0 --percent 80 $variant --finetune-epochs 5 \
         --device cpu --out "$work/p" --force >/dev/null 2>&1
     python3 -c "
 import json, sys

@@ -14,7 +14,7 @@ for score in outgoing variance; do
         for epochs in 0 2; do
             args="--neurons $p --neuron-score $score --compensate 2000 --finetune-epochs $epochs"
             # shellcheck disable=SC2086
-            "$bin" prune results/mlp3d-30ep-seed0 $args --device cpu --out "$work/p" --force \
+            "$bin" prune results/pruning/mlp3d-30ep-seed0 $args --device cpu --out "$work/p" --force \
                 >/dev/null 2>&1
             python3 -c "
 import json, sys
@@ -24,7 +24,7 @@ print(json.dumps({'command': sys.argv[1], 'score': '$score', 'neurons_pruned_per
                   'finetune_epochs': $epochs, 'layers': config['model']['layers'],
                   'params': config['params'], 'accuracy_after_pruning': curve[0],
                   'final_accuracy': curve[-1]}))
-" "neuropos prune results/mlp3d-30ep-seed0 $args --out DIR"
+" "neuropos prune results/pruning/mlp3d-30ep-seed0 $args --out DIR"
         done
     done
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises interleaved A/B performance lines (scripts/performance_ab.sh) as a markdown
 table: per benchmark and binary, the median over its runs (and the range).
-   scripts/summarize_performance.py results/performance-ab-layout.jsonl"""
+   scripts/summarize_performance.py results/performance/performance-ab-layout.jsonl"""
 import json
 import statistics
 import sys

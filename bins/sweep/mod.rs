@@ -29,7 +29,7 @@ pub struct SweepArgs {
     spec: PathBuf,
     /// Trainings to run at once, each a separate process [default: one per core]. On this
     /// project's 2-core machine 2 × 1 thread finished four trainings in 0.60× the time of
-    /// 1 × 2 threads (results/sweep-jobs-threads.jsonl): runs scale better than threads.
+    /// 1 × 2 threads (results/performance/sweep-jobs-threads.jsonl): runs scale better than threads.
     #[arg(long)]
     jobs: Option<usize>,
     /// CPU threads per training process [default: the cores / the processes running at once].
@@ -47,7 +47,7 @@ pub struct SweepArgs {
     /// Passed to every training and evaluation: the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Output directory for the summaries [default: results/<spec file name>].
+    /// Output directory for the summaries [default: results/sweeps/<spec file name>].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Where the runs live, one directory per setting and seed, shared by every spec that uses
@@ -159,7 +159,7 @@ impl Sweep {
                 .spec
                 .file_stem()
                 .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
-            PathBuf::from("results").join(stem)
+            PathBuf::from("results").join("sweeps").join(stem)
         }))?;
         let over = Overrides {
             epochs: args.epochs,

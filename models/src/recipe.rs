@@ -274,7 +274,7 @@ pub struct BestEntry {
 /// The ablation's choices, on validation accuracy after the last epoch (test accuracy never
 /// consulted): candidates from `results/accuracy/ablation-e30.csv` (30 epochs, seed 0), then
 /// trained at the paper's epochs over three seeds (`neuropos sweep specs/best.toml`,
-/// results/best/) and held against the paper's recipe at the same epochs
+/// results/sweeps/best/) and held against the paper's recipe at the same epochs
 /// (`ablation-e300.csv`, `ablation-e200.csv`). Where the 30-epoch winner lost at full length
 /// the entry is the paper's settings: `--recipe best` then changes nothing, on evidence. Only
 /// the architectures the ablation trained are here, so `--recipe best` refuses the rest
@@ -303,7 +303,7 @@ pub const BEST: &[BestEntry] = &[
             },
             evidence: "at 30 epochs mlp3d-relaxed-lr0.01-batch300-axis10 0.9228 against the \
                        paper's 0.9167 (without the z rate x10 0.9216); at 300 epochs 0.9432 +- \
-                       0.0031 over three seeds (results/best) against the paper recipe's 0.9397 \
+                       0.0031 over three seeds (results/sweeps/best) against the paper recipe's 0.9397 \
                        (ablation-e300, seed 0)",
         },
     },
@@ -314,7 +314,7 @@ pub const BEST: &[BestEntry] = &[
         settings: PresetSettings::paper(
             "the paper's settings: at 30 epochs --lr 0.01 --batch-size 300 led (0.9017 \
              against 0.8506; the spike-count loss 0.1106), but at 200 epochs it scored \
-                       0.9179 +- 0.0042 over three seeds (results/best) against the paper \
+                       0.9179 +- 0.0042 over three seeds (results/sweeps/best) against the paper \
                        recipe's 0.9185 (ablation-e200, seed 0)",
         ),
     },
@@ -325,7 +325,7 @@ pub const BEST: &[BestEntry] = &[
         settings: PresetSettings::paper(
             "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
              (0.9519 against 0.9434), but at 300 epochs it overfits: validation \
-                       0.9357 +- 0.0032 over three seeds (results/best) against the paper recipe's \
+                       0.9357 +- 0.0032 over three seeds (results/sweeps/best) against the paper recipe's \
                        0.9451 (ablation-e300, seed 0)",
         ),
     },
@@ -336,7 +336,7 @@ pub const BEST: &[BestEntry] = &[
         settings: PresetSettings::paper(
             "the paper's settings: at 30 epochs --lr 0.003 --batch-size 300 led \
              (0.9570 against 0.9480), but at 300 epochs it overfits: validation \
-                       0.9409 +- 0.0024 over three seeds (results/best) against the paper recipe's \
+                       0.9409 +- 0.0024 over three seeds (results/sweeps/best) against the paper recipe's \
                        0.9494 (ablation-e300, seed 0)",
         ),
     },
@@ -347,7 +347,7 @@ pub const BEST: &[BestEntry] = &[
         settings: PresetSettings::paper(
             "the paper's settings: at 30 epochs --batch-size 300 led (0.9423 against \
              0.9406), but at 200 epochs it scored 0.9268 +- 0.0031 over three seeds \
-                       (results/best) against the paper recipe's 0.9298 (ablation-e200, seed 0); \
+                       (results/sweeps/best) against the paper recipe's 0.9298 (ablation-e200, seed 0); \
                        the spike-count loss (0.9444 at 30 epochs) is not taken: the 3D SNN \
                        cannot train on it and the two are compared under the same loss",
         ),
