@@ -1,4 +1,4 @@
-//! Every row of the README's "Bad inputs" table, run: a non-zero exit, no panic, and the
+//! Every row of the "Bad inputs" table (docs/cli.md), run: a non-zero exit, no panic, and the
 //! message the table promises. The table and these cases are checked against each other.
 
 mod support;
@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use support::neuropos;
 
-/// One row: its name in the README table, the arguments (`{run}`: a finished small run,
+/// One row: its name in the table, the arguments (`{run}`: a finished small run,
 /// `{tmp}`: a scratch directory, `{bogus}`: a file that is not a checkpoint, `{empty}`: an
 /// empty directory), and what the message must contain.
 struct Case {
@@ -397,11 +397,11 @@ fn a_full_disk_during_a_save_keeps_the_previous_checkpoint() {
     );
 }
 
-/// The README's table has exactly the rows the cases cover (plus the full-disk row).
+/// The table (docs/cli.md) has exactly the rows the cases cover (plus the full-disk row).
 #[test]
-fn the_readme_table_lists_the_cases() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+fn the_table_lists_the_cases() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md"))
+        .expect("docs/cli.md");
     let start = readme
         .find("<!-- bad-inputs:start -->")
         .expect("the bad-inputs table markers");
@@ -427,12 +427,15 @@ fn the_readme_table_lists_the_cases() {
     tested.push("a sweep --out that is not its own".into());
     tested.dedup();
     for row in &rows {
-        assert!(tested.contains(row), "README row `{row}` has no test case");
+        assert!(
+            tested.contains(row),
+            "docs/cli.md row `{row}` has no test case"
+        );
     }
     for row in &tested {
         assert!(
             rows.contains(row),
-            "test case `{row}` is not in the README table"
+            "test case `{row}` is not in the docs/cli.md table"
         );
     }
 }
