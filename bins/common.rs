@@ -2,11 +2,14 @@
 
 use candle_core::Device;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::config::DEFAULT_DIM;
 pub use neuropos_models::data::{check_limit, Splits};
 use neuropos_models::data::{DataSource, Mnist};
 use neuropos_models::device::{self, DeviceChoice};
+use neuropos_models::run::Hooks;
 use neuropos_models::{Config, ModelKind};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
@@ -188,4 +191,46 @@ pub fn check_out_is_not_source(out: &Path, source: &Path) -> anyhow::Result<()> 
         );
     }
     Ok(())
+}
+
+/// A progress bar per epoch, with an ETA, on a terminal; nothing in logs and pipes.
+#[derive(Default)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Hooks for Progress {
+    fn epoch_starts(&mut self, epoch: usize, epochs: usize, batches: usize, done: usize) {
+        let bar = progress_bar(batches as u64, &format!("epoch {epoch}/{epochs}"));
+        bar.set_position(done as u64);
+        self.bar = Some(bar);
+    }
+
+    fn batch_finished(&mut self, loss: f32) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.inc(1);
+        }
+    }
+
+    fn epoch_finished(&mut self, _metrics: &serde_json::Value) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar with an ETA on a terminal; hidden in logs and pipes.
+pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
 }

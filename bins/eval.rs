@@ -91,6 +91,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     // rows of those that did not.
     let mut rows = Vec::new();
     let mut failed = Vec::new();
+    let levels = args.prune.as_ref().map_or(1, |p| p.0.len());
+    let bar = crate::common::progress_bar((args.checkpoints.len() * levels) as u64, "eval");
     for source in &args.checkpoints {
         let scored = score(
             source,
@@ -98,6 +100,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             &mnist,
             (&test_x, &test_y),
             compensation_images.as_ref(),
+            &bar,
         );
         match scored {
             Ok(mut r) => rows.append(&mut r),
@@ -105,6 +108,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             Err(e) => failed.push(format!("{source}: {e:#}")),
         }
     }
+    bar.finish_and_clear();
     if !rows.is_empty() {
         print!("{}", render(&rows, &args.format)?);
     }
@@ -126,6 +130,7 @@ fn score(
     mnist: &neuropos_models::data::Mnist,
     (test_x, test_y): (&candle_core::Tensor, &candle_core::Tensor),
     compensation: Option<&candle_core::Tensor>,
+    bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Row>> {
     let device = test_x.device();
     let path = source.resolve()?;
@@ -144,6 +149,7 @@ fn score(
     at_levels(&mut loaded, &how, |level, network| {
         let accuracy = training::accuracy(network, test_x, test_y)?;
         tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
+        bar.inc(1);
         rows.push(Row {
             checkpoint: source.to_string(),
             model: model.clone(),

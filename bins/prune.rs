@@ -16,7 +16,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::common::METRICS_FILE;
-use crate::common::{DataArgs, DeviceArgs, Splits};
+use crate::common::{DataArgs, DeviceArgs};
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
@@ -80,7 +80,99 @@ pub struct PruneArgs {
     data: DataArgs,
 }
 
-pub fn run(args: PruneArgs) -> anyhow::Result<()> {
+/// The pruned network and what a save writes with it.
+struct Pruned {
+    model: neuropos_models::Config,
+    vars: candle_nn::VarMap,
+    network: Network,
+    /// A fixed mask (weight pruning); none for a smaller network (whole neurons).
+    masks: Option<Vec<candle_core::Tensor>>,
+    compensated_on: usize,
+}
+
+/// The first `n` of `images` for `--compensate n`, checked against how many there are.
+fn compensation_images(
+    n: Option<usize>,
+    images: &candle_core::Tensor,
+) -> anyhow::Result<Option<candle_core::Tensor>> {
+    let available = images.dim(0)?;
+    match n {
+        None => Ok(None),
+        Some(n) if n == 0 || n > available => {
+            bail!("--compensate takes 1 to {available} training images, got {n}")
+        }
+        Some(n) => Ok(Some(images.narrow(0, 0, n)?)),
+    }
+}
+
+/// A smaller network without the `percent` % weakest neurons of each hidden layer.
+fn without_neurons(
+    args: &PruneArgs,
+    percent: f64,
+    loaded: &checkpoint::Loaded,
+    train_x: &candle_core::Tensor,
+) -> anyhow::Result<Pruned> {
+    let images = train_x.narrow(0, 0, train_x.dim(0)?.min(2000))?;
+    let scores = prune::neuron_scores(&loaded.network, args.neuron_score, &images)?;
+    let keep = prune::neurons_to_keep(&scores, percent);
+    let (model, vars) = prune::remove_neurons(&loaded.network, &loaded.vars, &keep)?;
+    let network = Network::seeded(&model, &vars, 0, DType::F32, train_x.device())?;
+    let compensated_on = match compensation_images(args.compensate, train_x)? {
+        None => 0,
+        Some(images) => {
+            prune::compensate_removed_neurons(&loaded.network, &keep, &network, &vars, &images)?;
+            images.dim(0)?
+        }
+    };
+    Ok(Pruned {
+        model,
+        vars,
+        network,
+        masks: None,
+        compensated_on,
+    })
+}
+
+/// The same network with the `masks` chosen for `percent` fixed (`before`: the masks its own
+/// pruning had, which compensation already accounts for).
+fn with_mask(
+    args: &PruneArgs,
+    percent: f64,
+    mut loaded: checkpoint::Loaded,
+    (masks, before): (Vec<candle_core::Tensor>, Option<Vec<candle_core::Tensor>>),
+    train_x: &candle_core::Tensor,
+) -> anyhow::Result<Pruned> {
+    loaded.network.set_keep_masks(Some(masks.clone()))?;
+    let compensated_on = match compensation_images(args.compensate, train_x)? {
+        None => 0,
+        Some(images) => {
+            let (network, vars) = (&loaded.network, &loaded.vars);
+            prune::compensate(network, vars, &masks, before.as_deref(), &images)?;
+            images.dim(0)?
+        }
+    };
+    let mut model = loaded.info.model.clone();
+    // The mask is fixed from now on, whether the source pruned in every forward pass or carried
+    // a mask of its own.
+    model.pruning = None;
+    model.fixed_mask = Some(FixedMask {
+        percent,
+        scope: args.scope,
+        rank: args.rank,
+        compensated_on,
+        finetune_epochs: args.finetune_epochs,
+    });
+    Ok(Pruned {
+        model,
+        vars: loaded.vars,
+        network: loaded.network,
+        masks: Some(masks),
+        compensated_on,
+    })
+}
+
+/// The flags' own checks, before anything is loaded.
+fn check_args(args: &PruneArgs) -> anyhow::Result<f64> {
     let percent = args.percent.or(args.neurons).unwrap_or(0.0);
     if !(0.0..100.0).contains(&percent) {
         bail!("--percent and --neurons take at least 0 and below 100, got {percent}");
@@ -89,142 +181,74 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         bail!("--batch-size must be positive");
     }
     crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
-    let device = args.device.device()?;
+    Ok(percent)
+}
+
+/// The source, checked to take this pruning; with the masks a weight pruning removes (chosen
+/// before anything is written, so a refused level leaves --out as it was).
+#[allow(clippy::type_complexity)]
+fn load_source(
+    args: &PruneArgs,
+    percent: f64,
+    device: &candle_core::Device,
+) -> anyhow::Result<(
+    checkpoint::Loaded,
+    Option<(Vec<candle_core::Tensor>, Option<Vec<candle_core::Tensor>>)>,
+)> {
     let path = args.source.resolve()?;
     crate::common::check_out_is_not_source(&args.out, &path)?;
-    let mut loaded = checkpoint::load(&path, DType::F32, &device)
+    let loaded = checkpoint::load(&path, DType::F32, device)
         .with_context(|| format!("loading checkpoint {}", args.source))?;
-    let stored = StoredPruning::of(&loaded);
-    if let (Some(stored), Some(_)) = (stored, args.neurons) {
-        bail!(
-            "{} prunes {} % of its weights itself; --neurons makes a smaller network from an \
-             unpruned one: prune its source instead",
-            args.source,
-            stored.percent
-        );
+    if args.neurons.is_some() {
+        if let Some(stored) = StoredPruning::of(&loaded) {
+            bail!(
+                "{} prunes {} % of its weights itself; --neurons makes a smaller network from an \
+                 unpruned one: prune its source instead",
+                args.source,
+                stored.percent
+            );
+        }
+        return Ok((loaded, None));
     }
-    if args.neurons.is_none() {
-        loaded
-            .info
-            .model
-            .check_pruning_keeps_weights(percent, args.scope)?;
-    }
-    // Pruned further when it prunes itself: `percent` of all weights, its own ones first. Chosen
-    // before anything is written, so a refused level leaves --out as it was.
-    let mut by_weight = match args.neurons {
-        Some(_) => None,
-        None => Some(
-            levels::masks_at(&loaded, percent, args.rank, args.scope)
-                .with_context(|| format!("--percent {percent} on {}", args.source))?,
-        ),
-    };
-    let (splits, origin) = args
+    let model = &loaded.info.model;
+    model.check_pruning_keeps_weights(percent, args.scope)?;
+    // Pruned further when it prunes itself: `percent` of all weights, its own ones first.
+    let (masks, before) = levels::masks_at(&loaded, percent, args.rank, args.scope)
+        .with_context(|| format!("--percent {percent} on {}", args.source))?;
+    Ok((loaded, Some((masks.masks, before))))
+}
+
+pub fn run(args: PruneArgs) -> anyhow::Result<()> {
+    let percent = check_args(&args)?;
+    let device = args.device.device()?;
+    let (loaded, by_weight) = load_source(&args, percent, &device)?;
+    let (data, origin) = args
         .data
         .load_splits(&device, args.train_limit, args.test_limit)?;
-    let Splits {
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-    } = splits;
-    let classes = neuropos_models::data::class_count(&[&train_y, &test_y])?;
-    let inputs = train_x.dim(1)?;
-    neuropos_models::data::check_fits(
-        &loaded.info.model,
-        inputs,
-        classes,
-        false,
-        &args.source.to_string(),
-    )?;
+    let classes = neuropos_models::data::class_count(&[&data.train_y, &data.test_y])?;
+    let source = args.source.to_string();
+    let model = &loaded.info.model;
+    neuropos_models::data::check_fits(model, data.train_x.dim(1)?, classes, false, &source)?;
 
-    let source_accuracy = training::accuracy(&loaded.network, &test_x, &test_y)?;
+    let source_accuracy = training::accuracy(&loaded.network, &data.test_x, &data.test_y)?;
+    let source_training = loaded.info.training.clone();
+    let lr = args.lr.unwrap_or(model.kind.paper_learning_rate());
+    let pruned = match by_weight {
+        None => without_neurons(&args, percent, &loaded, &data.train_x)?,
+        Some(masks) => with_mask(&args, percent, loaded, masks, &data.train_x)?,
+    };
+    let accuracy = training::accuracy(&pruned.network, &data.test_x, &data.test_y)?;
+    tracing::info!(
+        "{source}: {source_accuracy:.4} unpruned, {accuracy:.4} after pruning ({}, {} parameters)",
+        pruned.model.describe(),
+        pruned.model.parameter_count()
+    );
     // The log is written with the checkpoint, at the end: a failure before leaves --out as it
     // was, never a new log beside an old model.
     let mut metrics = String::new();
-    let kind = loaded.info.model.kind;
-    let lr = args.lr.unwrap_or(kind.paper_learning_rate());
-
-    // Either a smaller network without the weakest neurons, or the same one with a fixed mask.
-    let (model, vars, network, masks, compensated_on) = if args.neurons.is_some() {
-        let images = train_x.narrow(0, 0, train_x.dim(0)?.min(2000))?;
-        let scores = prune::neuron_scores(&loaded.network, args.neuron_score, &images)?;
-        let keep = prune::neurons_to_keep(&scores, percent);
-        let (model, vars) = prune::remove_neurons(&loaded.network, &loaded.vars, &keep)?;
-        let network = Network::seeded(&model, &vars, 0, DType::F32, &device)?;
-        let compensated_on = match args.compensate {
-            None => 0,
-            Some(n) if n == 0 || n > train_x.dim(0)? => {
-                bail!(
-                    "--compensate takes 1 to {} training images, got {n}",
-                    train_x.dim(0)?
-                )
-            }
-            Some(n) => {
-                let images = train_x.narrow(0, 0, n)?;
-                prune::compensate_removed_neurons(
-                    &loaded.network,
-                    &keep,
-                    &network,
-                    &vars,
-                    &images,
-                )?;
-                n
-            }
-        };
-        (model, vars, network, None, compensated_on)
-    } else {
-        let (masks, before) = by_weight.take().expect("chosen above for a weight pruning");
-        let masks = masks.masks;
-        loaded.network.set_keep_masks(Some(masks.clone()))?;
-        let compensated_on = match args.compensate {
-            None => 0,
-            Some(n) if n == 0 || n > train_x.dim(0)? => {
-                bail!(
-                    "--compensate takes 1 to {} training images, got {n}",
-                    train_x.dim(0)?
-                )
-            }
-            Some(n) => {
-                let images = train_x.narrow(0, 0, n)?;
-                prune::compensate(
-                    &loaded.network,
-                    &loaded.vars,
-                    &masks,
-                    before.as_deref(),
-                    &images,
-                )?;
-                n
-            }
-        };
-        let mut model = loaded.info.model.clone();
-        // The mask is fixed from now on, whether the source pruned in every forward pass or
-        // carried a mask of its own.
-        model.pruning = None;
-        model.fixed_mask = Some(FixedMask {
-            percent,
-            scope: args.scope,
-            rank: args.rank,
-            compensated_on,
-            finetune_epochs: args.finetune_epochs,
-        });
-        (
-            model,
-            loaded.vars,
-            loaded.network,
-            Some(masks),
-            compensated_on,
-        )
-    };
-    let accuracy = training::accuracy(&network, &test_x, &test_y)?;
-    tracing::info!(
-        "{}: {source_accuracy:.4} unpruned, {accuracy:.4} after pruning ({}, {} parameters)",
-        args.source,
-        model.describe(),
-        model.parameter_count()
-    );
     let line = serde_json::json!({
         "epoch": 0, "test_accuracy": accuracy, "pruned": percent,
-        "whole_neurons": args.neurons.is_some(), "compensated_on": compensated_on,
+        "whole_neurons": args.neurons.is_some(), "compensated_on": pruned.compensated_on,
     });
     writeln!(metrics, "{line}")?;
     let plan = FineTune {
@@ -233,26 +257,14 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         seed: args.seed,
     };
-    let data = Splits {
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-    };
-    let (accuracy, lines) = fine_tune(
-        &network,
-        &vars,
-        plan,
-        &data,
-        accuracy,
-        &mut crate::train::Progress::default(),
-    )?;
+    let mut progress = crate::common::Progress::default();
+    let (network, vars) = (&pruned.network, &pruned.vars);
+    let (accuracy, lines) = fine_tune(network, vars, plan, &data, accuracy, &mut progress)?;
     for line in lines {
         writeln!(metrics, "{line}")?;
     }
-    let source_training = loaded.info.training.as_ref();
     let provenance = Provenance {
-        kind: kind.to_string(),
+        kind: pruned.model.kind.to_string(),
         epochs_completed: args.finetune_epochs,
         epochs_planned: args.finetune_epochs,
         lr,
@@ -264,10 +276,10 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         final_test_accuracy: Some(accuracy),
         interrupted: false,
         init_from: Some(Lineage {
-            source: args.source.to_string(),
+            source,
             commit: None,
-            source_test_accuracy: source_training.and_then(|t| t.final_test_accuracy),
-            source_epochs: source_training.map(|t| t.epochs_completed),
+            source_test_accuracy: source_training.as_ref().and_then(|t| t.final_test_accuracy),
+            source_epochs: source_training.as_ref().map(|t| t.epochs_completed),
             initial_test_accuracy: source_accuracy,
         }),
         recipe: None,
@@ -275,21 +287,26 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         final_val_accuracy: None,
         preset: None,
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    // --force replaces all of what the directory held (a run's state and settings too: a later
-    // `train --resume` must not overwrite the pruned checkpoint).
-    crate::common::clear_run_files(&args.out)?;
-    checkpoint::save_with_masks(
-        &args.out,
-        &vars,
-        &CheckpointInfo::new(&model, Some(provenance)),
-        masks.as_deref(),
-    )?;
-    checkpoint::write_atomically(&args.out.join(METRICS_FILE), metrics.as_bytes())?;
+    save(&args.out, &pruned, provenance, &metrics)?;
     tracing::info!(
         "pruned checkpoint in {}: test accuracy {accuracy:.4}",
         args.out.display()
     );
+    Ok(())
+}
+
+/// The pruned checkpoint and its log. `--force` replaces all of what the directory held (a
+/// run's state and settings too: a later `train --resume` must not overwrite it).
+fn save(
+    out: &std::path::Path,
+    pruned: &Pruned,
+    provenance: Provenance,
+    metrics: &str,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    crate::common::clear_run_files(out)?;
+    let info = CheckpointInfo::new(&pruned.model, Some(provenance));
+    checkpoint::save_with_masks(out, &pruned.vars, &info, pruned.masks.as_deref())?;
+    checkpoint::write_atomically(&out.join(METRICS_FILE), metrics.as_bytes())?;
     Ok(())
 }

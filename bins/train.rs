@@ -2,16 +2,14 @@
 //! progress bar; the run itself is the library's.
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use neuropos_models::checkpoint;
 use neuropos_models::optimizer::{Fault, FaultTarget};
 use neuropos_models::run::{Choices, Hooks, Resumed, Run, RunSettings, Start};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::common::{DataArgs, DeviceArgs};
+use crate::common::{DataArgs, DeviceArgs, Progress};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -70,33 +68,6 @@ fn parse_fault(spec: &str) -> Result<Fault, String> {
     })
 }
 
-/// A progress bar per epoch, with an ETA, on a terminal; nothing in logs and pipes.
-#[derive(Default)]
-pub struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Hooks for Progress {
-    fn epoch_starts(&mut self, epoch: usize, epochs: usize, batches: usize, done: usize) {
-        let bar = progress_bar(batches as u64, &format!("epoch {epoch}/{epochs}"));
-        bar.set_position(done as u64);
-        self.bar = Some(bar);
-    }
-
-    fn batch_finished(&mut self, loss: f32) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("loss {loss:.4}"));
-            bar.inc(1);
-        }
-    }
-
-    fn epoch_finished(&mut self, _metrics: &serde_json::Value) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 /// [`Progress`], and stopping on Ctrl-C (or `--debug-stop-after`).
 struct Terminal {
     stop: Arc<AtomicBool>,
@@ -136,21 +107,6 @@ impl Hooks for Terminal {
     fn epoch_finished(&mut self, metrics: &serde_json::Value) {
         self.progress.epoch_finished(metrics);
     }
-}
-
-/// A bar with an ETA on a terminal; hidden in logs and pipes.
-pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {

@@ -12,12 +12,13 @@
 //! coordinate) puts the neurons on a line.
 
 use anyhow::{bail, Context};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use clap::Args;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::inspect::{layer_activity, layer_positions, project};
+use neuropos_models::inspect::{self, layer_positions, project};
 use neuropos_models::prune::levels::StoredPruning;
+use neuropos_models::Network;
 use plotters::prelude::*;
 use std::path::PathBuf;
 
@@ -101,81 +102,61 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     let loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading {}", args.checkpoint))?;
     let network = &loaded.network;
-    let config = network.config().clone();
-    let Some(embedding) = network.embedding() else {
+    if network.embedding().is_none() {
         bail!(
             "{}: {} is a baseline without neuron positions; viz draws embedded kinds",
             args.checkpoint,
+            network.config().describe()
+        );
+    }
+    if args.z_hist {
+        z_histograms(&args, network, &out)?;
+    } else {
+        activity_figure(&args, network, &out, ext.as_deref() == Some("svg"))?;
+    }
+    println!("{}", out.display());
+    Ok(())
+}
+
+/// Fig. 4b: the learned z of every layer, as histograms.
+fn z_histograms(args: &VizArgs, network: &Network, out: &std::path::Path) -> anyhow::Result<()> {
+    let config = network.config();
+    let z: Vec<(String, Vec<f64>)> = inspect::layer_z(network)?
+        .into_iter()
+        .enumerate()
+        .map(|(l, z)| (format!("layer {l} ({} neurons)", z.len()), z))
+        .collect();
+    if !config.kind.to_string().ends_with("-relaxed") {
+        tracing::warn!(
+            "{} has its layers at fixed z (or learned gaps): each histogram is one bar",
             config.describe()
         );
-    };
-    let neurons = embedding.neurons();
-    if args.z_hist {
-        let z: Vec<(String, Vec<f64>)> = neurons
-            .iter()
-            .enumerate()
-            .map(|(l, n)| {
-                let p = n.positions()?;
-                let d = p.dim(1)?;
-                let z = p.narrow(1, d - 1, 1)?.flatten_all()?;
-                Ok((
-                    format!("layer {l} ({} neurons)", n.len()),
-                    neuropos_models::device::host_f64(&z)?,
-                ))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        if !config.kind.to_string().ends_with("-relaxed") {
-            tracing::warn!(
-                "{} has its layers at fixed z (or learned gaps): each histogram is one bar",
-                config.describe()
-            );
-        }
-        let stem = out.with_extension("");
-        let written = crate::figures::z_histograms(
-            &stem,
-            &format!("{}: learned z per layer", args.checkpoint),
-            &z,
-        )?;
-        // figures writes both formats; keep the one asked for.
-        for f in written {
-            if f != out {
-                let _ = std::fs::remove_file(f);
-            }
-        }
-        println!("{}", out.display());
-        return Ok(());
     }
+    let title = format!("{}: learned z per layer", args.checkpoint);
+    let written = crate::figures::z_histograms(&out.with_extension(""), &title, &z)?;
+    // figures writes both formats; keep the one asked for.
+    for f in written {
+        if f != out {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    Ok(())
+}
 
-    // The average test image of the digit.
+/// Fig. 6: every layer's neurons at their free coordinates, coloured by what each passes on
+/// for the average test image of `--digit`, with the longest and shortest wires.
+fn activity_figure(
+    args: &VizArgs,
+    network: &Network,
+    out: &std::path::Path,
+    svg: bool,
+) -> anyhow::Result<()> {
+    let config = network.config().clone();
+    let neurons = network.embedding().expect("checked by run").neurons();
     let (mnist, _) = args.data.load()?;
-    let labels = mnist.test_labels.to_vec1::<u32>()?;
-    let picked: Vec<u32> = (0..labels.len() as u32)
-        .filter(|&i| labels[i as usize] == args.digit)
-        .collect();
-    let idx = Tensor::from_vec(picked.clone(), picked.len(), &Device::Cpu)?;
-    let image = mnist.test_images.index_select(&idx, 0)?.mean_keepdim(0)?;
-
-    // Activity per layer: what each neuron passes on (activity × mask), the output's logits
-    // or spike counts.
+    let (image, images) = inspect::average_image(&mnist, args.digit)?;
+    let (activity, predicted) = inspect::passed_on(network, &image)?;
     let depth = neurons.len();
-    let mut activity: Vec<Vec<f64>> = layer_activity(network, &image)?
-        .iter()
-        .map(|a| Ok(neuropos_models::device::host_f64(a)?))
-        .collect::<anyhow::Result<_>>()?;
-    let predicted = activity[depth - 1]
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
-    for (c, n) in neurons.iter().enumerate().take(depth - 1) {
-        if let Some(inhibition) = &n.inhibition {
-            let m = neuropos_models::device::host_f64(
-                &neuropos_models::geometry::inhibition_mask(inhibition, config.steepness)?,
-            )?;
-            activity[c].iter_mut().zip(&m).for_each(|(a, m)| *a *= m);
-        }
-    }
-
     // Positions: free coordinates (projected for d > 3) and full positions for the wires.
     let (full, free, plane) = layer_positions(neurons, config.dim)?;
     let panels: Vec<Panel> = (0..depth)
@@ -196,52 +177,33 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
             values: activity[l].clone(),
         })
         .collect();
-
-    // The K longest and shortest wires of each pair of layers, by full distance.
     let mut wires: Vec<Wire> = Vec::new();
-    if args.wires > 0 {
-        for c in 0..depth - 1 {
-            let mut d: Vec<(f64, usize, usize)> = Vec::new();
-            for (i, p) in full[c].iter().enumerate() {
-                for (j, q) in full[c + 1].iter().enumerate() {
-                    let dist: f64 = p.iter().zip(q).map(|(a, b)| (a - b).powi(2)).sum();
-                    d.push((dist, i, j));
-                }
-            }
-            d.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let k = args.wires.min(d.len() / 2);
-            let pre = &panels[c].points;
-            let post = project(&free[c + 1], &plane);
-            for (&(_, i, j), long) in d[..k]
-                .iter()
-                .map(|w| (w, false))
-                .chain(d[d.len() - k..].iter().map(|w| (w, true)))
-            {
-                wires.push((c, pre[i], post[j], long));
-            }
+    for c in 0..depth - 1 {
+        let (pre, post) = (&panels[c].points, &panels[c + 1].points);
+        for (i, j, long) in inspect::extreme_wires(&full[c], &full[c + 1], args.wires) {
+            wires.push((c, pre[i], post[j], long));
         }
     }
     let outputs = panels[depth - 1].points.clone();
     let title = format!(
-        "{} — average test image of digit {} ({} images)",
+        "{} — average test image of digit {} ({images} images)",
         config.describe(),
         args.digit,
-        picked.len()
     );
     // plotters writes to the path itself: the same rule as every other write.
-    neuropos_models::checkpoint::check_replaceable(&out)?;
-    if ext.as_deref() == Some("svg") {
-        let root = SVGBackend::new(&out, (520 * depth as u32, 560)).into_drawing_area();
+    neuropos_models::checkpoint::check_replaceable(out)?;
+    let size = (520 * depth as u32, 560);
+    if svg {
+        let root = SVGBackend::new(out, size).into_drawing_area();
         draw(&root, &title, &panels, &outputs, &wires)?;
         root.present()
             .with_context(|| format!("writing {}", out.display()))?;
     } else {
-        let root = BitMapBackend::new(&out, (520 * depth as u32, 560)).into_drawing_area();
+        let root = BitMapBackend::new(out, size).into_drawing_area();
         draw(&root, &title, &panels, &outputs, &wires)?;
         root.present()
             .with_context(|| format!("writing {}", out.display()))?;
     }
-    println!("{}", out.display());
     Ok(())
 }
 

@@ -267,7 +267,7 @@ impl Sweep {
             self.out.display()
         );
         let interactive = std::io::stderr().is_terminal();
-        let bar: ProgressBar = crate::train::progress_bar(all.len() as u64, &spec.name);
+        let bar: ProgressBar = crate::common::progress_bar(all.len() as u64, &spec.name);
         let queue = Arc::new(Mutex::new(
             (0..all.len()).collect::<std::collections::VecDeque<_>>(),
         ));

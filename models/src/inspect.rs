@@ -112,3 +112,74 @@ pub fn layer_activity(network: &Network, images: &Tensor) -> Result<Vec<Tensor>>
     });
     Ok(activity)
 }
+
+/// The mean of the test images labelled `digit`, `[1, N]`, and how many there were.
+pub fn average_image(mnist: &crate::data::Mnist, digit: u32) -> Result<(Tensor, usize)> {
+    let labels = mnist.test_labels.to_vec1::<u32>()?;
+    let picked: Vec<u32> = (0..labels.len() as u32)
+        .filter(|&i| labels[i as usize] == digit)
+        .collect();
+    let n = picked.len();
+    let idx = Tensor::from_vec(picked, n, &Device::Cpu)?;
+    Ok((mnist.test_images.index_select(&idx, 0)?.mean_keepdim(0)?, n))
+}
+
+/// What each neuron passes on for `image` `[1, N]`, on the host: its activity times its
+/// inhibition mask (the output layer: logits or spike counts, unmasked); and the output neuron
+/// with the largest value (the prediction).
+pub fn passed_on(network: &Network, image: &Tensor) -> Result<(Vec<Vec<f64>>, usize)> {
+    let mut activity: Vec<Vec<f64>> = layer_activity(network, image)?
+        .iter()
+        .map(crate::device::host_f64)
+        .collect::<Result<_>>()?;
+    let depth = activity.len();
+    let predicted = activity[depth - 1]
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i);
+    if let Some(embedding) = network.embedding() {
+        let steepness = network.config().steepness;
+        for (c, n) in embedding.neurons().iter().enumerate().take(depth - 1) {
+            if let Some(inhibition) = &n.inhibition {
+                let mask = crate::geometry::inhibition_mask(inhibition, steepness)?;
+                let m = crate::device::host_f64(&mask)?;
+                activity[c].iter_mut().zip(&m).for_each(|(a, m)| *a *= m);
+            }
+        }
+    }
+    Ok((activity, predicted))
+}
+
+/// The `k` shortest and `k` longest wires between layers `pre` and `post` (full positions):
+/// `(i, j, long)` per wire, shortest first.
+pub fn extreme_wires(pre: &[Vec<f64>], post: &[Vec<f64>], k: usize) -> Vec<(usize, usize, bool)> {
+    let mut d: Vec<(f64, usize, usize)> = Vec::with_capacity(pre.len() * post.len());
+    for (i, p) in pre.iter().enumerate() {
+        for (j, q) in post.iter().enumerate() {
+            let dist: f64 = p.iter().zip(q).map(|(a, b)| (a - b).powi(2)).sum();
+            d.push((dist, i, j));
+        }
+    }
+    d.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let k = k.min(d.len() / 2);
+    let shortest = d[..k].iter().map(|&(_, i, j)| (i, j, false));
+    let longest = d[d.len() - k..].iter().map(|&(_, i, j)| (i, j, true));
+    shortest.chain(longest).collect()
+}
+
+/// Each layer's positions on the layer axis (the last coordinate), on the host.
+pub fn layer_z(network: &Network) -> Result<Vec<Vec<f64>>> {
+    let Some(embedding) = network.embedding() else {
+        return Ok(Vec::new());
+    };
+    embedding
+        .neurons()
+        .iter()
+        .map(|n| {
+            let p = n.positions()?;
+            let d = p.dim(1)?;
+            crate::device::host_f64(&p.narrow(1, d - 1, 1)?.flatten_all()?)
+        })
+        .collect()
+}

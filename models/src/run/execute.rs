@@ -324,6 +324,7 @@ impl Run {
                 "epoch {epoch}/{epochs} (the last good checkpoint is kept): {e}"
             ))
         })?;
+        // The steps' time, before the scoring.
         let train_seconds = started.elapsed().as_secs_f64();
         if report.stopped_early {
             progress.position = Position {
@@ -344,51 +345,22 @@ impl Run {
             );
             return Ok(Some(self.stopped(&progress.position)));
         }
-        let (score_x, score_y, scored_on) = data.scored();
-        let accuracy = training::accuracy(&trainer.network, score_x, score_y)?;
-        // With a validation split the test set is scored once, after the last epoch.
-        let test_accuracy = match data.validates() {
-            false => Some(accuracy),
-            true if epoch == epochs => {
-                let (x, y) = data.test();
-                Some(training::accuracy(&trainer.network, x, y)?)
-            }
-            true => None,
-        };
-        let steps_now = report.batches - position.batch;
-        let ms_per_step = 1000.0 * train_seconds / steps_now.max(1) as f64;
-        tracing::info!(
-            "epoch {epoch}/{epochs}: train loss {:.4}, {scored_on} accuracy {accuracy:.4}{} \
-             ({ms_per_step:.1} ms/step)",
-            report.mean_loss,
-            match (data.validates(), test_accuracy) {
-                (true, Some(t)) => format!(", test accuracy {t:.4} (scored once, now)"),
-                _ => String::new(),
-            }
+        let scores = Scores::of(&trainer.network, data, epoch == epochs)?;
+        let line = scores.metrics_line(
+            epoch,
+            epochs,
+            &report,
+            position.batch,
+            train_seconds,
+            trainer,
+            s,
         );
-        let mut line = serde_json::json!({
-            "epoch": epoch,
-            "train_loss": report.mean_loss,
-            "steps": report.batches,
-            "train_seconds": train_seconds,
-            "ms_per_step": ms_per_step,
-            "complete": true,
-        });
-        if data.validates() {
-            line["val_accuracy"] = accuracy.into();
-        }
-        if let Some(t) = test_accuracy {
-            line["test_accuracy"] = t.into();
-        }
-        if !s.recipe.is_paper() {
-            line["lr"] = trainer.optimizer.learning_rate().into();
-        }
         let metrics_path = self.dir.join(METRICS_FILE);
         writeln!(progress.metrics, "{line}")
             .and_then(|()| progress.metrics.flush())
             .map_err(|e| Error::io(&metrics_path, e))?;
         hooks.epoch_finished(&line);
-
+        let (accuracy, test_accuracy) = (scores.accuracy, scores.test_accuracy);
         progress.position = Position {
             epochs_completed: epoch,
             batch: 0,
@@ -438,5 +410,79 @@ impl Run {
         Ok(Outcome::Completed {
             final_test_accuracy: position.last_test_accuracy,
         })
+    }
+}
+
+/// An epoch's scores: on the validation split or the test set every epoch, the test set once
+/// after the last epoch when validating.
+struct Scores {
+    accuracy: f64,
+    scored_on: &'static str,
+    test_accuracy: Option<f64>,
+    validates: bool,
+}
+
+impl Scores {
+    fn of(network: &Network, data: &Data, last: bool) -> Result<Self> {
+        let (score_x, score_y, scored_on) = data.scored();
+        let accuracy = training::accuracy(network, score_x, score_y)?;
+        let test_accuracy = match (data.validates(), last) {
+            (false, _) => Some(accuracy),
+            (true, true) => {
+                let (x, y) = data.test();
+                Some(training::accuracy(network, x, y)?)
+            }
+            (true, false) => None,
+        };
+        Ok(Scores {
+            accuracy,
+            scored_on,
+            test_accuracy,
+            validates: data.validates(),
+        })
+    }
+
+    /// The epoch's log line (also logged): loss, steps, time, the scores, the rate.
+    #[allow(clippy::too_many_arguments)]
+    fn metrics_line(
+        &self,
+        epoch: usize,
+        epochs: usize,
+        report: &training::EpochReport,
+        first_batch: usize,
+        train_seconds: f64,
+        trainer: &Trainer,
+        settings: &RunSettings,
+    ) -> serde_json::Value {
+        let steps_now = report.batches - first_batch;
+        let ms_per_step = 1000.0 * train_seconds / steps_now.max(1) as f64;
+        let (accuracy, scored_on) = (self.accuracy, self.scored_on);
+        tracing::info!(
+            "epoch {epoch}/{epochs}: train loss {:.4}, {scored_on} accuracy {accuracy:.4}{} \
+             ({ms_per_step:.1} ms/step)",
+            report.mean_loss,
+            match (self.validates, self.test_accuracy) {
+                (true, Some(t)) => format!(", test accuracy {t:.4} (scored once, now)"),
+                _ => String::new(),
+            }
+        );
+        let mut line = serde_json::json!({
+            "epoch": epoch,
+            "train_loss": report.mean_loss,
+            "steps": report.batches,
+            "train_seconds": train_seconds,
+            "ms_per_step": ms_per_step,
+            "complete": true,
+        });
+        if self.validates {
+            line["val_accuracy"] = accuracy.into();
+        }
+        if let Some(t) = self.test_accuracy {
+            line["test_accuracy"] = t.into();
+        }
+        if !settings.recipe.is_paper() {
+            line["lr"] = trainer.optimizer.learning_rate().into();
+        }
+        line
     }
 }
