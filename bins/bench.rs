@@ -76,7 +76,48 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.steps == 0 || args.batch_size == 0 || tile == 0 {
         bail!("--steps, --batch-size and --tile must be positive");
     }
-    // As train does: a flag the kind has no use for is refused, never ignored.
+    check_flags_apply(&args)?;
+    let current = CurrentOptions {
+        path: match product {
+            Product::Auto => ProductPath::Auto,
+            Product::Sparse => ProductPath::Sparse,
+            Product::Dense => ProductPath::Dense,
+        },
+        tile,
+    };
+    let mut config = args.architecture.config();
+    if let (Some(lif), Some(steps)) = (config.lif.as_mut(), args.time_steps) {
+        lif.time_steps = steps;
+    }
+    config.pruning = args.pruning.pruning();
+    config.validate()?;
+    let device = args.device.device()?;
+    let (mnist, _) = args.data.load()?;
+    let vars = VarMap::new();
+    let mut network = Network::seeded(&config, &vars, 0, DType::F32, &device)?;
+    network.set_current_options(current);
+    let params = config.parameter_count();
+    let threads = candle_core::utils::get_num_threads();
+
+    let mut line = if args.inference {
+        time_inference(&network, &mnist, &device)?
+    } else {
+        time_training(&args, &network, &vars, mnist, &device)?
+    };
+    line["model"] = config.describe().into();
+    line["params"] = params.into();
+    line["threads"] = threads.into();
+    line["product"] = format!("{product:?}").to_lowercase().into();
+    if args.inference {
+        line["tile"] = tile.into();
+        line["weight_bytes"] = network.weight_working_set_bytes(current, threads).into();
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// As train does: a flag the kind has no use for is refused, never ignored.
+fn check_flags_apply(args: &BenchArgs) -> anyhow::Result<()> {
     let kind = args.architecture.model;
     let mut pointless = Vec::new();
     if !kind.is_spiking() && args.time_steps.is_some() {
@@ -102,103 +143,81 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         }
     }
-    if !pointless.is_empty() {
+    if pointless.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "--model {kind}: these flags do not apply to it: {}",
+        pointless.join("; ")
+    )
+}
+
+/// Inference over the test set after a warm-up: the time per 10,000 images.
+fn time_inference(
+    network: &Network,
+    mnist: &neuropos_models::data::Mnist,
+    device: &Device,
+) -> anyhow::Result<serde_json::Value> {
+    let images = mnist.test_images.to_device(device)?;
+    let labels = mnist.test_labels.to_device(device)?;
+    let warm = (images.narrow(0, 0, 1000)?, labels.narrow(0, 0, 1000)?);
+    neuropos_models::training::accuracy(network, &warm.0, &warm.1)?;
+    synchronize(device)?;
+    let started = Instant::now();
+    let accuracy = neuropos_models::training::accuracy(network, &images, &labels)?;
+    synchronize(device)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let n = images.dim(0)?;
+    Ok(serde_json::json!({
+        "ms_per_10k_images": 1000.0 * seconds * 10_000.0 / n as f64,
+        "samples_per_s": n as f64 / seconds,
+        "accuracy_untrained": accuracy,
+    }))
+}
+
+/// `--steps` training steps after two warm-up steps: the time per step.
+fn time_training(
+    args: &BenchArgs,
+    network: &Network,
+    vars: &VarMap,
+    mnist: neuropos_models::data::Mnist,
+    device: &Device,
+) -> anyhow::Result<serde_json::Value> {
+    let needed = (args.steps + 2) * args.batch_size;
+    let train = mnist.limit_train(needed)?;
+    if train.train_images.dim(0)? < needed {
         bail!(
-            "--model {kind}: these flags do not apply to it: {}",
-            pointless.join("; ")
+            "{needed} training images needed for {} steps",
+            args.steps + 2
         );
     }
-    let current = CurrentOptions {
-        path: match product {
-            Product::Auto => ProductPath::Auto,
-            Product::Sparse => ProductPath::Sparse,
-            Product::Dense => ProductPath::Dense,
-        },
-        tile,
-    };
-    let mut config = args.architecture.config();
-    if let (Some(lif), Some(steps)) = (config.lif.as_mut(), args.time_steps) {
-        lif.time_steps = steps;
+    let images = train.train_images.to_device(device)?;
+    let labels = train.train_labels.to_device(device)?;
+    let mut optimizer = adam(vars, args.architecture.model.paper_learning_rate())?;
+    let mut rng = StdRng::seed_from_u64(0);
+    let warm = 2 * args.batch_size;
+    let timed = args.steps * args.batch_size;
+    let mut seconds = 0.0;
+    for (start, len) in [(0, warm), (warm, timed)] {
+        synchronize(device)?;
+        let started = Instant::now();
+        train_epoch(
+            network,
+            &mut optimizer,
+            &images.narrow(0, start, len)?,
+            &labels.narrow(0, start, len)?,
+            args.batch_size,
+            &mut rng,
+            |_, _| true,
+        )?;
+        synchronize(device)?;
+        seconds = started.elapsed().as_secs_f64();
     }
-    config.pruning = args.pruning.pruning();
-    config.validate()?;
-    let device = args.device.device()?;
-    let (mnist, _) = args.data.load()?;
-    let vars = VarMap::new();
-    let mut network = Network::seeded(&config, &vars, 0, DType::F32, &device)?;
-    network.set_current_options(current);
-    let params = config.parameter_count();
-    let threads = candle_core::utils::get_num_threads();
-
-    let line = if args.inference {
-        let images = mnist.test_images.to_device(&device)?;
-        let labels = mnist.test_labels.to_device(&device)?;
-        neuropos_models::training::accuracy(
-            &network,
-            &images.narrow(0, 0, 1000)?,
-            &labels.narrow(0, 0, 1000)?,
-        )?;
-        synchronize(&device)?;
-        let started = Instant::now();
-        let accuracy = neuropos_models::training::accuracy(&network, &images, &labels)?;
-        synchronize(&device)?;
-        let seconds = started.elapsed().as_secs_f64();
-        let n = images.dim(0)?;
-        serde_json::json!({
-            "model": config.describe(), "params": params, "threads": threads,
-            "product": format!("{product:?}").to_lowercase(), "tile": tile,
-            "ms_per_10k_images": 1000.0 * seconds * 10_000.0 / n as f64,
-            "samples_per_s": n as f64 / seconds,
-            "weight_bytes": network.weight_working_set_bytes(current, threads),
-            "accuracy_untrained": accuracy,
-        })
-    } else {
-        let needed = (args.steps + 2) * args.batch_size;
-        let train = mnist.limit_train(needed)?;
-        if train.train_images.dim(0)? < needed {
-            bail!(
-                "{needed} training images needed for {} steps",
-                args.steps + 2
-            );
-        }
-        let images = train.train_images.to_device(&device)?;
-        let labels = train.train_labels.to_device(&device)?;
-        let mut optimizer = adam(&vars, args.architecture.model.paper_learning_rate())?;
-        let mut rng = StdRng::seed_from_u64(0);
-        let warm = 2 * args.batch_size;
-        train_epoch(
-            &network,
-            &mut optimizer,
-            &images.narrow(0, 0, warm)?,
-            &labels.narrow(0, 0, warm)?,
-            args.batch_size,
-            &mut rng,
-            |_, _| true,
-        )?;
-        synchronize(&device)?;
-        let started = Instant::now();
-        let timed = args.steps * args.batch_size;
-        train_epoch(
-            &network,
-            &mut optimizer,
-            &images.narrow(0, warm, timed)?,
-            &labels.narrow(0, warm, timed)?,
-            args.batch_size,
-            &mut rng,
-            |_, _| true,
-        )?;
-        synchronize(&device)?;
-        let seconds = started.elapsed().as_secs_f64();
-        serde_json::json!({
-            "model": config.describe(), "params": params, "threads": threads,
-            "product": format!("{product:?}").to_lowercase(),
-            "batch_size": args.batch_size, "steps": args.steps,
-            "ms_per_step": 1000.0 * seconds / args.steps as f64,
-            "samples_per_s": timed as f64 / seconds,
-        })
-    };
-    println!("{line}");
-    Ok(())
+    Ok(serde_json::json!({
+        "batch_size": args.batch_size, "steps": args.steps,
+        "ms_per_step": 1000.0 * seconds / args.steps as f64,
+        "samples_per_s": timed as f64 / seconds,
+    }))
 }
 
 fn synchronize(device: &Device) -> anyhow::Result<()> {

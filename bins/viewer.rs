@@ -178,55 +178,131 @@ pub fn write(
     out: &Path,
 ) -> anyhow::Result<usize> {
     let config = loaded.network.config().clone();
-    let embedding = loaded.network.embedding().with_context(|| {
+    loaded.network.embedding().with_context(|| {
         format!(
             "{}: {} is a baseline without neuron positions; the viewer shows embedded kinds",
             settings.source,
             config.describe()
         )
     })?;
-    let neurons = embedding.neurons();
-    let depth = neurons.len();
-
-    // The inputs: the ten average digits, then the first test images.
-    let labels = mnist.test_labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
-    let single = settings.images.min(labels.len());
-    let mut images = Vec::with_capacity(10 + single);
-    let mut input_labels = Vec::new();
-    let mut test_index = Vec::new();
-    let mut averaged = Vec::new();
-    for digit in 0..10u32 {
-        let picked: Vec<u32> = (0..labels.len() as u32)
-            .filter(|&i| labels[i as usize] == digit)
-            .collect();
-        if picked.is_empty() {
-            anyhow::bail!("the test set has no image of digit {digit} to average");
-        }
-        let idx = Tensor::new(picked.as_slice(), mnist.test_images.device())?;
-        images.push(mnist.test_images.index_select(&idx, 0)?.mean_keepdim(0)?);
-        input_labels.push(digit);
-        test_index.push(None);
-        averaged.push(picked.len());
-    }
-    images.push(mnist.test_images.narrow(0, 0, single)?);
-    input_labels.extend(&labels[..single]);
-    test_index.extend((0..single).map(Some));
-    averaged.extend(std::iter::repeat_n(1, single));
-    let inputs = Tensor::cat(&images, 0)?.to_dtype(DType::F32)?;
-    let count = inputs.dim(0)?;
-    let pixels: Vec<u8> = inputs
-        .flatten_all()?
-        .to_vec1::<f32>()?
-        .iter()
-        .map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8)
-        .collect();
-
+    let picked = ViewerInputs::pick(mnist, settings.images)?;
+    let (inputs, labels) = (&picked.inputs, &picked.labels);
     // Activity of the network as it stands (unpruned, or with its stored pruning).
-    let activity = neuropos_models::inspect::layer_activity(&loaded.network, &inputs)?;
+    let activity = neuropos_models::inspect::layer_activity(&loaded.network, inputs)?;
 
-    // Positions, drawn coordinates, masks, biases.
+    let layers = layer_data(&loaded.network, &activity)?;
+
+    let ranks = rank_data(loaded, settings, inputs, mnist)?;
+
+    let data = Data {
+        format: "neuropos-viewer/1",
+        model: ModelInfo {
+            describe: config.describe(),
+            kind: config.kind.to_string(),
+            layers: config.layers.clone(),
+            dim: config.dim,
+            params: loaded.info.params,
+            spiking: config.lif.is_some(),
+            time_steps: config.lif.map(|l| l.time_steps),
+            steepness: config.steepness,
+            distance_epsilon: config.distance_epsilon,
+            checkpoint: settings.source.to_string(),
+        },
+        layers,
+        projection: match config.dim {
+            2 => "line",
+            3 => "plane",
+            _ => "pca",
+        },
+        inputs: Inputs {
+            pixels: b64(&picked.pixels),
+            count: picked.count,
+            labels: picked.input_labels,
+            test_index: picked.test_index,
+            averaged: picked.averaged,
+        },
+        pruning: Pruning {
+            scope: PruneScope::Layer,
+            stored_percent: StoredPruning::of(loaded).map_or(0.0, |s| s.percent),
+            levels: settings.levels.to_vec(),
+            test_images: labels.len(),
+            ranks,
+        },
+        first_digit: settings.first_digit,
+    };
+    // Inside a <script> element only `</script` and `<!--` could end or confuse it: JSON
+    // allows `<` to be escaped.
+    let json = serde_json::to_string(&data)?.replace('<', "\\u003c");
+    let page = render(&config.describe(), &json);
+    neuropos_models::checkpoint::write_atomically(out, page.as_bytes())?;
+    Ok(page.len())
+}
+
+/// The viewer's inputs: the ten average digits, then the first `images` test images.
+struct ViewerInputs {
+    inputs: Tensor,
+    /// The test labels (all of them).
+    labels: Vec<u32>,
+    pixels: Vec<u8>,
+    count: usize,
+    input_labels: Vec<u32>,
+    test_index: Vec<Option<usize>>,
+    averaged: Vec<usize>,
+}
+
+impl ViewerInputs {
+    fn pick(mnist: &Mnist, images_wanted: usize) -> anyhow::Result<Self> {
+        let labels = mnist.test_labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+        let single = images_wanted.min(labels.len());
+        let mut images = Vec::with_capacity(10 + single);
+        let mut input_labels = Vec::new();
+        let mut test_index = Vec::new();
+        let mut averaged = Vec::new();
+        for digit in 0..10u32 {
+            let picked: Vec<u32> = (0..labels.len() as u32)
+                .filter(|&i| labels[i as usize] == digit)
+                .collect();
+            if picked.is_empty() {
+                anyhow::bail!("the test set has no image of digit {digit} to average");
+            }
+            let idx = Tensor::new(picked.as_slice(), mnist.test_images.device())?;
+            images.push(mnist.test_images.index_select(&idx, 0)?.mean_keepdim(0)?);
+            input_labels.push(digit);
+            test_index.push(None);
+            averaged.push(picked.len());
+        }
+        images.push(mnist.test_images.narrow(0, 0, single)?);
+        input_labels.extend(&labels[..single]);
+        test_index.extend((0..single).map(Some));
+        averaged.extend(std::iter::repeat_n(1, single));
+        let inputs = Tensor::cat(&images, 0)?.to_dtype(DType::F32)?;
+        let count = inputs.dim(0)?;
+        let pixels: Vec<u8> = inputs
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .iter()
+            .map(|p| (p * 255.0).round().clamp(0.0, 255.0) as u8)
+            .collect();
+
+        Ok(ViewerInputs {
+            inputs,
+            labels,
+            pixels,
+            count,
+            input_labels,
+            test_index,
+            averaged,
+        })
+    }
+}
+
+/// Per layer: positions, drawn coordinates, masks, biases and the inputs' activity.
+fn layer_data(network: &Network, activity: &[Tensor]) -> anyhow::Result<Vec<LayerData>> {
+    let config = network.config();
+    let neurons = network.embedding().expect("checked by write").neurons();
+    let depth = neurons.len();
     let (full, free, plane) = neuropos_models::inspect::layer_positions(neurons, config.dim)?;
-    let synapses = loaded.network.synapses();
+    let synapses = network.synapses();
     let mut layers = Vec::with_capacity(depth);
     for (l, n) in neurons.iter().enumerate() {
         let flat: Vec<f32> = full[l].iter().flatten().map(|&v| v as f32).collect();
@@ -271,8 +347,18 @@ pub fn write(
     }
     drop(synapses);
 
-    // Pruning: per rank and level, the test accuracy, the kept count, the threshold and the
-    // inputs' predicted classes, all from eval's loop.
+    Ok(layers)
+}
+
+/// Per rank and level: the test accuracy, the kept count, the threshold and the inputs'
+/// predicted classes, all from eval's loop.
+fn rank_data(
+    loaded: &mut Loaded,
+    settings: &ViewerSettings,
+    inputs: &Tensor,
+    mnist: &Mnist,
+) -> anyhow::Result<Vec<RankData>> {
+    let config = loaded.network.config().clone();
     let test_x = &mnist.test_images;
     let test_y = &mnist.test_labels;
     let chunk = if config.lif.is_some() { 500 } else { 2000 };
@@ -315,7 +401,7 @@ pub fn write(
             data.thresholds
                 .push(thresholds(&magnitudes, &network.keep_masks()?)?);
             data.predicted
-                .push(training::predict(network, &inputs, chunk)?);
+                .push(training::predict(network, inputs, chunk)?);
             bar.inc(1);
             anyhow::Ok(())
         })?;
@@ -323,48 +409,7 @@ pub fn write(
     }
     bar.finish_and_clear();
 
-    let data = Data {
-        format: "neuropos-viewer/1",
-        model: ModelInfo {
-            describe: config.describe(),
-            kind: config.kind.to_string(),
-            layers: config.layers.clone(),
-            dim: config.dim,
-            params: loaded.info.params,
-            spiking: config.lif.is_some(),
-            time_steps: config.lif.map(|l| l.time_steps),
-            steepness: config.steepness,
-            distance_epsilon: config.distance_epsilon,
-            checkpoint: settings.source.to_string(),
-        },
-        layers,
-        projection: match config.dim {
-            2 => "line",
-            3 => "plane",
-            _ => "pca",
-        },
-        inputs: Inputs {
-            pixels: b64(&pixels),
-            count,
-            labels: input_labels,
-            test_index,
-            averaged,
-        },
-        pruning: Pruning {
-            scope: PruneScope::Layer,
-            stored_percent: StoredPruning::of(loaded).map_or(0.0, |s| s.percent),
-            levels: settings.levels.to_vec(),
-            test_images: labels.len(),
-            ranks,
-        },
-        first_digit: settings.first_digit,
-    };
-    // Inside a <script> element only `</script` and `<!--` could end or confuse it: JSON
-    // allows `<` to be escaped.
-    let json = serde_json::to_string(&data)?.replace('<', "\\u003c");
-    let page = render(&config.describe(), &json);
-    neuropos_models::checkpoint::write_atomically(out, page.as_bytes())?;
-    Ok(page.len())
+    Ok(ranks)
 }
 
 fn html_escape(s: &str) -> String {
