@@ -7,6 +7,7 @@ use neuropos_models::checkpoint::{self, CheckpointInfo, METADATA_KEY};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::prune::{PruneScope, Rank};
+use neuropos_models::Network;
 use neuropos_models::{Config, ModelKind};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -70,34 +71,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .map(neuropos_models::device::count_nonzero)
         .sum::<candle_core::Result<usize>>()?;
     loaded.network.set_keep_masks(Some(masks))?;
-    // Linear's layout [n_out, n_in], the inhibition mask and any pruning folded in: the network
-    // computes x·P + b with P = diag(m)·(W ⊙ keep), so the dense layer's weight is Pᵀ.
-    let mut tensors = BTreeMap::new();
-    for (c, synapses) in loaded.network.synapses().iter().enumerate() {
-        let weight = synapses.projection()?.t()?.contiguous()?;
-        let bias = synapses.bias().cloned().unwrap_or(Tensor::zeros(
-            weight.dim(0)?,
-            DType::F32,
-            &Device::Cpu,
-        )?);
-        tensors.insert(format!("linear.{c}.weight"), weight);
-        tensors.insert(format!("linear.{c}.bias"), bias);
-    }
-    // The same architecture as a dense baseline: neuropos loads the export as one.
-    let kind = if model.kind.is_spiking() {
-        ModelKind::Snn
-    } else {
-        ModelKind::Mlp
-    };
-    let mut dense = Config::new(
-        kind,
-        model.input_size(),
-        model.hidden(),
-        model.output_size(),
-        3,
-    );
-    dense.activation = model.activation;
-    dense.lif = model.lif;
+    let tensors = dense_tensors(&loaded.network)?;
+    let dense = dense_config(&model);
     let info = CheckpointInfo::new(&dense, None);
     let description = serde_json::json!({
         "format": "neuropos-dense/1",
@@ -113,7 +88,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         "scope": args.scope,
         "layout": "linear.{c}.weight is [n_out, n_in] as torch.nn.Linear and candle_nn::Linear \
                    expect, linear.{c}.bias [n_out]; the inhibition mask and pruning are folded in",
-        "rebuild": if kind == ModelKind::Snn {
+        "rebuild": if dense.kind == ModelKind::Snn {
             "LIF neurons (model.lif) after every layer, the image as a constant input current at \
              each of time_steps steps; the class with the most output spikes, ties by the summed \
              membrane"
@@ -139,4 +114,39 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             .unwrap_or(0)
     );
     Ok(())
+}
+
+/// Linear's layout `[n_out, n_in]`, the inhibition mask and any pruning folded in: the network
+/// computes x·P + b with P = diag(m)·(W ⊙ keep), so the dense layer's weight is Pᵀ.
+fn dense_tensors(network: &Network) -> anyhow::Result<BTreeMap<String, Tensor>> {
+    let mut tensors = BTreeMap::new();
+    for (c, synapses) in network.synapses().iter().enumerate() {
+        let weight = synapses.projection()?.t()?.contiguous()?;
+        let bias = match synapses.bias() {
+            Some(b) => b.clone(),
+            None => Tensor::zeros(weight.dim(0)?, DType::F32, &Device::Cpu)?,
+        };
+        tensors.insert(format!("linear.{c}.weight"), weight);
+        tensors.insert(format!("linear.{c}.bias"), bias);
+    }
+    Ok(tensors)
+}
+
+/// The same architecture as a dense baseline: neuropos loads the export as one.
+fn dense_config(model: &Config) -> Config {
+    let kind = if model.kind.is_spiking() {
+        ModelKind::Snn
+    } else {
+        ModelKind::Mlp
+    };
+    let mut dense = Config::new(
+        kind,
+        model.input_size(),
+        model.hidden(),
+        model.output_size(),
+        3,
+    );
+    dense.activation = model.activation;
+    dense.lif = model.lif;
+    dense
 }

@@ -192,44 +192,58 @@ pub fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Su
                 ..base.clone()
             });
             for &level in &row.prune {
-                let mut acc = Vec::new();
-                let mut with = Vec::new();
-                let mut dirs = Vec::new();
-                for u in &members {
-                    let Ok(text) = std::fs::read_to_string(u.dir.join(eval_file(row))) else {
-                        continue;
-                    };
-                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-                        continue;
-                    };
-                    let hit = v["rows"].as_array().and_then(|rows| {
-                        rows.iter()
-                            .find(|x| x["prune_percent"].as_f64() == Some(level))
-                            .and_then(|x| x["accuracy"].as_f64())
-                    });
-                    if let Some(a) = hit {
-                        acc.push(a);
-                        with.push(u.seed);
-                        dirs.push(checkpoint_dir(spec, u, over, zoo));
-                    }
-                }
-                let (mean, std) = mean_std(&acc);
-                rows.push(SummaryRow {
-                    seeds: with,
-                    mean,
-                    std,
-                    paper_mean: None,
-                    paper_std: None,
-                    prune_percent: Some(level),
-                    scope: Some(row.scope.clone().unwrap_or("layer".into())),
-                    accuracies: acc,
-                    runs: dirs,
-                    ..base.clone()
-                });
+                rows.push(pruned_row(&base, level, &members, row, |u| {
+                    checkpoint_dir(spec, u, over, zoo)
+                }));
             }
         }
     }
     rows
+}
+
+/// A row's seeds scored at a post-training pruning `level` (their eval files), as a summary
+/// row like `base`.
+fn pruned_row(
+    base: &SummaryRow,
+    level: f64,
+    members: &[&Unit],
+    row: &super::spec::RowSpec,
+    checkpoint_of: impl Fn(&Unit) -> PathBuf,
+) -> SummaryRow {
+    let mut acc = Vec::new();
+    let mut with = Vec::new();
+    let mut dirs = Vec::new();
+    for u in members {
+        let Ok(text) = std::fs::read_to_string(u.dir.join(eval_file(row))) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let hit = v["rows"].as_array().and_then(|rows| {
+            rows.iter()
+                .find(|x| x["prune_percent"].as_f64() == Some(level))
+                .and_then(|x| x["accuracy"].as_f64())
+        });
+        if let Some(a) = hit {
+            acc.push(a);
+            with.push(u.seed);
+            dirs.push(checkpoint_of(u));
+        }
+    }
+    let (mean, std) = mean_std(&acc);
+    SummaryRow {
+        seeds: with,
+        mean,
+        std,
+        paper_mean: None,
+        paper_std: None,
+        prune_percent: Some(level),
+        scope: Some(row.scope.clone().unwrap_or("layer".into())),
+        accuracies: acc,
+        runs: dirs,
+        ..base.clone()
+    }
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -280,60 +294,8 @@ pub fn write_summaries(
         "name,kind,params,prune_during,prune_percent,scope,epochs,seeds,mean,std,paper_mean,paper_std,val_mean,val_std\n",
     );
     for r in &rows {
-        let val = if with_val {
-            match (r.val_mean, r.val_std) {
-                (Some(m), Some(s)) => format!("{m:.4} ± {s:.4} | "),
-                (Some(m), None) => format!("{m:.4} | "),
-                _ => "— | ".into(),
-            }
-        } else {
-            String::new()
-        };
-        let seeds: Vec<String> = r.seeds.iter().map(|s| s.to_string()).collect();
-        let acc = match (r.mean, r.std) {
-            (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
-            (Some(m), None) => format!("{m:.4}"),
-            _ => "—".into(),
-        };
-        let paper = match (r.paper_mean, r.paper_std) {
-            (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
-            (Some(m), None) => format!("{m:.4}"),
-            _ => "—".into(),
-        };
-        md += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {val}{acc} | {paper} |\n",
-            r.name,
-            r.kind,
-            r.params.map_or("—".into(), |p| p.to_string()),
-            r.prune_during.map_or("—".into(), |p| format!("{p} %")),
-            r.prune_percent.map_or("—".into(), |p| format!(
-                "{p} % ({})",
-                r.scope.as_deref().unwrap_or("")
-            )),
-            r.epochs.map_or("—".into(), |e| e.to_string()),
-            if seeds.is_empty() {
-                "none".into()
-            } else {
-                seeds.join(", ")
-            },
-        );
-        csv += &format!(
-            "\"{}\",{},{},{},{},{},{},\"{}\",{},{},{},{},{},{}\n",
-            r.name.replace('"', "\"\""),
-            r.kind,
-            r.params.map_or(String::new(), |p| p.to_string()),
-            r.prune_during.map_or(String::new(), |p| p.to_string()),
-            r.prune_percent.map_or(String::new(), |p| p.to_string()),
-            r.scope.clone().unwrap_or_default(),
-            r.epochs.map_or(String::new(), |e| e.to_string()),
-            seeds.join(" "),
-            fmt(r.mean),
-            fmt(r.std),
-            fmt(r.paper_mean),
-            fmt(r.paper_std),
-            fmt(r.val_mean),
-            fmt(r.val_std),
-        );
+        md += &markdown_line(r, with_val);
+        csv += &csv_line(r);
     }
     md += &cost_note(&rows);
     let json = serde_json::to_string_pretty(&Summary {
@@ -346,6 +308,66 @@ pub fn write_summaries(
     checkpoint::write_atomically(&out.join("summary.csv"), csv.as_bytes())?;
     checkpoint::write_atomically(&out.join("summary.json"), format!("{json}\n").as_bytes())?;
     Ok(())
+}
+
+/// "m ± s", "m" or "—".
+fn mean_pm(mean: Option<f64>, std: Option<f64>) -> String {
+    match (mean, std) {
+        (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
+        (Some(m), None) => format!("{m:.4}"),
+        _ => "—".into(),
+    }
+}
+
+/// A summary row as a line of the Markdown table.
+fn markdown_line(r: &SummaryRow, with_val: bool) -> String {
+    let val = if with_val {
+        format!("{} | ", mean_pm(r.val_mean, r.val_std))
+    } else {
+        String::new()
+    };
+    let seeds: Vec<String> = r.seeds.iter().map(|s| s.to_string()).collect();
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {val}{} | {} |\n",
+        r.name,
+        r.kind,
+        r.params.map_or("—".into(), |p| p.to_string()),
+        r.prune_during.map_or("—".into(), |p| format!("{p} %")),
+        r.prune_percent.map_or("—".into(), |p| format!(
+            "{p} % ({})",
+            r.scope.as_deref().unwrap_or("")
+        )),
+        r.epochs.map_or("—".into(), |e| e.to_string()),
+        if seeds.is_empty() {
+            "none".into()
+        } else {
+            seeds.join(", ")
+        },
+        mean_pm(r.mean, r.std),
+        mean_pm(r.paper_mean, r.paper_std),
+    )
+}
+
+/// A summary row as a CSV line.
+fn csv_line(r: &SummaryRow) -> String {
+    let seeds: Vec<String> = r.seeds.iter().map(|s| s.to_string()).collect();
+    format!(
+        "\"{}\",{},{},{},{},{},{},\"{}\",{},{},{},{},{},{}\n",
+        r.name.replace('"', "\"\""),
+        r.kind,
+        r.params.map_or(String::new(), |p| p.to_string()),
+        r.prune_during.map_or(String::new(), |p| p.to_string()),
+        r.prune_percent.map_or(String::new(), |p| p.to_string()),
+        r.scope.clone().unwrap_or_default(),
+        r.epochs.map_or(String::new(), |e| e.to_string()),
+        seeds.join(" "),
+        fmt(r.mean),
+        fmt(r.std),
+        fmt(r.paper_mean),
+        fmt(r.paper_std),
+        fmt(r.val_mean),
+        fmt(r.val_std),
+    )
 }
 
 /// The summary's last paragraph: what the runs behind it cost to train (each run once, though
