@@ -3,9 +3,10 @@
 use candle_core::Device;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use neuropos_models::checkpoint::CheckpointInfo;
 use neuropos_models::config::DEFAULT_DIM;
-pub use neuropos_models::data::{check_limit, Splits};
-use neuropos_models::data::{DataSource, Mnist};
+pub use neuropos_models::data::check_limit;
+use neuropos_models::data::{DataSource, Mnist, Origin};
 use neuropos_models::device::{self, DeviceChoice};
 use neuropos_models::run::Hooks;
 use neuropos_models::{Config, ModelKind};
@@ -98,39 +99,65 @@ pub fn describe_device(d: &Device) -> &'static str {
     }
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Where MNIST comes from: `vendored` (data/mnist, SHA-256 checked) or `hub`
-    /// (candle-datasets' Hugging Face loader; needs the internet).
-    #[arg(long, default_value = "vendored", value_parser = ["vendored", "hub"])]
-    pub data: String,
-    /// Read the four IDX files (.gz or raw) from this directory instead; a SHA256SUMS there is
-    /// enforced.
-    #[arg(long, conflicts_with = "data")]
+    /// The data: `mnist` (the vendored copy, SHA-256 checked), `fashion-mnist` (Debian's
+    /// dataset-fashion-mnist, checked against data/fashion-mnist.sha256), `hub` (MNIST through
+    /// candle-datasets; needs the internet), a directory of IDX files, or a .safetensors file of
+    /// arrays (train_x, train_y, test_x, test_y) [default: a checkpoint's own data, else mnist].
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<String>,
+    /// A directory of the four IDX files (.gz or raw; a SHA256SUMS there is enforced); with
+    /// `--data fashion-mnist`, where to find it.
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
 
 impl DataArgs {
+    /// The data the flags name (MNIST when none).
     pub fn source(&self) -> anyhow::Result<DataSource> {
-        Ok(DataSource::from_names(
-            &self.data,
-            self.data_dir.as_deref(),
-        )?)
+        let data = self.data.as_deref().unwrap_or("vendored");
+        Ok(DataSource::from_names(data, self.data_dir.as_deref())?)
     }
 
-    pub fn load(&self) -> anyhow::Result<(Mnist, String)> {
+    /// Whether `--data` or `--data-dir` was given.
+    pub fn given(&self) -> bool {
+        self.data.is_some() || self.data_dir.is_some()
+    }
+
+    pub fn load(&self) -> anyhow::Result<(Mnist, Origin)> {
         Ok(self.source()?.load()?)
     }
 
-    /// [`DataArgs::load`], cut to the first `train_limit` / `test_limit` images, on `device`;
-    /// with where the data came from.
-    pub fn load_splits(
-        &self,
-        device: &Device,
-        train_limit: Option<usize>,
-        test_limit: Option<usize>,
-    ) -> anyhow::Result<(Splits, String)> {
-        Ok(self.source()?.splits(device, train_limit, test_limit)?)
+    /// The data to score `info`'s checkpoint (`name` in messages) on: its own, as recorded,
+    /// unless the flags name other data, which must have the same image shape and classes.
+    /// Recorded data must be the very bytes it was trained on.
+    pub fn load_for(&self, info: &CheckpointInfo, name: &str) -> anyhow::Result<(Mnist, Origin)> {
+        let record = info.training.as_ref().and_then(|t| t.dataset.as_ref());
+        let (data, origin) = match (self.given(), record) {
+            (false, Some(record)) => {
+                let (data, origin) = DataSource::parse(&record.source)?.load()?;
+                record.check_same(&origin, name)?;
+                (data, origin)
+            }
+            _ => self.load()?,
+        };
+        let (shape, classes) = match record {
+            Some(r) => (r.shape.clone(), r.classes),
+            None => (neuropos_models::data::MNIST_SHAPE.to_vec(), 10),
+        };
+        if self.given() && (data.shape != shape || data.classes != classes) {
+            anyhow::bail!(
+                "{name} was trained on {} ({shape:?} images, {classes} classes); {} has {:?} \
+                 images and {} classes: score it on data of its shape",
+                record.map_or("MNIST".to_string(), |r| r.source.clone()),
+                origin.description,
+                data.shape,
+                data.classes
+            );
+        }
+        data.check_fits(&info.model, name)?;
+        Ok((data, origin))
     }
 }
 

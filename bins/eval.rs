@@ -1,9 +1,9 @@
 //! `neuropos eval`: test accuracy of checkpoints, across magnitude-pruning levels.
 
 use anyhow::Context;
-use candle_core::DType;
+use candle_core::{DType, Device, Tensor};
 use clap::Args;
-use neuropos_models::checkpoint;
+use neuropos_models::checkpoint::{self, CheckpointInfo};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::levels::{at_levels, Levels};
 use neuropos_models::prune::{PruneScope, Rank};
@@ -71,38 +71,19 @@ pub struct Row {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     crate::common::check_limit("--test-limit", args.test_limit)?;
-    let device = args.device.device()?;
-    let (mut mnist, _) = args.data.load()?;
-    if let Some(n) = args.test_limit {
-        mnist = mnist.limit_test(n)?;
+    if args.compensate == Some(0) {
+        anyhow::bail!("--compensate takes at least 1 training image, got 0");
     }
-    let test_x = mnist.test_images.to_device(&device)?;
-    let test_y = mnist.test_labels.to_device(&device)?;
-    let compensation_images = match args.compensate {
-        None => None,
-        Some(n) if n == 0 || n > mnist.train_images.dim(0)? => anyhow::bail!(
-            "--compensate takes 1 to {} training images, got {n}",
-            mnist.train_images.dim(0)?
-        ),
-        Some(n) => Some(mnist.train_images.narrow(0, 0, n)?.to_device(&device)?),
-    };
-
-    // Each checkpoint is scored on its own: one that fails is reported at the end, after the
-    // rows of those that did not.
+    let device = args.device.device()?;
+    // Each checkpoint is scored on its own data (one load per dataset) and on its own: one that
+    // fails is reported at the end, after the rows of those that did not.
+    let mut data = DataCache::default();
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     let levels = args.prune.as_ref().map_or(1, |p| p.0.len());
     let bar = crate::common::progress_bar((args.checkpoints.len() * levels) as u64, "eval");
     for source in &args.checkpoints {
-        let scored = score(
-            source,
-            &args,
-            &mnist,
-            (&test_x, &test_y),
-            compensation_images.as_ref(),
-            &bar,
-        );
-        match scored {
+        match score(source, &args, &device, &mut data, &bar) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) if args.checkpoints.len() == 1 => return Err(e),
             Err(e) => failed.push(format!("{source}: {e:#}")),
@@ -123,27 +104,83 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The test images and the compensation images of a dataset, on the device.
+struct Scoring {
+    test: (Tensor, Tensor),
+    compensation: Option<Tensor>,
+}
+
+/// Datasets loaded so far, by what a checkpoint records of its data (MNIST: "").
+#[derive(Default)]
+struct DataCache(std::collections::HashMap<String, std::rc::Rc<Scoring>>);
+
+impl DataCache {
+    fn get(
+        &mut self,
+        args: &EvalArgs,
+        info: &CheckpointInfo,
+        name: &str,
+        device: &Device,
+    ) -> anyhow::Result<std::rc::Rc<Scoring>> {
+        let record = info.training.as_ref().and_then(|t| t.dataset.as_ref());
+        // What decides which data is read and how it is checked: the flags, and the record.
+        let key = format!(
+            "{}|{}",
+            args.data.given(),
+            record.map_or(String::new(), |r| format!("{}@{}", r.source, r.sha256))
+        );
+        if let Some(hit) = self.0.get(&key) {
+            // Data already checked for a checkpoint of the same record: the fit is left.
+            let inputs = hit.test.0.dim(1)?;
+            let classes = record.map_or(10, |r| r.classes);
+            neuropos_models::data::check_fits(&info.model, inputs, classes, true, name)?;
+            return Ok(hit.clone());
+        }
+        let (mut data, _) = args.data.load_for(info, name)?;
+        if let Some(n) = args.test_limit {
+            data = data.limit_test(n)?;
+        }
+        let available = data.train_images.dim(0)?;
+        let compensation = match args.compensate {
+            None => None,
+            Some(n) if n > available => {
+                anyhow::bail!("--compensate takes 1 to {available} training images, got {n}")
+            }
+            Some(n) => Some(data.train_images.narrow(0, 0, n)?.to_device(device)?),
+        };
+        let scoring = std::rc::Rc::new(Scoring {
+            test: (
+                data.test_images.to_device(device)?,
+                data.test_labels.to_device(device)?,
+            ),
+            compensation,
+        });
+        self.0.insert(key, scoring.clone());
+        Ok(scoring)
+    }
+}
+
 /// The rows of one checkpoint: as stored, or at each of `args.prune`'s levels.
 fn score(
     source: &CheckpointSource,
     args: &EvalArgs,
-    mnist: &neuropos_models::data::Mnist,
-    (test_x, test_y): (&candle_core::Tensor, &candle_core::Tensor),
-    compensation: Option<&candle_core::Tensor>,
+    device: &Device,
+    data: &mut DataCache,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Row>> {
-    let device = test_x.device();
     let path = source.resolve()?;
     let mut loaded = checkpoint::load(&path, DType::F32, device)
         .with_context(|| format!("loading checkpoint {source}"))?;
-    mnist.check_fits(&loaded.info.model, &source.to_string())?;
+    let name = source.to_string();
+    let scoring = data.get(args, &loaded.info, &name, device)?;
+    let (test_x, test_y) = (&scoring.test.0, &scoring.test.1);
     let model = loaded.info.model.describe();
     let params = loaded.info.params;
     let how = Levels {
         levels: args.prune.as_ref().map(|p| p.0.as_slice()),
         rank: args.rank,
         scope: args.scope,
-        compensation,
+        compensation: scoring.compensation.as_ref(),
     };
     let mut rows = Vec::new();
     at_levels(&mut loaded, &how, |level, network| {
@@ -151,7 +188,7 @@ fn score(
         tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
         bar.inc(1);
         rows.push(Row {
-            checkpoint: source.to_string(),
+            checkpoint: name.clone(),
             model: model.clone(),
             params,
             stored_percent: level.stored_percent,

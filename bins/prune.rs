@@ -180,6 +180,8 @@ fn check_args(args: &PruneArgs) -> anyhow::Result<f64> {
     if args.batch_size == 0 {
         bail!("--batch-size must be positive");
     }
+    crate::common::check_limit("--train-limit", args.train_limit)?;
+    crate::common::check_limit("--test-limit", args.test_limit)?;
     crate::common::check_out_dir(&args.out, args.force, "a checkpoint")?;
     Ok(percent)
 }
@@ -222,13 +224,10 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
     let percent = check_args(&args)?;
     let device = args.device.device()?;
     let (loaded, by_weight) = load_source(&args, percent, &device)?;
-    let (data, origin) = args
-        .data
-        .load_splits(&device, args.train_limit, args.test_limit)?;
-    let classes = neuropos_models::data::class_count(&[&data.train_y, &data.test_y])?;
     let source = args.source.to_string();
+    let (dataset, origin) = args.data.load_for(&loaded.info, &source)?;
+    let data = dataset.splits(&device, args.train_limit, args.test_limit)?;
     let model = &loaded.info.model;
-    neuropos_models::data::check_fits(model, data.train_x.dim(1)?, classes, false, &source)?;
 
     let source_accuracy = training::accuracy(&loaded.network, &data.test_x, &data.test_y)?;
     let source_training = loaded.info.training.clone();
@@ -272,7 +271,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         seed: args.seed,
         optimizer: "adam".into(),
         train_samples: data.train_x.dim(0)?,
-        data: origin,
+        data: origin.description,
         final_test_accuracy: Some(accuracy),
         interrupted: false,
         init_from: Some(Lineage {
@@ -286,6 +285,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         val_split: None,
         final_val_accuracy: None,
         preset: None,
+        dataset: origin.record,
     };
     save(&args.out, &pruned, provenance, &metrics)?;
     tracing::info!(

@@ -139,7 +139,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .as_ref()
                 .map(Start::open)
                 .transpose()?;
-            let data = (args.data.data.as_str(), args.data.data_dir.as_deref());
+            let data = (args.data.data.as_deref(), args.data.data_dir.as_deref());
             let settings = RunSettings::resolve(&args.choices, data, start.as_ref())?;
             Run::create(out, settings, start, args.force)?
         }

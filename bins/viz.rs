@@ -112,7 +112,13 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
     if args.z_hist {
         z_histograms(&args, network, &out)?;
     } else {
-        activity_figure(&args, network, &out, ext.as_deref() == Some("svg"))?;
+        activity_figure(
+            &args,
+            &loaded.info,
+            network,
+            &out,
+            ext.as_deref() == Some("svg"),
+        )?;
     }
     println!("{}", out.display());
     Ok(())
@@ -147,13 +153,14 @@ fn z_histograms(args: &VizArgs, network: &Network, out: &std::path::Path) -> any
 /// for the average test image of `--digit`, with the longest and shortest wires.
 fn activity_figure(
     args: &VizArgs,
+    info: &neuropos_models::checkpoint::CheckpointInfo,
     network: &Network,
     out: &std::path::Path,
     svg: bool,
 ) -> anyhow::Result<()> {
     let config = network.config().clone();
     let neurons = network.embedding().expect("checked by run").neurons();
-    let (mnist, _) = args.data.load()?;
+    let (mnist, _) = args.data.load_for(info, &args.checkpoint.to_string())?;
     let (image, images) = inspect::average_image(&mnist, args.digit)?;
     let (activity, predicted) = inspect::passed_on(network, &image)?;
     let depth = neurons.len();
@@ -232,8 +239,9 @@ fn run_viewer(args: &VizArgs, html: &std::path::Path) -> anyhow::Result<()> {
         levels.push(stored.percent);
     }
     levels.sort_by(f64::total_cmp);
-    let (mut mnist, _) = args.data.load()?;
-    mnist.check_fits(&loaded.info.model, &args.checkpoint.to_string())?;
+    let (mut mnist, _) = args
+        .data
+        .load_for(&loaded.info, &args.checkpoint.to_string())?;
     if let Some(n) = args.test_limit {
         mnist = mnist.limit_test(n)?;
     }

@@ -11,7 +11,7 @@ for features in "--no-default-features" ""; do
     # shellcheck disable=SC2086
     CARGO_TARGET_DIR=$target cargo build --release -p neuropos-models $features >/dev/null 2>&1
     end=$(date +%s.%N)
-    crates=$(CARGO_TARGET_DIR=$target cargo tree -p neuropos-models $features -e normal \
+    crates=$(cargo tree -p neuropos-models $features -e normal \
         --prefix none 2>/dev/null | sort -u | wc -l)
     rm -rf "$target"
     echo "{\"build\": \"cargo build --release -p neuropos-models ${features:-(default features)}\", \"seconds\": $(echo "$end - $start" | bc), \"crates\": $crates, \"cores\": $(nproc), \"commit\": \"$(git rev-parse --short HEAD)\"}"

@@ -52,6 +52,9 @@ fn train_args(spec: &Spec, unit: &Unit, over: &Overrides) -> Vec<String> {
     if let Some(n) = over.test_limit {
         a.extend(["--test-limit".into(), n.to_string()]);
     }
+    if let Some(data) = &spec.data {
+        a.extend(["--data".into(), data.clone()]);
+    }
     a.extend(row.flags.iter().cloned());
     a.extend([
         "--device".into(),

@@ -53,6 +53,9 @@ pub struct Provenance {
     /// are what was used); absent for the paper's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<crate::recipe::Preset>,
+    /// The data it was trained on (absent: MNIST, as every checkpoint before datasets were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::data::DatasetRecord>,
 }
 
 /// Where a fine-tuned checkpoint came from.

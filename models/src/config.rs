@@ -252,6 +252,11 @@ pub struct Config {
     /// A fixed pruning mask stored with the checkpoint (`neuropos prune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_mask: Option<FixedMask>,
+    /// The input image's shape, `[H, W]` or `[H, W, C]`, where it is not a square of one
+    /// channel (absent: `√n × √n`, MNIST's 28 × 28): the grid layout puts the input neurons on
+    /// the real pixel grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
 }
 
 /// Sanity bounds on a configuration (see [`Config::validate`]).
@@ -277,6 +282,7 @@ impl Config {
             lif: kind.is_spiking().then(LifConfig::default),
             pruning: None,
             fixed_mask: None,
+            input_shape: None,
         }
     }
 
@@ -285,8 +291,42 @@ impl Config {
         Self::new(kind, 784, hidden, 10, dim)
     }
 
+    /// The architecture for images of `shape` (`[H, W]` or `[H, W, C]`) in `classes` classes:
+    /// `H·W·C – hidden… – classes`, the shape kept where it is not a square of one channel.
+    pub fn for_data(
+        kind: ModelKind,
+        shape: &[usize],
+        hidden: &[usize],
+        classes: usize,
+        dim: usize,
+    ) -> Self {
+        let inputs = shape.iter().product();
+        let mut config = Self::new(kind, inputs, hidden, classes, dim);
+        let square = shape.len() == 2 && shape[0] == shape[1];
+        config.input_shape = (!square).then(|| shape.to_vec());
+        config
+    }
+
+    /// The columns of the input image's pixel grid and its channels: the shape's, or a square.
+    pub fn input_grid(&self) -> (usize, usize) {
+        match self.input_shape.as_deref() {
+            Some([_, w]) => (*w, 1),
+            Some([_, w, c]) => (*w, *c),
+            _ => ((self.input_size() as f64).sqrt().ceil() as usize, 1),
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let fail = |msg: String| Err(Error::Config(msg));
+        if let Some(shape) = &self.input_shape {
+            let pixels: usize = shape.iter().product();
+            if !(2..=3).contains(&shape.len()) || pixels != self.input_size() {
+                return fail(format!(
+                    "input shape {shape:?} is not [H, W] or [H, W, C] of the {} inputs",
+                    self.input_size()
+                ));
+            }
+        }
         if self.layers.len() < 2 {
             return fail(format!(
                 "need at least an input and an output layer, got layers {:?}",

@@ -135,6 +135,20 @@ mod tests {
 /// coordinates beyond the first two start at 0; with one free coordinate (d = 2) every layer is
 /// spread evenly along it.
 pub fn grid_coords(n: usize, free: usize, layer: usize, depth: usize, half: f64) -> Vec<f64> {
+    grid_coords_on(n, free, layer, depth, half, None)
+}
+
+/// [`grid_coords`] with the input image's `(columns, channels)` when it is not a square of one
+/// channel: its pixels on their real grid, the channels of a pixel together (spread along a
+/// third free coordinate where there is one).
+pub fn grid_coords_on(
+    n: usize,
+    free: usize,
+    layer: usize,
+    depth: usize,
+    half: f64,
+    image: Option<(usize, usize)>,
+) -> Vec<f64> {
     let mut out = vec![0.0; n * free];
     let spread = |k: usize, m: usize| {
         if m <= 1 {
@@ -151,6 +165,14 @@ pub fn grid_coords(n: usize, free: usize, layer: usize, depth: usize, half: f64)
             let angle = std::f64::consts::TAU * i as f64 / n as f64;
             row[0] = 0.5 * half * angle.cos();
             row[1] = 0.5 * half * angle.sin();
+        } else if let (0, Some((columns, channels))) = (layer, image) {
+            let pixel = i / channels;
+            let rows = (n / channels).div_ceil(columns);
+            row[0] = spread(pixel % columns, columns);
+            row[1] = -spread(pixel / columns, rows);
+            if free > 2 {
+                row[2] = spread(i % channels, channels);
+            }
         } else {
             let side = (n as f64).sqrt().ceil() as usize;
             let rows = n.div_ceil(side);

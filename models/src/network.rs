@@ -88,8 +88,9 @@ impl Network {
                     candle_core::Error::Msg(format!("no variable {name} to lay out"))
                 })?;
                 let free = config.dim - 1;
-                let coords =
-                    crate::init::grid_coords(n, free, l, depth, config.init.coord_half_width);
+                let image = config.input_shape.is_some().then(|| config.input_grid());
+                let half = config.init.coord_half_width;
+                let coords = crate::init::grid_coords_on(n, free, l, depth, half, image);
                 var.set(
                     &Tensor::from_vec(coords, (n, free), &Device::Cpu)?
                         .to_dtype(dtype)?

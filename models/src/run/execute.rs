@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::directory::{self, METRICS_FILE, RUN_FILE};
 use super::{Beginning, Hooks, Outcome, Run, RunSettings, Start};
 use crate::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
-use crate::data::HeldOutSplits;
+use crate::data::{HeldOutSplits, Origin};
 use crate::recipe::steepness_at;
 use crate::resume::{self, Position, RngState};
 use crate::training::{self, Adam, EpochStart, StepPlan};
@@ -177,7 +177,7 @@ fn prepare_dir(dir: &Path, settings: &RunSettings, beginning: &Beginning) -> Res
 /// The data a run trains on and scores with.
 struct Data {
     held_out: HeldOutSplits,
-    origin: String,
+    origin: Origin,
     train_samples: usize,
 }
 
@@ -189,7 +189,16 @@ impl Data {
             settings.train_limit,
             settings.test_limit,
         )?;
-        let train_samples = held_out.splits.train_x.dim(0)?;
+        let splits = &held_out.splits;
+        let train_samples = splits.train_x.dim(0)?;
+        let config = &settings.config;
+        let describe = format!("the network for {}", origin.description);
+        let classes = match &origin.record {
+            Some(record) => record.classes,
+            None => crate::data::class_count(&[&splits.train_y, &splits.test_y])?,
+        };
+        let exact = origin.record.is_some();
+        crate::data::check_fits(config, splits.train_x.dim(1)?, classes, exact, &describe)?;
         if settings.batch_size > train_samples {
             return Err(Error::Run(format!(
                 "--batch-size {} is larger than the {train_samples} training images",

@@ -10,7 +10,7 @@ use super::directory::RUN_FILE;
 use super::Start;
 use crate::checkpoint::{Lineage, Provenance};
 use crate::config::{AxisMode, EmbeddedInit, DEFAULT_BATCH_SIZE, DEFAULT_DIM, DEFAULT_STEEPNESS};
-use crate::data::{check_limit, DataSource};
+use crate::data::{check_limit, DataSource, Origin};
 use crate::layers::lif::LifConfig;
 use crate::recipe::{self, Preset, Recipe, SnnLoss};
 use crate::resume::Position;
@@ -57,12 +57,24 @@ impl RunSettings {
     /// The settings of a fresh run: the choices, then `--recipe best`'s, then the defaults.
     /// With `start` (an `--init-from` checkpoint) the architecture is the checkpoint's, and
     /// architecture choices must agree with it.
+    /// `data`: `--data` and `--data-dir` as given (neither: the `--init-from` checkpoint's
+    /// data, else MNIST).
     pub fn resolve(
         choices: &Choices,
-        data: (&str, Option<&Path>),
+        data: (Option<&str>, Option<&Path>),
         start: Option<&Start>,
     ) -> Result<Self> {
         let (arch, training) = (&choices.architecture, &choices.training);
+        let recorded = start
+            .and_then(|s| s.checkpoint.info.training.as_ref())
+            .and_then(|t| t.dataset.as_ref())
+            .map(|r| r.source.clone());
+        let data_name = match (data.0, data.1, &recorded) {
+            (Some(name), _, _) => name.to_string(),
+            (None, None, Some(recorded)) => recorded.clone(),
+            _ => "vendored".to_string(),
+        };
+        let source = DataSource::from_names(&data_name, data.1)?;
         let mut config = match start {
             Some(start) => {
                 check_agrees(arch, training, &start.checkpoint.info.model, &start.source)?;
@@ -72,7 +84,14 @@ impl RunSettings {
                 if let Some(model) = arch.model {
                     check_applies(arch, training, model)?;
                 }
-                config_from_choices(arch, training)?
+                let (shape, classes) = match source.known_shape() {
+                    Some(known) => known,
+                    None => {
+                        let (d, _) = source.load()?;
+                        (d.shape, d.classes)
+                    }
+                };
+                config_from_choices(arch, training, &shape, classes)?
             }
         };
         // Pruning during training may be added to (or changed for) a fine-tuning run too.
@@ -115,7 +134,7 @@ impl RunSettings {
             seed: t.seed.unwrap_or(0),
             train_limit: t.train_limit,
             test_limit: t.test_limit,
-            data: data.0.to_string(),
+            data: data_name,
             data_dir: data.1.map(Path::to_path_buf),
             recipe: Recipe {
                 schedule: t.lr_schedule.unwrap_or(base.schedule),
@@ -233,7 +252,7 @@ impl RunSettings {
         &self,
         position: &Position,
         train_samples: usize,
-        origin: &str,
+        origin: &Origin,
     ) -> Provenance {
         Provenance {
             kind: self.config.kind.to_string(),
@@ -244,7 +263,7 @@ impl RunSettings {
             seed: self.seed,
             optimizer: "adam".into(),
             train_samples,
-            data: origin.to_string(),
+            data: origin.description.clone(),
             final_test_accuracy: position.last_test_accuracy,
             interrupted: false,
             init_from: self.lineage.clone(),
@@ -252,6 +271,7 @@ impl RunSettings {
             val_split: self.val_split,
             final_val_accuracy: position.last_val_accuracy,
             preset: self.preset,
+            dataset: origin.record.clone(),
         }
     }
 
@@ -280,8 +300,14 @@ impl RunSettings {
     }
 }
 
-/// The architecture the choices describe, with the paper's defaults for what they leave out.
-pub fn config_from_choices(arch: &ArchitectureChoices, t: &TrainingChoices) -> Result<Config> {
+/// The architecture the choices describe for images of `shape` in `classes` classes, with the
+/// paper's defaults for what they leave out.
+pub fn config_from_choices(
+    arch: &ArchitectureChoices,
+    t: &TrainingChoices,
+    shape: &[usize],
+    classes: usize,
+) -> Result<Config> {
     let Some(model) = arch.model else {
         return refuse("--model is required (or --init-from, to start from a checkpoint)".into());
     };
@@ -289,7 +315,8 @@ pub fn config_from_choices(arch: &ArchitectureChoices, t: &TrainingChoices) -> R
         .hidden
         .as_ref()
         .map_or(vec![DEFAULT_HIDDEN], |h| h.0.clone());
-    let mut config = Config::mnist(model, &hidden, arch.dim.unwrap_or(DEFAULT_DIM));
+    let dim = arch.dim.unwrap_or(DEFAULT_DIM);
+    let mut config = Config::for_data(model, shape, &hidden, classes, dim);
     config.steepness = t.steepness.unwrap_or(DEFAULT_STEEPNESS);
     config.activation = arch.activation.unwrap_or(Activation::Relu);
     let init = EmbeddedInit::default();

@@ -33,9 +33,19 @@ pub fn level_tag(p: f64) -> String {
 }
 
 /// A run's directory name: every setting that changes what it trains.
-pub fn setting_slug(row: &RowSpec, prune_during: Option<f64>, over: &Overrides) -> String {
+pub fn setting_slug(
+    spec: &Spec,
+    row: &RowSpec,
+    prune_during: Option<f64>,
+    over: &Overrides,
+) -> String {
     let hidden: Vec<String> = row.hidden.iter().map(|h| h.to_string()).collect();
-    let mut name = format!("{}-h{}", row.model, hidden.join("x"));
+    // MNIST runs keep the names they always had; other data leads the name.
+    let data = match spec.data.as_deref() {
+        None | Some("mnist" | "vendored") => String::new(),
+        Some(d) => format!("{}-", slug(d)),
+    };
+    let mut name = format!("{data}{}-h{}", row.model, hidden.join("x"));
     if row.model.is_embedded() {
         name += &format!("-d{}", row.dim.unwrap_or(DEFAULT_DIM));
     }
@@ -73,7 +83,7 @@ pub fn units(spec: &Spec, over: &Overrides, runs: &Path) -> Vec<Unit> {
             row.prune_during.iter().map(|&p| Some(p)).collect()
         };
         for pd in levels {
-            let name = setting_slug(row, pd, over);
+            let name = setting_slug(spec, row, pd, over);
             for &seed in &over.seeds {
                 units.push(Unit {
                     row: r,
@@ -109,7 +119,9 @@ pub fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) ->
     let dir = zoo.join(row.zoo.as_ref()?);
     // The zoo was trained and scored on all of MNIST with the paper's recipe: no reuse for
     // runs on a slice of it or with other flags.
+    let mnist = matches!(spec.data.as_deref(), None | Some("mnist" | "vendored"));
     if unit.seed != 0
+        || !mnist
         || !row.flags.is_empty()
         || over.train_limit.is_some()
         || over.test_limit.is_some()

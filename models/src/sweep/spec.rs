@@ -22,6 +22,8 @@ pub struct Spec {
     pub claim: String,
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
+    /// The data every run trains on, as `train --data` takes it [default: MNIST].
+    pub data: Option<String>,
     #[serde(rename = "row")]
     pub rows: Vec<RowSpec>,
 }
@@ -105,7 +107,7 @@ impl Spec {
                     ));
                 }
             }
-            const OWN: [&str; 16] = [
+            const OWN: [&str; 18] = [
                 "--model",
                 "--hidden",
                 "--dim",
@@ -122,6 +124,8 @@ impl Spec {
                 "--force",
                 "--resume",
                 "--init-from",
+                "--data",
+                "--data-dir",
             ];
             if let Some(f) = row
                 .flags
