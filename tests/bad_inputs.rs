@@ -422,6 +422,10 @@ fn the_table_lists_the_cases() {
     tested.push("an edited run.json".into());
     tested.push("a checkpoint that overflows in f32".into());
     tested.push("a checkpoint of another shape than the data".into());
+    // tests/datasets.rs.
+    tested.push("a bad dataset".into());
+    tested.push("data of another shape than the checkpoint".into());
+    tested.push("a checkpoint's data changed since".into());
     // tests/sweep.rs, bad_specs_are_clear_errors.
     tested.push("a run counted twice in a sweep".into());
     tested.push("a sweep --out that is not its own".into());

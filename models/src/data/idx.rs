@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Dataset, MNIST_SHAPE};
+use super::Dataset;
 use crate::{Error, Result};
 
 /// The four IDX files, without their `.gz` suffix.
@@ -234,7 +234,7 @@ pub fn load_hub() -> Result<Dataset> {
     ];
     Dataset::checked(
         tensors,
-        MNIST_SHAPE.to_vec(),
+        super::MNIST_SHAPE.to_vec(),
         10,
         None,
         Path::new("hub:ylecun/mnist"),

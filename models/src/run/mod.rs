@@ -12,7 +12,7 @@
 //! choices.architecture.model = Some(ModelKind::Mlp3d);
 //! choices.training.epochs = Some(1);
 //! choices.training.train_limit = Some(600);
-//! let settings = RunSettings::resolve(&choices, ("vendored", None), None)?;
+//! let settings = RunSettings::resolve(&choices, (None, None), None)?;
 //! let run = Run::create("runs/quick".as_ref(), settings, None, false)?;
 //! let outcome = run.execute(&candle_core::Device::Cpu, &mut NoHooks)?;
 //! println!("{outcome:?}");
