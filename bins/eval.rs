@@ -7,7 +7,7 @@ use neuropos_models::checkpoint::{self, CheckpointInfo};
 use neuropos_models::hub::CheckpointSource;
 use neuropos_models::prune::levels::{at_levels, Levels};
 use neuropos_models::prune::{PruneScope, Rank};
-use neuropos_models::training;
+use neuropos_models::training::{self, Confusion};
 use serde::Serialize;
 
 use crate::common::{DataArgs, DeviceArgs, Percentages};
@@ -38,6 +38,10 @@ pub struct EvalArgs {
     /// table (markdown), csv or json.
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     format: String,
+    /// Also each class's accuracy and the confusion matrix (rows: the true class, columns: the
+    /// predicted one), with the data's class names.
+    #[arg(long)]
+    per_class: bool,
     /// Score on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
@@ -67,6 +71,17 @@ pub struct Row {
     pub kept_weights: usize,
     pub total_weights: usize,
     pub accuracy: f64,
+    /// `--per-class`: each class's accuracy, its name where the data has names, and the
+    /// confusion matrix (`confusion[true][predicted]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_class: Option<PerClass>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PerClass {
+    pub accuracy: Vec<Option<f64>>,
+    pub names: Vec<String>,
+    pub confusion: Vec<Vec<usize>>,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -108,6 +123,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 struct Scoring {
     test: (Tensor, Tensor),
     compensation: Option<Tensor>,
+    classes: usize,
+    /// The data's class names, or the class numbers.
+    names: Vec<String>,
 }
 
 /// Datasets loaded so far, by what a checkpoint records of its data (MNIST: "").
@@ -148,12 +166,18 @@ impl DataCache {
             }
             Some(n) => Some(data.train_images.narrow(0, 0, n)?.to_device(device)?),
         };
+        let names = data
+            .class_names
+            .clone()
+            .unwrap_or_else(|| (0..data.classes).map(|c| c.to_string()).collect());
         let scoring = std::rc::Rc::new(Scoring {
             test: (
                 data.test_images.to_device(device)?,
                 data.test_labels.to_device(device)?,
             ),
             compensation,
+            classes: data.classes,
+            names,
         });
         self.0.insert(key, scoring.clone());
         Ok(scoring)
@@ -184,7 +208,17 @@ fn score(
     };
     let mut rows = Vec::new();
     at_levels(&mut loaded, &how, |level, network| {
-        let accuracy = training::accuracy(network, test_x, test_y)?;
+        let (accuracy, per_class) = if args.per_class {
+            let confusion = Confusion::of(network, test_x, test_y, scoring.classes)?;
+            let per_class = PerClass {
+                accuracy: confusion.per_class(),
+                names: scoring.names.clone(),
+                confusion: confusion.matrix.clone(),
+            };
+            (confusion.accuracy(), Some(per_class))
+        } else {
+            (training::accuracy(network, test_x, test_y)?, None)
+        };
         tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
         bar.inc(1);
         rows.push(Row {
@@ -200,6 +234,7 @@ fn score(
             kept_weights: level.kept,
             total_weights: level.total,
             accuracy,
+            per_class,
         });
         anyhow::Ok(())
     })
@@ -258,7 +293,46 @@ fn render(rows: &[Row], format: &str) -> anyhow::Result<String> {
     for r in rows {
         out += &line(r.cells().iter().map(|c| csv_field(c)).collect());
     }
+    for r in rows {
+        if let Some(pc) = &r.per_class {
+            out += &per_class_table(r, pc, format);
+        }
+    }
     Ok(out)
+}
+
+/// A row's per-class accuracy and confusion matrix, as a table or CSV of its own.
+fn per_class_table(r: &Row, pc: &PerClass, format: &str) -> String {
+    let line = |cells: Vec<String>| match format {
+        "csv" => {
+            cells
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        }
+        _ => format!("| {} |\n", cells.join(" | ")),
+    };
+    let mut out = format!(
+        "\n{} at {} % pruned: per class (rows: true class, columns: predicted)\n\n",
+        r.checkpoint, r.prune_percent
+    );
+    let mut head = vec!["class".to_string(), "accuracy".to_string()];
+    head.extend(pc.names.iter().cloned());
+    out += &line(head.clone());
+    if format == "table" {
+        out += &line(head.iter().map(|_| "---".to_string()).collect());
+    }
+    for (c, row) in pc.confusion.iter().enumerate() {
+        let mut cells = vec![
+            pc.names[c].clone(),
+            pc.accuracy[c].map_or("—".into(), |a| format!("{a:.4}")),
+        ];
+        cells.extend(row.iter().map(|n| n.to_string()));
+        out += &line(cells);
+    }
+    out
 }
 
 fn csv_field(s: &str) -> String {

@@ -236,6 +236,31 @@ fn a_safetensors_file_of_arrays_trains_with_its_class_names() {
     );
     assert_eq!(c["model"]["layers"], serde_json::json!([144, 32, 3]));
     assert!(c["training"]["final_test_accuracy"].as_f64().unwrap() > 0.5);
+    // Per class, with the data's names: the confusion counts every test image once.
+    let r = run.to_str().unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", r, "--per-class", "--format", "json"])).unwrap();
+    let pc = &rows[0]["per_class"];
+    assert_eq!(pc["names"], serde_json::json!(["left", "middle", "right"]));
+    let counts: Vec<u64> = pc["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    assert_eq!(counts, vec![30, 30, 30]);
+    let right: u64 = (0..3)
+        .map(|c| pc["confusion"][c][c].as_u64().unwrap())
+        .sum();
+    assert_eq!(right as f64 / 90.0, rows[0]["accuracy"].as_f64().unwrap());
+    let table = ok(&["eval", r, "--per-class"]);
+    assert!(table.contains("| middle |"), "{table}");
     // Fine-tuning keeps the source's data unless told otherwise.
     let tuned = tmp.path().join("tuned");
     ok_with_log(&[

@@ -230,3 +230,51 @@ pub fn accuracy(network: &Network, images: &Tensor, labels: &Tensor) -> Result<f
     let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
     Ok(correct as f64 / truth.len().max(1) as f64)
 }
+
+/// How a network's predictions fall per class: `matrix[t][p]` counts the images of class `t`
+/// predicted as `p`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Confusion {
+    pub matrix: Vec<Vec<usize>>,
+}
+
+impl Confusion {
+    /// The confusion of `network` on `images` / `labels` over `classes` classes.
+    pub fn of(network: &Network, images: &Tensor, labels: &Tensor, classes: usize) -> Result<Self> {
+        let chunk = if network.config().lif.is_some() {
+            500
+        } else {
+            2000
+        };
+        let predicted = predict(network, images, chunk)?;
+        let truth = labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+        let mut matrix = vec![vec![0usize; classes]; classes];
+        for (&t, &p) in truth.iter().zip(&predicted) {
+            if let Some(row) = matrix.get_mut(t as usize) {
+                if let Some(cell) = row.get_mut(p as usize) {
+                    *cell += 1;
+                }
+            }
+        }
+        Ok(Confusion { matrix })
+    }
+
+    /// The share of each class's images predicted right (`None` for a class with no image).
+    pub fn per_class(&self) -> Vec<Option<f64>> {
+        self.matrix
+            .iter()
+            .enumerate()
+            .map(|(c, row)| {
+                let n: usize = row.iter().sum();
+                (n > 0).then(|| row[c] as f64 / n as f64)
+            })
+            .collect()
+    }
+
+    /// The share of all images predicted right.
+    pub fn accuracy(&self) -> f64 {
+        let right: usize = (0..self.matrix.len()).map(|c| self.matrix[c][c]).sum();
+        let all: usize = self.matrix.iter().flatten().sum();
+        right as f64 / all.max(1) as f64
+    }
+}
