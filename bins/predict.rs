@@ -1,32 +1,44 @@
-//! `neuropos predict`: classifies digit images with a checkpoint.
+//! `neuropos predict`: classifies image files with a checkpoint, prepared as its data was
+//! (the library's `images`), with the class names the checkpoint records.
 
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor, D};
 use clap::Args;
-use image::imageops::FilterType;
 use neuropos_models::checkpoint;
 use neuropos_models::hub::CheckpointSource;
+use neuropos_models::images::{image_files, read_image, Invert, Preprocess};
 use neuropos_models::network::NetworkOutput;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::common::DeviceArgs;
-
-/// MNIST's side.
-const SIDE: u32 = 28;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir].
     #[arg(value_parser = CheckpointSource::parse)]
     checkpoint: CheckpointSource,
-    /// Grayscale digit images (PNG or JPEG): a white digit on black, as MNIST. Other sizes are
-    /// resized to 28×28 with a triangle (bilinear) filter; colour images are converted to luma.
+    /// PNG or JPEG files (the format is read from the bytes), or directories of them.
     #[arg(required = true)]
     images: Vec<PathBuf>,
-    /// The images are a dark digit on a light background: invert them first.
+    /// `mnist`: remove the background, scale the ink's box to 20×20 and centre it by mass in
+    /// 28×28, as MNIST's digits were made; `none`: resize the image as it is [default: mnist
+    /// for a checkpoint trained on MNIST, none otherwise].
     #[arg(long)]
-    invert: bool,
+    preprocess: Option<Preprocess>,
+    /// Turn dark ink on a light background into light ink on black: `--invert=auto` when the
+    /// image's border is light, `--invert` (or `=yes`) always, `--invert=no` never.
+    #[arg(
+        long,
+        default_value = "auto",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "yes"
+    )]
+    invert: Invert,
+    /// Show the K most likely classes.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    top: usize,
     /// table (markdown) or json.
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     format: String,
@@ -35,135 +47,178 @@ pub struct PredictArgs {
 }
 
 #[derive(Debug, Serialize)]
+struct Ranked {
+    class: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    score: f32,
+}
+
+#[derive(Debug, Serialize)]
 struct Prediction {
     image: String,
     class: u32,
-    /// MLPs: the softmax of the logits. SNNs: each output neuron's spike count over T steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     scores: Vec<f32>,
     score_kind: &'static str,
-}
-
-/// `[784]` pixels in [0, 1] from an image file.
-fn pixels(path: &Path, invert: bool) -> anyhow::Result<Vec<f32>> {
-    let unreadable = || format!("{}: not a readable PNG or JPEG image", path.display());
-    // The format from the file's first bytes, not its name: a JPEG called .png is a JPEG.
-    let decoded = image::ImageReader::open(path)
-        .with_context(unreadable)?
-        .with_guessed_format()
-        .with_context(unreadable)?
-        .decode()
-        .with_context(unreadable)?;
-    let img = flatten_alpha(&decoded.to_luma_alpha8());
-    let img = if img.dimensions() == (SIDE, SIDE) {
-        img
-    } else {
-        image::imageops::resize(&img, SIDE, SIDE, FilterType::Triangle)
-    };
-    Ok(img
-        .pixels()
-        .map(|p| {
-            let v = p.0[0] as f32 / 255.0;
-            if invert {
-                1.0 - v
-            } else {
-                v
-            }
-        })
-        .collect())
-}
-
-/// Grey levels with any transparency composited onto the background the image implies: the
-/// opposite of its ink, the mean of its opaque pixels (a black digit on a transparent
-/// background becomes black on white, which --invert turns into MNIST's white on black; dropping
-/// the alpha made it black on black, a blank image).
-fn flatten_alpha(img: &image::GrayAlphaImage) -> image::GrayImage {
-    let (mut ink, mut weight) = (0.0f64, 0.0f64);
-    for p in img.pixels() {
-        let a = p.0[1] as f64 / 255.0;
-        ink += a * p.0[0] as f64;
-        weight += a;
-    }
-    let background = if weight > 0.0 && ink / weight < 128.0 {
-        255.0
-    } else {
-        0.0
-    };
-    image::GrayImage::from_fn(img.width(), img.height(), |x, y| {
-        let [v, a] = img.get_pixel(x, y).0;
-        let a = a as f64 / 255.0;
-        image::Luma([(a * v as f64 + (1.0 - a) * background).round() as u8])
-    })
+    top: Vec<Ranked>,
+    /// What was done to the image before it was classified.
+    prepared: Vec<String>,
+    /// A spiking network whose most spiking classes tied: the membrane decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tie: Option<String>,
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    if args.top == 0 {
+        anyhow::bail!("--top must be at least 1");
+    }
     let device = args.device.device()?;
     let path = args.checkpoint.resolve()?;
     let loaded = checkpoint::load(&path, DType::F32, &device)
         .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
-    if loaded.info.model.input_size() != (SIDE * SIDE) as usize {
+    let record = loaded
+        .info
+        .training
+        .as_ref()
+        .and_then(|t| t.dataset.clone());
+    let shape = record
+        .as_ref()
+        .map_or(neuropos_models::data::MNIST_SHAPE.to_vec(), |r| {
+            r.shape.clone()
+        });
+    let inputs: usize = shape.iter().product();
+    if loaded.info.model.input_size() != inputs {
         anyhow::bail!(
-            "{}: the network takes {} inputs, not the {} pixels of a 28×28 image",
+            "{}: the network takes {} inputs, not the {inputs} pixels of a {shape:?} image",
             args.checkpoint,
-            loaded.info.model.input_size(),
-            SIDE * SIDE
+            loaded.info.model.input_size()
         );
     }
-    let mut values = Vec::with_capacity(args.images.len() * (SIDE * SIDE) as usize);
-    for image in &args.images {
-        values.extend(pixels(image, args.invert)?);
+    let names = record.and_then(|r| r.class_names);
+    let how = args.preprocess.unwrap_or(match names {
+        // MNIST (no record) is the data this preparation was made for.
+        None if shape == neuropos_models::data::MNIST_SHAPE => Preprocess::Mnist,
+        _ => Preprocess::None,
+    });
+    let files = image_files(&args.images)?;
+    let mut values = Vec::with_capacity(files.len() * inputs);
+    let mut prepared = Vec::with_capacity(files.len());
+    for file in &files {
+        let p = read_image(file, &shape, how, args.invert)?;
+        values.extend(p.pixels);
+        prepared.push(p.notes);
     }
-    let batch = Tensor::from_vec(
-        values,
-        (args.images.len(), (SIDE * SIDE) as usize),
-        &Device::Cpu,
-    )?
-    .to_device(&device)?;
+    let batch =
+        Tensor::from_vec(values, (files.len(), inputs), &Device::Cpu)?.to_device(&device)?;
     let classes = loaded.network.predict(&batch)?;
-    let (scores, score_kind) = match loaded.network.run(&batch)? {
-        NetworkOutput::Logits(logits) => (
-            candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?,
-            "probability",
-        ),
-        NetworkOutput::Spiking { spikes, .. } => (
-            spikes.sum(0)?.to_dtype(DType::F32)?.to_vec2::<f32>()?,
-            "spike count",
-        ),
-    };
-    let predictions: Vec<Prediction> = args
-        .images
+    let (scores, score_kind, ties) = scores(loaded.network.run(&batch)?)?;
+    let name = |c: usize| names.as_ref().and_then(|n| n.get(c).cloned());
+    let predictions: Vec<Prediction> = files
         .iter()
         .zip(classes)
         .zip(scores)
-        .map(|((image, class), scores)| Prediction {
-            image: image.display().to_string(),
-            class,
-            scores,
-            score_kind,
+        .zip(prepared.into_iter().zip(ties))
+        .map(|(((file, class), scores), (prepared, tie))| {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            let top = order
+                .iter()
+                .take(args.top)
+                .map(|&c| Ranked {
+                    class: c as u32,
+                    name: name(c),
+                    score: scores[c],
+                })
+                .collect();
+            Prediction {
+                image: file.display().to_string(),
+                class,
+                name: name(class as usize),
+                scores,
+                score_kind,
+                top,
+                prepared,
+                tie,
+            }
         })
         .collect();
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&predictions)?);
-        return Ok(());
-    }
-    let n = predictions.first().map_or(0, |p| p.scores.len());
-    println!(
-        "| image | class | {} |",
-        (0..n)
-            .map(|k| format!("{score_kind} {k}"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!("|---|---:|{}", "---:|".repeat(n));
-    for p in &predictions {
-        let cells: Vec<String> = p
-            .scores
-            .iter()
-            .map(|s| match score_kind {
-                "probability" => format!("{s:.4}"),
-                _ => format!("{s:.0}"),
-            })
-            .collect();
-        println!("| {} | {} | {} |", p.image, p.class, cells.join(" | "));
+    } else {
+        print!("{}", table(&predictions, how));
     }
     Ok(())
+}
+
+/// Per image: the scores (probabilities, or spike counts), their kind, and for a spiking network
+/// whether its most spiking classes tied (the summed membrane then decided).
+#[allow(clippy::type_complexity)]
+fn scores(
+    out: NetworkOutput,
+) -> anyhow::Result<(Vec<Vec<f32>>, &'static str, Vec<Option<String>>)> {
+    Ok(match out {
+        NetworkOutput::Logits(logits) => {
+            let p = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
+            let none = vec![None; p.len()];
+            (p, "probability", none)
+        }
+        NetworkOutput::Spiking { spikes, .. } => {
+            let counts = spikes.sum(0)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+            let ties = counts
+                .iter()
+                .map(|c| {
+                    let most = c.iter().copied().fold(f32::MIN, f32::max);
+                    let tied: Vec<String> = (0..c.len())
+                        .filter(|&k| c[k] == most)
+                        .map(|k| k.to_string())
+                        .collect();
+                    (tied.len() > 1).then(|| {
+                        format!(
+                            "classes {} tied on {most} spikes; the summed membrane decided",
+                            tied.join(", ")
+                        )
+                    })
+                })
+                .collect();
+            (counts, "spike count", ties)
+        }
+    })
+}
+
+fn table(predictions: &[Prediction], how: Preprocess) -> String {
+    let mut out =
+        format!("| image | class | top (preprocessing: {how}) | prepared |\n|---|---|---|---|\n");
+    for p in predictions {
+        let label = |class: u32, name: &Option<String>| match name {
+            Some(n) => format!("{class} {n}"),
+            None => class.to_string(),
+        };
+        let top: Vec<String> = p
+            .top
+            .iter()
+            .map(|r| {
+                let score = match p.score_kind {
+                    "probability" => format!("{:.4}", r.score),
+                    _ => format!("{:.0} spikes", r.score),
+                };
+                format!("{} ({score})", label(r.class, &r.name))
+            })
+            .collect();
+        let mut notes = p.prepared.clone();
+        notes.extend(p.tie.clone());
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            p.image,
+            label(p.class, &p.name),
+            top.join(", "),
+            if notes.is_empty() {
+                "—".into()
+            } else {
+                notes.join("; ")
+            }
+        );
+    }
+    out
 }

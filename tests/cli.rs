@@ -552,9 +552,12 @@ fn predict_classifies_image_files_like_the_network() {
             .network;
         // The PNGs hold the pixels rounded to bytes, exactly as the IDX files do.
         let expected = net.predict(&mnist.test_images).unwrap();
+        // As they are: MNIST's own images need no preparation, and the classes are eval's.
         let mut args = vec![
             "predict",
             ckpt.to_str().unwrap(),
+            "--preprocess",
+            "none",
             "--format",
             "json",
             "--device",
@@ -580,6 +583,8 @@ fn predict_classifies_image_files_like_the_network() {
             ckpt.to_str().unwrap(),
             inverted.to_str().unwrap(),
             "--invert",
+            "--preprocess",
+            "none",
             "--format",
             "json",
             "--device",
@@ -596,7 +601,7 @@ fn predict_classifies_image_files_like_the_network() {
         // Both failed before: the name decided the format, and dropping the alpha left a
         // black digit on black.
         let mut args = vec!["predict", ckpt.to_str().unwrap(), "--format", "json"];
-        args.extend(["--device", "cpu"]);
+        args.extend(["--device", "cpu", "--preprocess", "none"]);
         args.extend([misnamed.to_str().unwrap()]);
         let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
         assert_eq!(
@@ -605,7 +610,8 @@ fn predict_classifies_image_files_like_the_network() {
             "{name} jpeg"
         );
         let mut args = vec!["predict", ckpt.to_str().unwrap(), "--format", "json"];
-        args.extend(["--device", "cpu", "--invert", transparent.to_str().unwrap()]);
+        args.extend(["--device", "cpu", "--preprocess", "none", "--invert"]);
+        args.extend([transparent.to_str().unwrap()]);
         let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
         assert_eq!(
             rows[0]["class"].as_u64().unwrap() as u32,
@@ -1329,4 +1335,59 @@ fn failing_commands_leave_what_they_were_pointed_at() {
         std::fs::read(&again).unwrap(),
         std::fs::read(&dense).unwrap()
     );
+}
+
+/// A digit as a user photographs or draws it — dark ink on white, large, off-centre — is
+/// prepared as MNIST's digits were (inverted, the ink's box scaled to 20×20, centred by mass)
+/// and read right; `predict` says what it did. The same image as it is reads wrong.
+#[test]
+fn predict_prepares_a_user_digit_as_mnist_did() {
+    let mnist = data::load_dir(&data::default_dir(), true)
+        .unwrap()
+        .limit_test(4)
+        .unwrap();
+    let pixels = mnist.test_images.to_vec2::<f32>().unwrap();
+    let labels = mnist.test_labels.to_vec1::<u32>().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (k, image) in pixels.iter().enumerate() {
+        // Five times larger, ink black on a light grey page, in the lower right of 240×200.
+        let page = image::GrayImage::from_fn(240, 200, |x, y| {
+            let (u, v) = (x as i64 - 90, y as i64 - 50);
+            let ink = if (0..140).contains(&u) && (0..140).contains(&v) {
+                image[(v / 5 * 28 + u / 5) as usize]
+            } else {
+                0.0
+            };
+            image::Luma([(230.0 - 200.0 * ink).round() as u8])
+        });
+        let file = dir.path().join(format!("page{k}.png"));
+        page.save(&file).unwrap();
+        files.push(file);
+    }
+    let ckpt = concat!(env!("CARGO_MANIFEST_DIR"), "/checkpoints/mlp3d");
+    let mut args = vec![
+        "predict", ckpt, "--format", "json", "--device", "cpu", "--top", "2",
+    ];
+    args.push(dir.path().to_str().unwrap());
+    let rows: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let got: Vec<u32> = (0..4)
+        .map(|k| rows[k]["class"].as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(got, labels, "{rows:#}");
+    let prepared = rows[0]["prepared"].to_string();
+    assert!(
+        prepared.contains("inverted (light background)") && prepared.contains("scaled to"),
+        "{prepared}"
+    );
+    assert_eq!(rows[0]["top"].as_array().unwrap().len(), 2);
+    // As it is, the large dark-on-light page is not what the network learned.
+    let mut args = vec!["predict", ckpt, "--format", "json", "--device", "cpu"];
+    args.extend(["--preprocess", "none", "--invert=no"]);
+    args.push(dir.path().to_str().unwrap());
+    let raw: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let raw: Vec<u32> = (0..4)
+        .map(|k| raw[k]["class"].as_u64().unwrap() as u32)
+        .collect();
+    assert_ne!(raw, labels);
 }

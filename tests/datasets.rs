@@ -261,6 +261,28 @@ fn a_safetensors_file_of_arrays_trains_with_its_class_names() {
     assert_eq!(right as f64 / 90.0, rows[0]["accuracy"].as_f64().unwrap());
     let table = ok(&["eval", r, "--per-class"]);
     assert!(table.contains("| middle |"), "{table}");
+    // predict reads a 12×12 image as the data's, and names the classes.
+    let (x, _) = images(3, 0);
+    let png = tmp.path().join("right.png");
+    let right = x[2 * SIDE * SIDE..].to_vec();
+    image::GrayImage::from_raw(SIDE as u32, SIDE as u32, right)
+        .unwrap()
+        .save(&png)
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&ok(&[
+        "predict",
+        r,
+        png.to_str().unwrap(),
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+    ]))
+    .unwrap();
+    assert_eq!(rows[0]["name"], "right", "{rows:#}");
+    assert_eq!(rows[0]["top"][0]["name"], "right");
+    let err = failure(&["predict", r, png.to_str().unwrap(), "--preprocess", "mnist"]);
+    assert!(err.contains("--preprocess none"), "{err}");
     // Fine-tuning keeps the source's data unless told otherwise.
     let tuned = tmp.path().join("tuned");
     ok_with_log(&[

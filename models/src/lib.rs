@@ -44,6 +44,8 @@ pub mod encoder;
 pub mod error;
 pub mod geometry;
 pub mod hub;
+#[cfg(feature = "images")]
+pub mod images;
 pub mod init;
 pub mod inspect;
 #[cfg(feature = "unstable-kernels")]

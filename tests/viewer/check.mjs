@@ -97,7 +97,7 @@ function cliPredicted(image, percent, rank) {
       neuropos('prune', opt.checkpoint, '--percent', String(percent), '--rank', rank, '--out', model);
     }
   }
-  return String(JSON.parse(neuropos('predict', model, file, '--format', 'json'))[0].class);
+  return String(JSON.parse(neuropos('predict', model, file, '--preprocess', 'none', '--format', 'json'))[0].class);
 }
 
 async function session(label, flags, query) {
