@@ -124,13 +124,14 @@ def seed_rows(d):
     here = os.path.realpath(d)
     found = []
     results = os.path.join(ROOT, "results", "sweeps")
-    for spec in sorted(os.listdir(results)):
+    # The tables: the figures re-use the same runs, and their rows would repeat the tables'.
+    for spec in sorted(s for s in os.listdir(results) if "table" in s or s == "best"):
         path = os.path.join(results, spec, "summary.json")
         if not os.path.exists(path):
             continue
         summary = load(path)
         for row in summary["rows"]:
-            if row.get("prune_percent") or row.get("prune_during") or len(row.get("seeds", [])) < 2:
+            if row.get("prune_percent") is not None or row.get("prune_during") or len(row.get("seeds", [])) < 2:
                 continue
             for run in row.get("runs", []):
                 r = local(run)
@@ -189,9 +190,18 @@ NOTES = {
 }
 
 
+# What a checkpoint's recorded data (training.dataset.source) is called on the Hub; absent: MNIST.
+HUB_DATASETS = {
+    None: ("ylecun/mnist", "MNIST"),
+    "fashion-mnist": ("fashion_mnist", "Fashion-MNIST"),
+}
+
+
 def card(d):
     info = load(os.path.join(d, "config.json"))
     model, training = info["model"], info["training"]
+    source = (training.get("dataset") or {}).get("source")
+    hub_id, data_name = HUB_DATASETS.get(source, (source, os.path.basename(str(source))))
     name = os.path.basename(os.path.normpath(d))
     spiking = model.get("lif") is not None
     log = metrics(d)
@@ -209,7 +219,7 @@ def card(d):
         "tags:",
         *[f"- {t}" for t in tags],
         "datasets:",
-        "- ylecun/mnist",
+        f"- {hub_id}",
         "metrics:",
         "- accuracy",
         "model-index:",
@@ -219,8 +229,8 @@ def card(d):
         "      type: image-classification",
         "      name: Image Classification",
         "    dataset:",
-        "      type: ylecun/mnist",
-        "      name: MNIST",
+        f"      type: {hub_id}",
+        f"      name: {data_name}",
         "      split: test",
         "    metrics:",
         "    - type: accuracy",
@@ -230,7 +240,7 @@ def card(d):
         "",
         f"# {name}",
         "",
-        f"{describe(model)[0].upper()}{describe(model)[1:]}, trained on MNIST with neuropos.",
+        f"{describe(model)[0].upper()}{describe(model)[1:]}, trained on {data_name} with neuropos.",
         "",
         *([NOTES[name], ""] if name in NOTES else []),
         "| | |",
@@ -240,7 +250,7 @@ def card(d):
         + (" (interrupted)" if training["interrupted"] else "") + " |",
         f"| optimizer | {training['optimizer']}, lr {training['lr']}, batch {training['batch_size']}, seed {training['seed']} |",
         f"| training data | {training['train_samples']:,} images ({training['data']}) |",
-        f"| test accuracy (MNIST, 10,000 images) | **{final:.4f}**"
+        f"| test accuracy ({data_name}, 10,000 images) | **{final:.4f}**"
         + (" (scored once, after the last epoch)" if training.get("val_split") else "") + " |",
     ]
     if best and not training.get("val_split"):
@@ -251,7 +261,9 @@ def card(d):
         seeds = ", ".join(map(str, row["seeds"]))
         lines.append(f"| over seeds {seeds} (`results/sweeps/{spec}/summary.json`, row “{row['name']}”) | "
                      f"{row['mean']:.4f} ± {row['std']:.4f} |")
-    if paper:
+    if source is not None:
+        lines.append(f"| paper | none on {data_name}: the paper's results are on MNIST |")
+    elif paper:
         row, table = paper
         lines.append(f"| paper ({table.split('_')[0]}, mean ± std of 3 seeds) | {row['accuracy']:.4f} ± {row['std']:.4f} |")
     elif in_fig5(model):

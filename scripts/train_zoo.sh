@@ -36,9 +36,21 @@ declare -A flags=(
   [mlp3d-best]="--model mlp3d --recipe best --val-split 10000"
   [mlp3d-relaxed-best]="--model mlp3d-relaxed --recipe best --val-split 10000"
   [snn3d-best]="--model snn3d --recipe best --val-split 10000"
+  # Fashion-MNIST at the paper's settings (scripts/install-fashion-mnist.sh first). The
+  # sweeps of specs/fashion-*.toml train the same runs as their seed 0.
+  [fashion-mlp3d]="--model mlp3d --data fashion-mnist"
+  [fashion-mlp3d-gaps]="--model mlp3d-gaps --data fashion-mnist"
+  [fashion-mlp3d-relaxed]="--model mlp3d-relaxed --data fashion-mnist"
+  [fashion-mlp-h14]="--model mlp --hidden 14 --data fashion-mnist"
+  [fashion-mlp-h17]="--model mlp --hidden 17 --data fashion-mnist"
+  [fashion-mlp-h2048]="--model mlp --hidden 2048 --data fashion-mnist"
+  [fashion-snn3d]="--model snn3d --data fashion-mnist"
+  [fashion-snn-h14]="--model snn --hidden 14 --data fashion-mnist"
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
-  snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best)
+  snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best
+  fashion-mlp3d fashion-mlp3d-gaps fashion-mlp3d-relaxed fashion-mlp-h14 fashion-mlp-h17
+  fashion-mlp-h2048 fashion-snn3d fashion-snn-h14)
 retrain=0
 if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")
