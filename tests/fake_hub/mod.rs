@@ -1,7 +1,9 @@
 //! A small Hugging Face Hub on 127.0.0.1 for the tests: it answers the routes the hf-hub crate
 //! calls — `HEAD`/`GET {endpoint}/{owner}/{repo}/resolve/{revision}/{path}` with the headers the
 //! Hub sends (ETag, X-Repo-Commit, Content-Length; X-Error-Code on a 404) and
-//! `GET {endpoint}/api/models/{owner}/{repo}[/revision/{revision}]` — and records every request
+//! `GET {endpoint}/api/models/{owner}/{repo}[/revision/{revision}]`; for datasets (keyed
+//! `datasets/{owner}/{name}`) `GET {endpoint}/datasets/{owner}/{name}/resolve/…` and the tree
+//! listing `GET {endpoint}/api/datasets/{owner}/{name}/tree/{revision}` — and records every request
 //! line. Anything else gets a 404. A file may be served by a hostile or broken server instead
 //! ([`Quirk`]): a commit id or ETag that climbs out of the cache, a `Content-Length` of 10^15, a
 //! body that stops and hangs; [`start_silent`] accepts connections and never answers.
@@ -116,46 +118,94 @@ fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
                 body.as_bytes(),
             );
         }
-        [owner, name, "resolve", rev, file @ ..] => {
-            let repo = format!("{owner}/{name}");
+        ["api", "datasets", owner, name, "tree", rev, ..] => {
+            let repo = format!("datasets/{owner}/{name}");
             if !known_repo(&repo) {
                 return not_found(&mut stream, "RepoNotFound");
             }
             if !known_revision(rev) {
                 return not_found(&mut stream, "RevisionNotFound");
             }
-            let Some(served) = repos.get(&(repo, file.join("/"))) else {
-                return not_found(&mut stream, "EntryNotFound");
-            };
-            let mut etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
-            let mut commit = COMMIT.to_string();
-            let mut length = served.bytes.len() as u64;
-            match &served.quirk {
-                Quirk::Commit(c) => commit = c.clone(),
-                Quirk::Etag(e) => etag = format!("\"{e}\""),
-                Quirk::Length(n) => length = *n,
-                Quirk::None | Quirk::Stall(_) => {}
-            }
-            let headers = [
-                ("ETag", etag),
-                ("X-Repo-Commit", commit),
-                ("Content-Length", length.to_string()),
-            ];
-            let body: &[u8] = match (method, served.truncated) {
-                ("HEAD", _) => &[],
-                (_, true) => &served.bytes[..served.bytes.len() / 2],
-                _ => &served.bytes,
-            };
-            if let (Quirk::Stall(secs), "GET") = (&served.quirk, method) {
-                respond(&mut stream, "200 OK", &headers, &body[..body.len() / 2]);
-                let _ = stream.flush();
-                std::thread::sleep(Duration::from_secs(*secs));
-                return;
-            }
-            respond(&mut stream, "200 OK", &headers, body);
+            let entries: Vec<String> = repos
+                .iter()
+                .filter(|((r, _), _)| *r == repo)
+                .map(|((_, path), served)| {
+                    format!(
+                        "{{\"type\":\"file\",\"oid\":\"{:x}\",\"size\":{},\"path\":\"{path}\"}}",
+                        Sha256::digest(&served.bytes),
+                        served.bytes.len()
+                    )
+                })
+                .collect();
+            let body = format!("[{}]", entries.join(","));
+            respond(
+                &mut stream,
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json".into()),
+                    ("Content-Length", body.len().to_string()),
+                ],
+                body.as_bytes(),
+            );
+        }
+        ["datasets", owner, name, "resolve", rev, file @ ..] => {
+            let repo = format!("datasets/{owner}/{name}");
+            resolve(&mut stream, method, repos, &repo, rev, file)
+        }
+        [owner, name, "resolve", rev, file @ ..] => {
+            let repo = format!("{owner}/{name}");
+            resolve(&mut stream, method, repos, &repo, rev, file)
         }
         _ => not_found(&mut stream, "EntryNotFound"),
     }
+}
+
+/// A file's `HEAD` or `GET` (`resolve/{rev}/{file}`) in `repo`.
+fn resolve(
+    stream: &mut TcpStream,
+    method: &str,
+    repos: &Repos,
+    repo: &str,
+    rev: &str,
+    file: &[&str],
+) {
+    let known_repo = |repo: &str| repos.keys().any(|(r, _)| r == repo);
+    let known_revision = |rev: &str| rev == "main" || rev == COMMIT;
+    if !known_repo(repo) {
+        return not_found(stream, "RepoNotFound");
+    }
+    if !known_revision(rev) {
+        return not_found(stream, "RevisionNotFound");
+    }
+    let Some(served) = repos.get(&(repo.to_string(), file.join("/"))) else {
+        return not_found(stream, "EntryNotFound");
+    };
+    let mut etag = format!("\"{:x}\"", Sha256::digest(&served.bytes));
+    let mut commit = COMMIT.to_string();
+    let mut length = served.bytes.len() as u64;
+    match &served.quirk {
+        Quirk::Commit(c) => commit = c.clone(),
+        Quirk::Etag(e) => etag = format!("\"{e}\""),
+        Quirk::Length(n) => length = *n,
+        Quirk::None | Quirk::Stall(_) => {}
+    }
+    let headers = [
+        ("ETag", etag),
+        ("X-Repo-Commit", commit),
+        ("Content-Length", length.to_string()),
+    ];
+    let body: &[u8] = match (method, served.truncated) {
+        ("HEAD", _) => &[],
+        (_, true) => &served.bytes[..served.bytes.len() / 2],
+        _ => &served.bytes,
+    };
+    if let (Quirk::Stall(secs), "GET") = (&served.quirk, method) {
+        respond(stream, "200 OK", &headers, &body[..body.len() / 2]);
+        let _ = stream.flush();
+        std::thread::sleep(Duration::from_secs(*secs));
+        return;
+    }
+    respond(stream, "200 OK", &headers, body);
 }
 
 /// A running fake Hub.

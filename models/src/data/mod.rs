@@ -9,6 +9,8 @@ mod idx;
 mod source;
 
 pub use arrays::{load_arrays, ARRAY_KEYS};
+#[cfg(feature = "hub-datasets")]
+pub(crate) use idx::hex;
 pub use idx::{
     default_dir, gunzip, load_dir, parse_idx, CHECKSUM_FILE, MAX_IDX_BYTES, MNIST_FILES,
 };

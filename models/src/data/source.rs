@@ -42,6 +42,8 @@ pub enum DataSource {
     Idx(PathBuf),
     /// A `.safetensors` file of arrays ([`super::load_arrays`]).
     Arrays(PathBuf),
+    /// `hf://datasets/owner/name[@revision]`: its parquet files (the `hub-datasets` feature).
+    HubDataset(String),
 }
 
 /// What a checkpoint records of the data it was trained on (absent: MNIST).
@@ -76,6 +78,9 @@ impl DataSource {
             "fashion-mnist" => return Ok(DataSource::FashionMnist { dir: None }),
             _ => {}
         }
+        if s.starts_with("hf://datasets/") {
+            return Ok(DataSource::HubDataset(s.to_string()));
+        }
         let path = PathBuf::from(s);
         if path.extension().is_some_and(|e| e == "safetensors") {
             return Ok(DataSource::Arrays(path));
@@ -84,8 +89,8 @@ impl DataSource {
             return Ok(DataSource::Idx(path));
         }
         Err(Error::Run(format!(
-            "--data {}: not mnist, fashion-mnist, hub, a .safetensors file of arrays or a \
-             directory of IDX files",
+            "--data {}: not mnist, fashion-mnist, hub, hf://datasets/owner/name, a .safetensors \
+             file of arrays or a directory of IDX files",
             crate::error::shortened(s)
         )))
     }
@@ -112,6 +117,7 @@ impl DataSource {
             DataSource::MnistHub => "hub".into(),
             DataSource::FashionMnist { .. } => "fashion-mnist".into(),
             DataSource::Idx(p) | DataSource::Arrays(p) => p.display().to_string(),
+            DataSource::HubDataset(r) => r.clone(),
         }
     }
 
@@ -133,6 +139,7 @@ impl DataSource {
 
     /// The images and labels, and where they came from.
     pub fn load(&self) -> Result<(Dataset, Origin)> {
+        let mut name = self.name();
         let (data, description, sha256) = match self {
             DataSource::Mnist => {
                 let dir = idx::default_dir();
@@ -160,6 +167,12 @@ impl DataSource {
                 let (d, sha) = super::load_arrays(file)?;
                 (d, file.display().to_string(), Some(sha))
             }
+            DataSource::HubDataset(reference) => {
+                let (d, sha, pinned) = load_hub_dataset(reference)?;
+                // Recorded at the commit read, so the same data loads again.
+                name = pinned.clone();
+                (d, pinned, Some(sha))
+            }
         };
         tracing::info!(
             "data from {description}: {} train, {} test images of {:?}, {} classes",
@@ -169,7 +182,7 @@ impl DataSource {
             data.classes
         );
         let record = sha256.map(|sha256| DatasetRecord {
-            source: self.name(),
+            source: name,
             sha256,
             shape: data.shape.clone(),
             classes: data.classes,
@@ -239,6 +252,22 @@ impl DatasetRecord {
             ))),
         }
     }
+}
+
+#[cfg(feature = "hub-datasets")]
+fn load_hub_dataset(reference: &str) -> Result<(Dataset, String, String)> {
+    crate::hub::datasets::load_dataset(reference)
+}
+
+/// Without the `hub-datasets` feature there is no parquet reader: an error saying so.
+#[cfg(not(feature = "hub-datasets"))]
+fn load_hub_dataset(reference: &str) -> Result<(Dataset, String, String)> {
+    Err(Error::Hub {
+        reference: reference.to_string(),
+        problem: "this build of neuropos-models reads no Hub datasets: enable its `hub-datasets` \
+                  feature"
+            .into(),
+    })
 }
 
 /// Where Fashion-MNIST's files are: `dir` when given, else Debian's directory, else

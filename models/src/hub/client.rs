@@ -94,7 +94,7 @@ pub fn endpoint() -> std::result::Result<String, String> {
 }
 
 /// The Hub client: the endpoint checked, timeouts and the download limit from the environment.
-fn client() -> std::result::Result<HFClientSync, String> {
+pub(crate) fn client() -> std::result::Result<HFClientSync, String> {
     let endpoint = endpoint()?;
     let timeout = env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS)?;
     let max_bytes = env_number("NEUROPOS_HUB_MAX_BYTES", DEFAULT_MAX_BYTES)?;

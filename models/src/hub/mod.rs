@@ -194,6 +194,8 @@ pub fn offline() -> bool {
 
 #[cfg(feature = "hub")]
 mod client;
+#[cfg(feature = "hub-datasets")]
+pub mod datasets;
 #[cfg(feature = "hub")]
 pub use client::{endpoint, fetch, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECS};
 
