@@ -1,133 +1,105 @@
-//! `neuropos viz … --html FILE`: one self-contained HTML page to explore an embedded network in
-//! the browser (assets/viewer: plain WebGL with a 2-D canvas fallback, no library, nothing
-//! fetched when the page opens).
-//!
-//! The page gets the positions, masks and biases, a few test images and every layer's activity
-//! for them, and what needs the test set — the accuracy and each shown image's predicted class at
-//! every pruning level — precomputed here with `eval`'s own pruning loop
-//! ([`neuropos_models::prune::levels::at_levels`]),
-//! so the page shows what `eval` and `predict` compute. The weight matrix is not shipped: the
-//! page synthesises `1/distance` from the positions to draw the kept wires, keeping those at or
-//! above the weight of the weakest connection this command kept at that level.
+//! The data the viewer page carries: the model, each layer's positions, masks, biases and
+//! activity, the inputs, and per ranking and pruning level the accuracy, kept counts, thresholds
+//! and predicted classes.
 
-use anyhow::Context;
 use base64::Engine;
 use candle_core::{DType, Tensor};
 use neuropos_models::checkpoint::Loaded;
 use neuropos_models::data::Mnist;
-use neuropos_models::prune::levels::{at_levels, Levels, StoredPruning};
+use neuropos_models::prune::levels::{at_levels, Levels};
 use neuropos_models::prune::{self, PruneScope, Rank};
 use neuropos_models::{training, Network};
 use serde::Serialize;
-use std::path::Path;
 
-const TEMPLATE: &str = include_str!("../assets/viewer/viewer.html");
-const SCRIPT: &str = include_str!("../assets/viewer/viewer.js");
-const STYLE: &str = include_str!("../assets/viewer/viewer.css");
-/// Marks in the template the page's pieces replace.
-const MARKS: [&str; 4] = [
-    "/*NEUROPOS_STYLE*/",
-    "/*NEUROPOS_SCRIPT*/",
-    "NEUROPOS_DATA",
-    "NEUROPOS_TITLE",
-];
-
-pub struct ViewerSettings<'a> {
-    pub source: &'a str,
-    /// The first `images` test images are pickable one by one.
-    pub images: usize,
-    pub levels: &'a [f64],
-    /// The digit average shown first.
-    pub first_digit: u32,
-}
+use super::ViewerSettings;
 
 #[derive(Serialize)]
-struct Data {
-    format: &'static str,
-    model: ModelInfo,
-    layers: Vec<LayerData>,
+pub(super) struct Data {
+    pub(super) format: &'static str,
+    pub(super) model: ModelInfo,
+    pub(super) layers: Vec<LayerData>,
     /// How the free coordinates are drawn: `plane` (d = 3, as they are), `line` (d = 2) or
     /// `pca` (d > 3: the first two principal components over all neurons).
-    projection: &'static str,
+    pub(super) projection: &'static str,
     /// The pickable inputs: the ten digits' average test images, then single test images.
-    inputs: Inputs,
-    pruning: Pruning,
-    first_digit: u32,
+    pub(super) inputs: Inputs,
+    pub(super) pruning: Pruning,
+    pub(super) first_digit: u32,
 }
 
 #[derive(Serialize)]
-struct ModelInfo {
-    describe: String,
-    kind: String,
-    layers: Vec<usize>,
-    dim: usize,
-    params: usize,
-    spiking: bool,
-    time_steps: Option<usize>,
-    steepness: f64,
-    distance_epsilon: f64,
-    checkpoint: String,
+pub(super) struct ModelInfo {
+    pub(super) describe: String,
+    pub(super) kind: String,
+    pub(super) layers: Vec<usize>,
+    pub(super) dim: usize,
+    pub(super) params: usize,
+    pub(super) spiking: bool,
+    pub(super) time_steps: Option<usize>,
+    pub(super) steepness: f64,
+    pub(super) distance_epsilon: f64,
+    pub(super) checkpoint: String,
 }
 
 #[derive(Serialize)]
-struct LayerData {
-    name: String,
-    n: usize,
+pub(super) struct LayerData {
+    pub(super) name: String,
+    pub(super) n: usize,
     /// `[n, d]` f32, little-endian, base64: the full positions (the layer axis last).
-    positions: String,
+    pub(super) positions: String,
     /// `[n, 3]` f32: the drawn point, two free (or projected) coordinates and the layer axis.
-    view: String,
+    pub(super) view: String,
     /// `[n]` f32 inhibition mask m = 2σ(kv) − 1 (layers that send synapses).
-    mask: Option<String>,
+    pub(super) mask: Option<String>,
     /// `[n]` f32 biases (layers that receive synapses).
-    bias: Option<String>,
+    pub(super) bias: Option<String>,
     /// `[inputs, n]` i8 activity, each row scaled to its largest magnitude (`scale`), for every
     /// layer after the input (whose activity is the pixels).
-    activity: Option<String>,
-    scale: Option<Vec<f32>>,
+    pub(super) activity: Option<String>,
+    pub(super) scale: Option<Vec<f32>>,
 }
 
 #[derive(Serialize)]
-struct Inputs {
+pub(super) struct Inputs {
     /// `[count, 784]` u8 pixels (the averages rounded), base64.
-    pixels: String,
-    count: usize,
+    pub(super) pixels: String,
+    pub(super) count: usize,
     /// The true digit of each input (for the averages, the digit averaged).
-    labels: Vec<u32>,
+    pub(super) labels: Vec<u32>,
     /// The test-set index of each single image (null for the averages).
-    test_index: Vec<Option<usize>>,
+    pub(super) test_index: Vec<Option<usize>>,
     /// How many test images each average is made of.
-    averaged: Vec<usize>,
+    pub(super) averaged: Vec<usize>,
 }
 
 #[derive(Serialize)]
-struct Pruning {
-    scope: PruneScope,
+pub(super) struct Pruning {
+    pub(super) scope: PruneScope,
     /// The share (%) of all weights the checkpoint removes by itself (its stored mask or its
     /// pruning during training); every level is at least this, pruned further among the kept.
-    stored_percent: f64,
-    levels: Vec<f64>,
-    test_images: usize,
-    ranks: Vec<RankData>,
+    pub(super) stored_percent: f64,
+    pub(super) levels: Vec<f64>,
+    pub(super) test_images: usize,
+    pub(super) ranks: Vec<RankData>,
 }
 
 #[derive(Serialize)]
-struct RankData {
-    rank: Rank,
-    accuracy: Vec<f64>,
-    kept: Vec<usize>,
-    total: usize,
+pub(super) struct RankData {
+    pub(super) rank: Rank,
+    pub(super) accuracy: Vec<f64>,
+    pub(super) kept: Vec<usize>,
+    pub(super) total: usize,
     /// Per level, per synapse layer: the smallest kept |w| (`distance`) or |m·w| (`effective`).
-    thresholds: Vec<Vec<f32>>,
+    pub(super) thresholds: Vec<Vec<f32>>,
     /// Per level, the predicted class of every input.
-    predicted: Vec<Vec<u32>>,
+    pub(super) predicted: Vec<Vec<u32>>,
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn f32_b64(values: &[f32]) -> String {
+pub(super) fn f32_b64(values: &[f32]) -> String {
     b64(&values
         .iter()
         .flat_map(|v| v.to_le_bytes())
@@ -135,7 +107,7 @@ fn f32_b64(values: &[f32]) -> String {
 }
 
 /// `[B, n]` as i8 rows, each scaled to its own largest magnitude.
-fn quantize(t: &Tensor) -> anyhow::Result<(String, Vec<f32>)> {
+pub(super) fn quantize(t: &Tensor) -> anyhow::Result<(String, Vec<f32>)> {
     let rows = t.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     let mut bytes = Vec::with_capacity(rows.len() * rows.first().map_or(0, Vec::len));
     let mut scales = Vec::with_capacity(rows.len());
@@ -155,7 +127,7 @@ fn quantize(t: &Tensor) -> anyhow::Result<(String, Vec<f32>)> {
 
 /// Per synapse layer, the smallest |w| among the weights `keep` keeps (what the page draws down
 /// to); a threshold no weight reaches when none is kept (JSON has no infinity).
-fn thresholds(magnitudes: &[Vec<f32>], keep: &[Tensor]) -> anyhow::Result<Vec<f32>> {
+pub(super) fn thresholds(magnitudes: &[Vec<f32>], keep: &[Tensor]) -> anyhow::Result<Vec<f32>> {
     magnitudes
         .iter()
         .zip(keep)
@@ -170,88 +142,20 @@ fn thresholds(magnitudes: &[Vec<f32>], keep: &[Tensor]) -> anyhow::Result<Vec<f3
         .collect()
 }
 
-/// Writes the page for `loaded` to `out`; returns its size in bytes.
-pub fn write(
-    loaded: &mut Loaded,
-    mnist: &Mnist,
-    settings: &ViewerSettings,
-    out: &Path,
-) -> anyhow::Result<usize> {
-    let config = loaded.network.config().clone();
-    loaded.network.embedding().with_context(|| {
-        format!(
-            "{}: {} is a baseline without neuron positions; the viewer shows embedded kinds",
-            settings.source,
-            config.describe()
-        )
-    })?;
-    let picked = ViewerInputs::pick(mnist, settings.images)?;
-    let (inputs, labels) = (&picked.inputs, &picked.labels);
-    // Activity of the network as it stands (unpruned, or with its stored pruning).
-    let activity = neuropos_models::inspect::layer_activity(&loaded.network, inputs)?;
-
-    let layers = layer_data(&loaded.network, &activity)?;
-
-    let ranks = rank_data(loaded, settings, inputs, mnist)?;
-
-    let data = Data {
-        format: "neuropos-viewer/1",
-        model: ModelInfo {
-            describe: config.describe(),
-            kind: config.kind.to_string(),
-            layers: config.layers.clone(),
-            dim: config.dim,
-            params: loaded.info.params,
-            spiking: config.lif.is_some(),
-            time_steps: config.lif.map(|l| l.time_steps),
-            steepness: config.steepness,
-            distance_epsilon: config.distance_epsilon,
-            checkpoint: settings.source.to_string(),
-        },
-        layers,
-        projection: match config.dim {
-            2 => "line",
-            3 => "plane",
-            _ => "pca",
-        },
-        inputs: Inputs {
-            pixels: b64(&picked.pixels),
-            count: picked.count,
-            labels: picked.input_labels,
-            test_index: picked.test_index,
-            averaged: picked.averaged,
-        },
-        pruning: Pruning {
-            scope: PruneScope::Layer,
-            stored_percent: StoredPruning::of(loaded).map_or(0.0, |s| s.percent),
-            levels: settings.levels.to_vec(),
-            test_images: labels.len(),
-            ranks,
-        },
-        first_digit: settings.first_digit,
-    };
-    // Inside a <script> element only `</script` and `<!--` could end or confuse it: JSON
-    // allows `<` to be escaped.
-    let json = serde_json::to_string(&data)?.replace('<', "\\u003c");
-    let page = render(&config.describe(), &json);
-    neuropos_models::checkpoint::write_atomically(out, page.as_bytes())?;
-    Ok(page.len())
-}
-
 /// The viewer's inputs: the ten average digits, then the first `images` test images.
-struct ViewerInputs {
-    inputs: Tensor,
+pub(super) struct ViewerInputs {
+    pub(super) inputs: Tensor,
     /// The test labels (all of them).
-    labels: Vec<u32>,
-    pixels: Vec<u8>,
-    count: usize,
-    input_labels: Vec<u32>,
-    test_index: Vec<Option<usize>>,
-    averaged: Vec<usize>,
+    pub(super) labels: Vec<u32>,
+    pub(super) pixels: Vec<u8>,
+    pub(super) count: usize,
+    pub(super) input_labels: Vec<u32>,
+    pub(super) test_index: Vec<Option<usize>>,
+    pub(super) averaged: Vec<usize>,
 }
 
 impl ViewerInputs {
-    fn pick(mnist: &Mnist, images_wanted: usize) -> anyhow::Result<Self> {
+    pub(super) fn pick(mnist: &Mnist, images_wanted: usize) -> anyhow::Result<Self> {
         let labels = mnist.test_labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
         let single = images_wanted.min(labels.len());
         let mut images = Vec::with_capacity(10 + single);
@@ -297,7 +201,7 @@ impl ViewerInputs {
 }
 
 /// Per layer: positions, drawn coordinates, masks, biases and the inputs' activity.
-fn layer_data(network: &Network, activity: &[Tensor]) -> anyhow::Result<Vec<LayerData>> {
+pub(super) fn layer_data(network: &Network, activity: &[Tensor]) -> anyhow::Result<Vec<LayerData>> {
     let config = network.config();
     let neurons = network.embedding().expect("checked by write").neurons();
     let depth = neurons.len();
@@ -352,7 +256,7 @@ fn layer_data(network: &Network, activity: &[Tensor]) -> anyhow::Result<Vec<Laye
 
 /// Per rank and level: the test accuracy, the kept count, the threshold and the inputs'
 /// predicted classes, all from eval's loop.
-fn rank_data(
+pub(super) fn rank_data(
     loaded: &mut Loaded,
     settings: &ViewerSettings,
     inputs: &Tensor,
@@ -410,65 +314,4 @@ fn rank_data(
     bar.finish_and_clear();
 
     Ok(ranks)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn render(title: &str, json: &str) -> String {
-    debug_assert!(MARKS.iter().all(|m| TEMPLATE.contains(m)));
-    TEMPLATE
-        .replace(MARKS[0], STYLE)
-        .replace(MARKS[1], SCRIPT)
-        .replace(MARKS[3], &html_escape(title))
-        .replace(MARKS[2], json)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn template_has_every_mark_once() {
-        for m in MARKS {
-            assert_eq!(TEMPLATE.matches(m).count(), 1, "{m}");
-        }
-        // The pieces must not carry marks themselves, or replacing would nest them.
-        for piece in [SCRIPT, STYLE] {
-            for m in MARKS {
-                assert!(!piece.contains(m), "{m} in a piece");
-            }
-        }
-    }
-
-    #[test]
-    fn quantized_rows_keep_their_sign_and_scale() {
-        let t = Tensor::new(
-            &[[0.5f32, -1.0, 0.25], [0.0, 0.0, 0.0]],
-            &candle_core::Device::Cpu,
-        )
-        .unwrap();
-        let (b, scales) = quantize(&t).unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
-        let q: Vec<i8> = bytes.iter().map(|&b| b as i8).collect();
-        assert_eq!(q, vec![64, -127, 32, 0, 0, 0]);
-        assert_eq!(scales, vec![1.0, 0.0]);
-    }
-
-    #[test]
-    fn thresholds_are_the_weakest_kept_value() {
-        let magnitudes = vec![vec![3.0f32, 1.0, 4.0, 2.0]];
-        let keep = |k: [f32; 4]| vec![Tensor::new(&[k], &candle_core::Device::Cpu).unwrap()];
-        let at = |k| thresholds(&magnitudes, &keep(k)).unwrap();
-        assert_eq!(at([1.0, 1.0, 1.0, 1.0]), vec![1.0]);
-        assert_eq!(at([1.0, 0.0, 1.0, 0.0]), vec![3.0]);
-        // A stored mask need not follow the magnitudes: the weakest kept one counts.
-        assert_eq!(at([0.0, 0.0, 1.0, 1.0]), vec![2.0]);
-        // Every weight removed: nothing reaches the threshold.
-        assert_eq!(at([0.0; 4]), vec![f32::MAX]);
-    }
 }
