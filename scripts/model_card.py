@@ -71,6 +71,9 @@ def command(d, info):
     if model.get("pruning"):
         args += ["--prune-during", f"{model['pruning']['percent']:g}", "--scope", model["pruning"]["scope"]]
     args += recipe_flags(training)
+    source = (training.get("dataset") or {}).get("source")
+    if source is not None:
+        args += ["--data", source]
     args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", d]
     return " ".join(args)
 
