@@ -426,6 +426,8 @@ fn the_table_lists_the_cases() {
     tested.push("a bad dataset".into());
     tested.push("data of another shape than the checkpoint".into());
     tested.push("a checkpoint's data changed since".into());
+    // tests/hub_datasets.rs.
+    tested.push("a Hub dataset that is not one neuropos reads".into());
     // tests/sweep.rs, bad_specs_are_clear_errors.
     tested.push("a run counted twice in a sweep".into());
     tested.push("a sweep --out that is not its own".into());
