@@ -5,6 +5,7 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo};
 use neuropos_models::hub::CheckpointSource;
+use neuropos_models::precision::{self, Precision};
 use neuropos_models::prune::levels::{at_levels, Levels};
 use neuropos_models::prune::{PruneScope, Rank};
 use neuropos_models::training::{self, Confusion};
@@ -38,6 +39,10 @@ pub struct EvalArgs {
     /// table (markdown), csv or json.
     #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
     format: String,
+    /// Score the checkpoint with its stored numbers rounded to f16, or to int8 with a scale and
+    /// an offset per tensor chosen to keep the weights they make closest (docs/cli.md).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Also each class's accuracy and the confusion matrix (rows: the true class, columns: the
     /// predicted one), with the data's class names.
     #[arg(long)]
@@ -71,6 +76,9 @@ pub struct Row {
     pub kept_weights: usize,
     pub total_weights: usize,
     pub accuracy: f64,
+    /// `--precision`: the type the stored numbers were rounded to, and their bytes.
+    pub precision: Precision,
+    pub stored_bytes: usize,
     /// `--per-class`: each class's accuracy, its name where the data has names, and the
     /// confusion matrix (`confusion[true][predicted]`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,6 +205,8 @@ fn score(
         .with_context(|| format!("loading checkpoint {source}"))?;
     let name = source.to_string();
     let scoring = data.get(args, &loaded.info, &name, device)?;
+    let rounded = precision::round_to(&mut loaded, args.precision)
+        .with_context(|| format!("rounding {source} to {}", args.precision))?;
     let (test_x, test_y) = (&scoring.test.0, &scoring.test.1);
     let model = loaded.info.model.describe();
     let params = loaded.info.params;
@@ -234,6 +244,8 @@ fn score(
             kept_weights: level.kept,
             total_weights: level.total,
             accuracy,
+            precision: rounded.precision,
+            stored_bytes: rounded.bytes,
             per_class,
         });
         anyhow::Ok(())
@@ -242,7 +254,7 @@ fn score(
     Ok(rows)
 }
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 14] = [
     "checkpoint",
     "model",
     "params",
@@ -255,12 +267,14 @@ const COLUMNS: [&str; 12] = [
     "kept_weights",
     "total_weights",
     "accuracy",
+    "precision",
+    "stored_bytes",
 ];
 
 impl Row {
     /// One cell per [`COLUMNS`] entry. Accuracy on N test images has at most log10(N) decimals;
     /// four cover the 10,000 of MNIST exactly.
-    fn cells(&self) -> [String; 12] {
+    fn cells(&self) -> [String; 14] {
         [
             self.checkpoint.clone(),
             self.model.clone(),
@@ -274,6 +288,8 @@ impl Row {
             self.kept_weights.to_string(),
             self.total_weights.to_string(),
             format!("{:.4}", self.accuracy),
+            self.precision.to_string(),
+            self.stored_bytes.to_string(),
         ]
     }
 }

@@ -57,6 +57,7 @@ pub mod loss;
 mod names;
 pub mod network;
 pub mod optimizer;
+pub mod precision;
 pub mod prune;
 pub mod recipe;
 pub mod resume;
