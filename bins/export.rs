@@ -5,6 +5,7 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CheckpointInfo, METADATA_KEY};
 use neuropos_models::hub::CheckpointSource;
+use neuropos_models::precision::Precision;
 use neuropos_models::prune::levels::{self, StoredPruning};
 use neuropos_models::prune::{PruneScope, Rank};
 use neuropos_models::Network;
@@ -20,9 +21,18 @@ pub struct ExportArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir].
     #[arg(value_parser = CheckpointSource::parse)]
     checkpoint: CheckpointSource,
-    /// The .safetensors file to write.
+    /// The .safetensors file to write (`--format c`: the directory for the C files).
     #[arg(long)]
     out: PathBuf,
+    /// `safetensors` (dense weights, for PyTorch or candle_nn::Linear) or `c` (a C99 library
+    /// that makes the weights from the positions as it runs: neuropos_model.h, neuropos_model.c
+    /// and example.c).
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors", "c"])]
+    format: String,
+    /// `--format c`: the stored numbers' type (f32, f16, or int8 with a scale and an offset per
+    /// tensor; see `eval --precision`).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Prune the smallest P % of all weights (the longest wires) before exporting
     /// [default: the model as stored]. A checkpoint that prunes itself is pruned further: P is
     /// the share of all weights removed, its own ones first (at least its own share).
@@ -34,6 +44,12 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    if args.format == "c" {
+        return run_c(&args);
+    }
+    if args.precision != Precision::F32 {
+        anyhow::bail!("--precision goes with --format c (the safetensors export is f32)");
+    }
     if let Some(p) = args.prune {
         crate::common::check_percent(p).map_err(|e| anyhow::anyhow!("--prune: {e}"))?;
     }
@@ -149,4 +165,38 @@ fn dense_config(model: &Config) -> Config {
     dense.activation = model.activation;
     dense.lif = model.lif;
     dense
+}
+
+/// `--format c`: the three C files in `--out` (created if need be; files there of the same
+/// names are replaced, nothing else is touched).
+fn run_c(args: &ExportArgs) -> anyhow::Result<()> {
+    if args.prune.is_some() {
+        anyhow::bail!(
+            "--prune goes with the safetensors export; the C export writes the model as stored"
+        );
+    }
+    let path = args.checkpoint.resolve()?;
+    let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
+    let c = neuropos_models::export_c::export_c(&mut loaded, args.precision)
+        .with_context(|| format!("exporting {} as C", args.checkpoint))?;
+    if args.out.exists() && !args.out.is_dir() {
+        anyhow::bail!("--out {} exists and is not a directory", args.out.display());
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    for (name, text) in [
+        ("neuropos_model.h", &c.header),
+        ("neuropos_model.c", &c.source),
+        ("example.c", &c.example),
+    ] {
+        checkpoint::write_atomically(&args.out.join(name), text.as_bytes())?;
+    }
+    println!(
+        "{}: neuropos_model.h, neuropos_model.c, example.c ({} bytes of model numbers at {})",
+        args.out.display(),
+        c.model_bytes,
+        args.precision
+    );
+    Ok(())
 }

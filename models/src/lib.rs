@@ -42,6 +42,7 @@ pub mod data;
 pub mod device;
 pub mod encoder;
 pub mod error;
+pub mod export_c;
 pub mod geometry;
 pub mod hub;
 #[cfg(feature = "images")]
