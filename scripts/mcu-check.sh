@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The exported C model on a Cortex-M4: QEMU's mps2-an386 board (FPU, semihosting), firmware
+# built from mcu/ with the model and the first 100 MNIST test images compiled in. Checks every
+# class against the host build of the same export, and prints one JSON line per model and
+# precision: flash and RAM of the model's own object file (its code and numbers, no harness),
+# the stack the firmware used, and instructions per image (QEMU's -icount shift=0 makes the
+# virtual clock count instructions; SysTick runs at 25 MHz of it, one tick = 40 instructions:
+# ../shared/notes/mcu-qemu.md). Installs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and
+# qemu-system-arm if missing.
+#   scripts/mcu-check.sh [BINARY] > results/deploy/mcu.jsonl
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(realpath "${1:-./target/release/neuropos}")
+if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    pkgs="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $pkgs >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $pkgs >/dev/null; }
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+images=100
+# The first 100 test images, raw IDX, for the host build and as a C header for the firmware.
+python3 - "$work" "$images" <<'PY'
+import gzip, sys
+work, n = sys.argv[1], int(sys.argv[2])
+raw = gzip.open("data/mnist/t10k-images-idx3-ubyte.gz").read()
+head = bytearray(raw[:16]); head[4:8] = n.to_bytes(4, "big")
+open(f"{work}/images-idx3-ubyte", "wb").write(bytes(head) + raw[16:16 + 784 * n])
+PY
+arch="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+run_one() {
+    local name=$1 precision=$2 dir="$work/$1-$2"
+    "$bin" export "checkpoints/$name" --format c --precision "$precision" --out "$dir" >/dev/null
+    cc -std=c99 -O2 -Wall -Wextra -Werror -o "$dir/host" "$dir/example.c" "$dir/neuropos_model.c" -lm
+    "$dir/host" "$work/images-idx3-ubyte" > "$dir/host.txt"
+    python3 - "$work/images-idx3-ubyte" "$dir/host.txt" "$images" > "$dir/images.h" <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read()[16:]
+host = [int(l) for l in open(sys.argv[2])]
+n = int(sys.argv[3])
+print(f"#define IMAGES {n}")
+print("static const unsigned char image_pixels[IMAGES][784] = {")
+for i in range(n):
+    print("  {" + ",".join(str(b) for b in raw[784 * i:784 * (i + 1)]) + "},")
+print("};")
+print("static const int host_class[IMAGES] = {" + ",".join(map(str, host)) + "};")
+PY
+    # shellcheck disable=SC2086
+    arm-none-eabi-gcc $arch -std=c99 -O2 -Wall -Wextra -Werror -c -o "$dir/model.o" "$dir/neuropos_model.c"
+    # shellcheck disable=SC2086
+    arm-none-eabi-gcc $arch -O2 -nostartfiles --specs=rdimon.specs -T mcu/link.ld -I "$dir" \
+        -o "$dir/fw.elf" mcu/startup.c mcu/main.c "$dir/model.o" -lm
+    timeout 600 qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -semihosting \
+        -icount shift=0 -kernel "$dir/fw.elf" > "$dir/qemu.txt"
+    python3 - "$name" "$precision" "$dir" <<'PY'
+import json, re, subprocess, sys
+name, precision, d = sys.argv[1:4]
+out = open(f"{d}/qemu.txt").read()
+m = re.search(r"images (\d+) mismatches (\d+) ticks (\d+) stack (\d+)", out)
+if not m:
+    sys.exit(f"{name} {precision}: the firmware printed no summary:\n{out[-2000:]}")
+n, mismatches, ticks, stack = map(int, m.groups())
+size = subprocess.run(["arm-none-eabi-size", "-A", f"{d}/model.o"], capture_output=True, text=True).stdout
+sections = {l.split()[0]: int(l.split()[1]) for l in size.splitlines() if l.startswith(".")}
+flash = sum(v for k, v in sections.items() if k.startswith((".text", ".rodata")))
+ram = sum(v for k, v in sections.items() if k.startswith((".data", ".bss")))
+print(json.dumps({
+    "model": name, "precision": precision, "images": n, "mismatches_with_host": mismatches,
+    "model_flash_bytes": flash, "model_static_ram_bytes": ram, "firmware_stack_bytes": stack,
+    "instructions_per_image": round(ticks * 40 / n),
+    "board": "qemu mps2-an386 (Cortex-M4F), -icount shift=0, arm-none-eabi-gcc -O2",
+}))
+if mismatches:
+    sys.exit(f"{name} {precision}: {mismatches} of {n} classes differ from the host's")
+PY
+}
+for model in mlp3d mlp-h14; do
+    for precision in f32 f16 int8; do
+        run_one "$model" "$precision"
+    done
+done
