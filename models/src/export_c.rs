@@ -132,47 +132,109 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                 }
                 let _ = n;
             }
-            let z_of = |l: usize| -> String {
+            let eps = config.distance_epsilon as f32;
+            // z of layer l for the fixed and gaps axes (relaxed: per neuron, stored).
+            let layer_z = |l: usize| -> f32 {
                 match axis {
-                    AxisMode::Fixed => format!("{:?}f", l as f32),
-                    AxisMode::Gaps => format!("{:?}f", gaps[..l].iter().sum::<f32>()),
-                    AxisMode::Relaxed => format!("z{l}_at(i)"),
+                    AxisMode::Gaps => gaps[..l].iter().sum(),
+                    _ => l as f32,
                 }
             };
+            let relaxed = axis == AxisMode::Relaxed;
+            let fused = depth == 3 && config.activation == Activation::Relu;
+            let sending = if fused {
+                layers[0]
+            } else {
+                layers[..depth - 1].iter().copied().max().unwrap_or(1)
+            };
             for l in 0..depth - 1 {
-                let last = l + 2 == depth;
-                let z_pre = z_of(l).replace("(i)", "(idx[t])");
-                let z_post = z_of(l + 1).replace("(i)", "(j)");
-                let act = activation(config.activation, last);
                 let (n_in, n_out) = (layers[l], layers[l + 1]);
-                let eps = config.distance_epsilon as f32;
-                writeln!(
+                // Fixed and gaps: every wire of the pair has the same dz, so dz² is a constant
+                // and, when it is at least ε, the floor never applies.
+                let dz = layer_z(l) - layer_z(l + 1);
+                let (dz2_init, zj, clamp) = if relaxed {
+                    (
+                        "(pz[t] - zj) * (pz[t] - zj)".to_string(),
+                        format!("    float zj = z{}_at(j);\n", l + 1),
+                        format!("        if (d2 < {eps:?}f) d2 = {eps:?}f;\n"),
+                    )
+                } else {
+                    let floor = if dz * dz >= eps {
+                        String::new()
+                    } else {
+                        format!("        if (d2 < {eps:?}f) d2 = {eps:?}f;\n")
+                    };
+                    (format!("{:?}f", dz * dz), String::new(), floor)
+                };
+                let gather_z = if relaxed {
+                    format!("            pz[nnz] = z{l}_at(i);\n")
+                } else {
+                    String::new()
+                };
+                if fused && l == 1 {
+                    let zk = if relaxed {
+                        format!("(zp - z2_at(k)) * (zp - z2_at(k))")
+                    } else {
+                        dz2_init.clone()
+                    };
+                    write!(
+                        body,
+                        "/* Layer 1 → 2, pushed: what one hidden neuron at p (z = zp) passes on, v, added to\n\
+                         \x20  every output's current. */\n\
+                         static void pass1(const float *p, float zp, float v, float *y)\n{{\n\
+                         \x20   int k, c;\n\
+                         \x20   (void)zp;\n\
+                         \x20   for (k = 0; k < {n_out}; k++) {{\n\
+                         \x20       float d2 = {zk};\n\
+                         \x20       for (c = 0; c < {free}; c++) {{ float dc = p[c] - coords2_at(k * {free} + c); d2 += dc * dc; }}\n\
+                         {clamp}\
+                         \x20       y[k] += v / sqrtf(d2);\n\
+                         \x20   }}\n}}\n\n"
+                    )
+                    .expect("writing to a String");
+                    continue;
+                }
+                write!(
                     body,
-                    "/* Layer {l} → {}: {n_in} → {n_out} neurons. */\n\
-                     static void layer{l}(const float *x, float *y, unsigned short *idx, float *val)\n{{\n\
-                     \x20   int i, j, t, c, nnz = 0;\n\
+                    "/* Layer {l} → {next}: {n_in} → {n_out} neurons. The non-zero inputs, each times its\n\
+                     \x20  mask, and their coordinates, gathered once. */\n\
+                     static int gather{l}(const float *x, float *val, float *pc, float *pz)\n{{\n\
+                     \x20   int i, c, nnz = 0;\n\
+                     \x20   (void)pz;\n\
                      \x20   for (i = 0; i < {n_in}; i++) {{\n\
-                     \x20       if (x[i] != 0.0f) {{ idx[nnz] = (unsigned short)i; val[nnz] = x[i] * mask{l}_at(i); nnz++; }}\n\
-                     \x20   }}\n\
-                     \x20   for (j = 0; j < {n_out}; j++) {{\n\
-                     \x20       float p[{free} + 1], acc = bias{}_at(j);\n\
-                     \x20       for (c = 0; c < {free}; c++) p[c] = coords{}_at(j * {free} + c);\n\
-                     \x20       p[{free}] = {z_post};\n\
-                     \x20       for (t = 0; t < nnz; t++) {{\n\
-                     \x20           float d2 = 0.0f, dz = {z_pre} - p[{free}];\n\
-                     \x20           for (c = 0; c < {free}; c++) {{ float dc = coords{l}_at(idx[t] * {free} + c) - p[c]; d2 += dc * dc; }}\n\
-                     \x20           d2 += dz * dz;\n\
-                     \x20           if (d2 < {eps:?}f) d2 = {eps:?}f;\n\
-                     \x20           acc += val[t] / sqrtf(d2);\n\
+                     \x20       if (x[i] != 0.0f) {{\n\
+                     \x20           val[nnz] = x[i] * mask{l}_at(i);\n\
+                     \x20           for (c = 0; c < {free}; c++) pc[c * {sending} + nnz] = coords{l}_at(i * {free} + c);\n\
+                     {gather_z}\
+                     \x20           nnz++;\n\
                      \x20       }}\n\
-                     \x20       y[j] = {act};\n\
-                     \x20   }}\n}}\n",
-                    l + 1,
-                    l + 1,
-                    l + 1,
+                     \x20   }}\n\
+                     \x20   return nnz;\n}}\n\n\
+                     /* The current into neuron j of layer {next}: its bias and a weight 1/distance per\n\
+                     \x20  gathered input, made here. */\n\
+                     static float current{l}(int j, int nnz, const float *val, const float *pc, const float *pz)\n{{\n\
+                     \x20   float p[{free}], acc = bias{next}_at(j);\n\
+                     \x20   int t, c;\n\
+                     {zj}\
+                     \x20   (void)pz;\n\
+                     \x20   for (c = 0; c < {free}; c++) p[c] = coords{next}_at(j * {free} + c);\n\
+                     \x20   for (t = 0; t < nnz; t++) {{\n\
+                     \x20       float d2 = {dz2_init};\n\
+                     \x20       for (c = 0; c < {free}; c++) {{ float dc = pc[c * {sending} + t] - p[c]; d2 += dc * dc; }}\n\
+                     {clamp}\
+                     \x20       acc += val[t] / sqrtf(d2);\n\
+                     \x20   }}\n\
+                     \x20   return acc;\n}}\n\n",
+                    next = l + 1,
                 )
                 .expect("writing to a String");
             }
+            let z1 = if relaxed {
+                "z1_at(j)".to_string()
+            } else {
+                format!("{:?}f", layer_z(1))
+            };
+            body += &embedded_predict(&layers, free, sending, config.activation, fused, &z1);
         }
         None => {
             for c in 0..depth - 1 {
@@ -209,15 +271,10 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
             }
         }
     }
-    let widest = *layers.iter().max().expect("layers");
-    let (header, source) = files(
-        &config.describe(),
-        &layers,
-        widest,
-        &arrays,
-        &body,
-        precision,
-    );
+    if config.kind.axis().is_none() {
+        body += &dense_predict(&layers);
+    }
+    let (header, source) = files(&config.describe(), &layers, &arrays, &body, precision);
     let model_bytes = arrays
         .iter()
         .map(|a| a.values.len() * element_bytes(precision) + if a.affine.is_some() { 8 } else { 0 })
@@ -273,7 +330,6 @@ fn f16_bits(x: f32) -> u16 {
 fn files(
     describe: &str,
     layers: &[usize],
-    widest: usize,
     arrays: &[Array],
     body: &str,
     precision: Precision,
@@ -349,30 +405,6 @@ fn files(
         }
     }
     src += body;
-    let calls: String = (0..layers.len() - 1)
-        .map(|l| {
-            let (from, to) = match (l, l + 2 == layers.len()) {
-                (0, true) => ("input", "scores"),
-                (0, false) => ("input", "a"),
-                (_, true) => (if l % 2 == 1 { "a" } else { "b" }, "scores"),
-                _ => {
-                    if l % 2 == 1 {
-                        ("a", "b")
-                    } else {
-                        ("b", "a")
-                    }
-                }
-            };
-            format!("    layer{l}({from}, {to}, idx, val);\n")
-        })
-        .collect();
-    src += &format!(
-        "\nint neuropos_predict(const float *input, float *scores)\n{{\n    \
-         float a[{widest}], b[{widest}], val[{widest}];\n    unsigned short idx[{widest}];\n    \
-         int k, best = 0;\n    (void)a; (void)b;\n{calls}    \
-         for (k = 1; k < NEUROPOS_CLASSES; k++) if (scores[k] > scores[best]) best = k;\n    \
-         return best;\n}}\n"
-    );
     (header, src)
 }
 
@@ -433,3 +465,80 @@ int main(int argc, char **argv)
     return 0;
 }
 "#;
+
+/// Which buffers layer `l` of `layers` reads and writes when every layer is computed in full.
+fn buffers(l: usize, layers: &[usize]) -> (&'static str, &'static str) {
+    match (l, l + 2 == layers.len()) {
+        (0, true) => ("input", "scores"),
+        (0, false) => ("input", "a"),
+        (_, true) => (if l % 2 == 1 { "a" } else { "b" }, "scores"),
+        _ if l % 2 == 1 => ("a", "b"),
+        _ => ("b", "a"),
+    }
+}
+
+const ARGMAX: &str = "    for (k = 1; k < NEUROPOS_CLASSES; k++) if (scores[k] > scores[best]) best = k;\n    return best;\n}\n";
+
+/// `neuropos_predict` of a dense network: every layer in full, over its non-zero inputs.
+fn dense_predict(layers: &[usize]) -> String {
+    let widest = *layers.iter().max().expect("layers");
+    let calls: String = (0..layers.len() - 1)
+        .map(|l| {
+            let (from, to) = buffers(l, layers);
+            format!("    layer{l}({from}, {to}, idx, val);\n")
+        })
+        .collect();
+    format!(
+        "\nint neuropos_predict(const float *input, float *scores)\n{{\n    \
+         float a[{widest}], b[{widest}], val[{widest}];\n    unsigned short idx[{widest}];\n    \
+         int k, best = 0;\n    (void)a; (void)b;\n{calls}{ARGMAX}"
+    )
+}
+
+/// `neuropos_predict` of an embedded network. With one hidden ReLU layer (the paper's
+/// 784-2048-10) the two layers are fused: each hidden neuron's activation is made and at once
+/// passed on to the outputs, so no hidden layer is stored and a silent neuron (ReLU 0) costs no
+/// wire of the second layer. Otherwise layer by layer, through two buffers.
+fn embedded_predict(
+    layers: &[usize],
+    free: usize,
+    sending: usize,
+    a: Activation,
+    fused: bool,
+    z1: &str,
+) -> String {
+    let scratch = format!(
+        "    float val[{sending}], pc[{free} * {sending}], pz[{sending}];\n    int k, best = 0, nnz;\n"
+    );
+    if fused {
+        let (hidden, classes) = (layers[1], layers[2]);
+        return format!(
+            "\nint neuropos_predict(const float *input, float *scores)\n{{\n{scratch}    \
+             int j, c;\n    \
+             nnz = gather0(input, val, pc, pz);\n    \
+             for (k = 0; k < {classes}; k++) scores[k] = bias2_at(k);\n    \
+             for (j = 0; j < {hidden}; j++) {{\n        \
+             float p[{free}], h = current0(j, nnz, val, pc, pz);\n        \
+             if (h <= 0.0f) continue; /* ReLU: a silent neuron passes nothing on */\n        \
+             for (c = 0; c < {free}; c++) p[c] = coords1_at(j * {free} + c);\n        \
+             pass1(p, {z1}, h * mask1_at(j), scores);\n    \
+             }}\n{ARGMAX}"
+        );
+    }
+    let widest = *layers.iter().max().expect("layers");
+    let calls: String = (0..layers.len() - 1)
+        .map(|l| {
+            let (from, to) = buffers(l, layers);
+            let out = layers[l + 1];
+            let act = activation(a, l + 2 == layers.len()).replace("acc", "v");
+            format!(
+                "    nnz = gather{l}({from}, val, pc, pz);\n    \
+                 for (k = 0; k < {out}; k++) {{ float v = current{l}(k, nnz, val, pc, pz); {to}[k] = {act}; }}\n"
+            )
+        })
+        .collect();
+    format!(
+        "\nint neuropos_predict(const float *input, float *scores)\n{{\n{scratch}    \
+         float a[{widest}], b[{widest}];\n    (void)a; (void)b;\n{calls}{ARGMAX}"
+    )
+}
