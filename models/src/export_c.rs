@@ -173,7 +173,7 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                 };
                 if fused && l == 1 {
                     let zk = if relaxed {
-                        format!("(zp - z2_at(k)) * (zp - z2_at(k))")
+                        "(zp - z2_at(k)) * (zp - z2_at(k))".to_string()
                     } else {
                         dz2_init.clone()
                     };
