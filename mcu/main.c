@@ -3,11 +3,23 @@
    neuropos_predict; then the totals and the stack used. */
 #include <stdint.h>
 #include <stdio.h>
+#include "board.h"
 #include "neuropos_model.h"
 #include "images.h"
 
-extern volatile uint32_t systick_wraps;
-extern uint32_t stack_used(void);
+static volatile uint32_t systick_wraps;
+
+/* The SysTick interrupt: one more wrap of the 24-bit counter. */
+void systick_handler(void);
+void systick_handler(void) { systick_wraps++; }
+
+/* The stack used so far: from the top of RAM down to the lowest word no longer painted. */
+static uint32_t stack_used(void)
+{
+    uint32_t *p = &_estack - STACK_WINDOW / 4;
+    while (p < &_estack && *p == STACK_PAINT) p++;
+    return (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
+}
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)

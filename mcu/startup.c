@@ -1,19 +1,16 @@
 /* Bare-metal start for QEMU's mps2-an386: the vector table, .data copied and .bss zeroed, the
-   FPU enabled, the stack painted (for its watermark), newlib's semihosting set up, main run,
-   then QEMU left through the semihosting SYS_EXIT call. SysTick counts processor clock ticks;
-   its interrupt counts the wraps of the 24-bit counter. */
+   FPU enabled, the stack painted (for its watermark, board.h), newlib's semihosting set up, main
+   run, then QEMU left through the semihosting SYS_EXIT call. The harness (main.c) owns main and
+   the SysTick handler. */
 #include <stdint.h>
+#include "board.h"
 
-extern uint32_t _sidata, _sdata, _edata, __bss_start__, __bss_end__, _estack;
+extern uint32_t _sidata, _sdata, _edata, __bss_start__, __bss_end__;
 extern int main(void);
 extern void initialise_monitor_handles(void);
-
-volatile uint32_t systick_wraps;
-
-#define STACK_PAINT 0xC0FFEE42u
+extern void systick_handler(void);
 
 void reset_handler(void);
-void systick_handler(void);
 static void default_handler(void) { for (;;) { } }
 
 __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
@@ -22,24 +19,10 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void
     default_handler, 0, default_handler, systick_handler,
 };
 
-void systick_handler(void) { systick_wraps++; }
-
 static void semihosting_exit(void)
 {
     /* SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit (0x20026). */
     __asm volatile("mov r0, #0x18\n ldr r1, =0x20026\n bkpt 0xab" ::: "r0", "r1", "memory");
-}
-
-/* The stack is painted over its lowest STACK_WINDOW bytes below the start-up stack pointer
-   (newlib's heap grows up from `end`, far below, so it never touches the paint). */
-#define STACK_WINDOW (64u * 1024u)
-
-/* The stack used so far: from the top of RAM down to the lowest word no longer painted. */
-uint32_t stack_used(void)
-{
-    uint32_t *p = &_estack - STACK_WINDOW / 4;
-    while (p < &_estack && *p == STACK_PAINT) p++;
-    return (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
 }
 
 void reset_handler(void)
