@@ -336,23 +336,10 @@ impl Run {
         // The steps' time, before the scoring.
         let train_seconds = started.elapsed().as_secs_f64();
         if report.stopped_early {
-            progress.position = Position {
-                batch: report.batches,
-                loss_sum: report.loss_sum,
-                samples: report.samples,
-                steps: trainer.optimizer.steps(),
-                rng: epoch_start_rng,
-                ..position
-            };
-            progress.provenance.interrupted = true;
-            trainer.save(&self.dir, &progress.position, &progress.provenance)?;
-            tracing::warn!(
-                "stopped during epoch {epoch} after batch {}; saved, `neuropos train --resume {}` \
-                 continues it",
-                report.batches,
-                self.dir.display()
-            );
-            return Ok(Some(self.stopped(&progress.position)));
+            let stopped = (epoch, epoch_start_rng, position);
+            return self
+                .save_stopped(stopped, &report, trainer, progress)
+                .map(Some);
         }
         let scores = Scores::of(&trainer.network, data, epoch == epochs)?;
         let line = scores.metrics_line(
@@ -369,6 +356,48 @@ impl Run {
             .and_then(|()| progress.metrics.flush())
             .map_err(|e| Error::io(&metrics_path, e))?;
         hooks.epoch_finished(&line);
+        self.save_epoch(epoch, rng, position, &scores, trainer, progress)?;
+        Ok(None)
+    }
+
+    /// After a stop part-way through `epoch` (its batch RNG as it started, the position before
+    /// it): the position where it stopped, saved.
+    fn save_stopped(
+        &self,
+        (epoch, epoch_start_rng, position): (usize, RngState, Position),
+        report: &training::EpochReport,
+        trainer: &mut Trainer,
+        progress: &mut Progress,
+    ) -> Result<Outcome> {
+        progress.position = Position {
+            batch: report.batches,
+            loss_sum: report.loss_sum,
+            samples: report.samples,
+            steps: trainer.optimizer.steps(),
+            rng: epoch_start_rng,
+            ..position
+        };
+        progress.provenance.interrupted = true;
+        trainer.save(&self.dir, &progress.position, &progress.provenance)?;
+        tracing::warn!(
+            "stopped during epoch {epoch} after batch {}; saved, `neuropos train --resume {}` \
+             continues it",
+            report.batches,
+            self.dir.display()
+        );
+        Ok(self.stopped(&progress.position))
+    }
+
+    /// After `epoch` completed: the position at its end and the record, saved.
+    fn save_epoch(
+        &self,
+        epoch: usize,
+        rng: crate::resume::BatchRng,
+        position: Position,
+        scores: &Scores,
+        trainer: &mut Trainer,
+        progress: &mut Progress,
+    ) -> Result<()> {
         let (accuracy, test_accuracy) = (scores.accuracy, scores.test_accuracy);
         progress.position = Position {
             epochs_completed: epoch,
@@ -378,7 +407,7 @@ impl Run {
             steps: trainer.optimizer.steps(),
             rng: RngState::capture(&rng),
             last_test_accuracy: test_accuracy,
-            last_val_accuracy: data.validates().then_some(accuracy),
+            last_val_accuracy: scores.validates.then_some(accuracy),
             ..position
         };
         let p = &mut progress.provenance;
@@ -386,8 +415,7 @@ impl Run {
         p.final_test_accuracy = test_accuracy;
         p.final_val_accuracy = progress.position.last_val_accuracy;
         p.interrupted = false;
-        trainer.save(&self.dir, &progress.position, &progress.provenance)?;
-        Ok(None)
+        trainer.save(&self.dir, &progress.position, &progress.provenance)
     }
 
     fn stopped(&self, position: &Position) -> Outcome {

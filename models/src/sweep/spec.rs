@@ -23,6 +23,7 @@ pub struct Spec {
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
     /// The data every run trains on, as `train --data` takes it [default: MNIST].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(rename = "row")]
     pub rows: Vec<RowSpec>,
