@@ -210,8 +210,12 @@ pub fn predict(network: &Network, images: &Tensor, chunk: usize) -> Result<Vec<u
     Ok(out)
 }
 
-/// Fraction of samples whose argmax logit equals the label.
-pub fn accuracy(network: &Network, images: &Tensor, labels: &Tensor) -> Result<f64> {
+/// The predicted and the true class of every sample, in evaluation-sized chunks.
+fn predicted_and_true(
+    network: &Network,
+    images: &Tensor,
+    labels: &Tensor,
+) -> Result<(Vec<u32>, Vec<u32>)> {
     // Spiking networks hold T copies of every activation: smaller chunks bound the memory.
     let chunk = if network.config().lif.is_some() {
         500
@@ -227,6 +231,12 @@ pub fn accuracy(network: &Network, images: &Tensor, labels: &Tensor) -> Result<f
             predicted.len()
         )));
     }
+    Ok((predicted, truth))
+}
+
+/// Fraction of samples whose argmax logit equals the label.
+pub fn accuracy(network: &Network, images: &Tensor, labels: &Tensor) -> Result<f64> {
+    let (predicted, truth) = predicted_and_true(network, images, labels)?;
     let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
     Ok(correct as f64 / truth.len().max(1) as f64)
 }
@@ -241,13 +251,7 @@ pub struct Confusion {
 impl Confusion {
     /// The confusion of `network` on `images` / `labels` over `classes` classes.
     pub fn of(network: &Network, images: &Tensor, labels: &Tensor, classes: usize) -> Result<Self> {
-        let chunk = if network.config().lif.is_some() {
-            500
-        } else {
-            2000
-        };
-        let predicted = predict(network, images, chunk)?;
-        let truth = labels.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+        let (predicted, truth) = predicted_and_true(network, images, labels)?;
         let mut matrix = vec![vec![0usize; classes]; classes];
         for (&t, &p) in truth.iter().zip(&predicted) {
             if let Some(row) = matrix.get_mut(t as usize) {

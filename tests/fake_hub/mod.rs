@@ -56,6 +56,18 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
     let _ = stream.write_all(body);
 }
 
+fn respond_json(stream: &mut TcpStream, body: &str) {
+    respond(
+        stream,
+        "200 OK",
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Content-Length", body.len().to_string()),
+        ],
+        body.as_bytes(),
+    );
+}
+
 fn not_found(stream: &mut TcpStream, code: &str) {
     let body = format!("{{\"error\":\"{code}\"}}");
     respond(
@@ -108,15 +120,7 @@ fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
                 }
             }
             let body = format!("{{\"id\":\"{repo}\",\"sha\":\"{COMMIT}\"}}");
-            respond(
-                &mut stream,
-                "200 OK",
-                &[
-                    ("Content-Type", "application/json".into()),
-                    ("Content-Length", body.len().to_string()),
-                ],
-                body.as_bytes(),
-            );
+            respond_json(&mut stream, &body);
         }
         ["api", "datasets", owner, name, "tree", rev, ..] => {
             let repo = format!("datasets/{owner}/{name}");
@@ -138,15 +142,7 @@ fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
                 })
                 .collect();
             let body = format!("[{}]", entries.join(","));
-            respond(
-                &mut stream,
-                "200 OK",
-                &[
-                    ("Content-Type", "application/json".into()),
-                    ("Content-Length", body.len().to_string()),
-                ],
-                body.as_bytes(),
-            );
+            respond_json(&mut stream, &body);
         }
         ["datasets", owner, name, "resolve", rev, file @ ..] => {
             let repo = format!("datasets/{owner}/{name}");

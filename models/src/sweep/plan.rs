@@ -77,11 +77,7 @@ pub fn setting_slug(
 pub fn units(spec: &Spec, over: &Overrides, runs: &Path) -> Vec<Unit> {
     let mut units = Vec::new();
     for (r, row) in spec.rows.iter().enumerate() {
-        let levels: Vec<Option<f64>> = if row.prune_during.is_empty() {
-            vec![None]
-        } else {
-            row.prune_during.iter().map(|&p| Some(p)).collect()
-        };
+        let levels = row.during_levels();
         for pd in levels {
             let name = setting_slug(spec, row, pd, over);
             for &seed in &over.seeds {

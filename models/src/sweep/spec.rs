@@ -73,6 +73,17 @@ fn default_hidden() -> Vec<usize> {
     vec![2048]
 }
 
+impl RowSpec {
+    /// The row's pruning-during-training levels, one run setting each (`None`: unpruned).
+    pub fn during_levels(&self) -> Vec<Option<f64>> {
+        if self.prune_during.is_empty() {
+            vec![None]
+        } else {
+            self.prune_during.iter().map(|&p| Some(p)).collect()
+        }
+    }
+}
+
 impl Spec {
     pub fn read(path: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

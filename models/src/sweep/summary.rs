@@ -124,11 +124,7 @@ pub fn collect(spec: &Spec, over: &Overrides, runs: &Path, zoo: &Path) -> Vec<Su
     let all = units(spec, over, runs);
     let mut rows = Vec::new();
     for (r, row) in spec.rows.iter().enumerate() {
-        let levels: Vec<Option<f64>> = if row.prune_during.is_empty() {
-            vec![None]
-        } else {
-            row.prune_during.iter().map(|&p| Some(p)).collect()
-        };
+        let levels = row.during_levels();
         for pd in levels {
             let members: Vec<&Unit> = all
                 .iter()
