@@ -192,6 +192,9 @@ fn run_c(args: &ExportArgs) -> anyhow::Result<()> {
     ] {
         checkpoint::write_atomically(&args.out.join(name), text.as_bytes())?;
     }
+    for note in &c.notes {
+        eprintln!("note: {note}");
+    }
     println!(
         "{}: neuropos_model.h, neuropos_model.c, example.c ({} bytes of model numbers at {})",
         args.out.display(),

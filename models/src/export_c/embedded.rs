@@ -1,0 +1,310 @@
+//! C for embedded layers: weights made from positions where they are used.
+//!
+//! The first layer pulls: the image's non-zero pixels are gathered once (position and value
+//! times mask, side by side), then each hidden neuron's current is a sum over them — four
+//! neurons per pass over the gathered pixels, so each pixel is loaded once for four wires. A
+//! pruned first layer keeps only wires shorter than its limit: the pixels are gathered sorted
+//! into grid cells and a neuron visits only the cells its limit reaches. Later layers push: a
+//! neuron that fires (ReLU above 0, or a spike) adds its wires to the next layer's currents,
+//! so a silent neuron costs nothing.
+
+use std::fmt::Write;
+
+use super::limits::{Grid, Limit};
+use super::numbers::literal;
+
+/// What the code of one synapse layer needs to know about its geometry.
+pub(super) struct Layer {
+    /// The synapse layer: layer `index` sends to layer `index + 1`.
+    pub index: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub free: usize,
+    /// Per-neuron z (relaxed axis) instead of one squared distance along the axis.
+    pub relaxed: bool,
+    /// The squared distance along the axis (fixed and gaps axes).
+    pub axis2: f32,
+    pub epsilon: f32,
+    pub limit: Option<Limit>,
+    /// The first layer's cells, when it is pruned.
+    pub grid: Option<Grid>,
+}
+
+impl Layer {
+    /// Whether a squared distance can fall below ε (then it is floored there, as the network
+    /// does); with a constant axis distance of at least ε it never can.
+    fn floors(&self) -> bool {
+        self.relaxed || self.axis2 < self.epsilon
+    }
+
+    /// C statements that set `d` to the squared distance between a sender (coordinate `c`:
+    /// `sender(c)`, z `sender_z`) and a receiver (`receiver(c)`, `receiver_z`), in the order
+    /// [`super::limits::Geometry::distance2`] computes it; `e` is a declared float.
+    fn distance(
+        &self,
+        d: &str,
+        sender: impl Fn(usize) -> String,
+        receiver: impl Fn(usize) -> String,
+        (sender_z, receiver_z): (&str, &str),
+        indent: &str,
+    ) -> String {
+        let mut out = if self.relaxed {
+            format!("{indent}e = {sender_z} - {receiver_z}; {d} = e * e;\n")
+        } else {
+            format!("{indent}{d} = {};\n", literal(self.axis2))
+        };
+        for c in 0..self.free {
+            writeln!(
+                out,
+                "{indent}e = {} - {}; {d} += e * e;",
+                sender(c),
+                receiver(c)
+            )
+            .expect("writing to a String");
+        }
+        if self.floors() {
+            let eps = literal(self.epsilon);
+            writeln!(out, "{indent}if ({d} < {eps}) {d} = {eps};").expect("writing to a String");
+        }
+        out
+    }
+
+    /// A line that skips the wire when it is beyond the limit (none without one).
+    fn keep_test(&self, d: &str, indent: &str) -> String {
+        self.limit.map_or(String::new(), |l| {
+            format!("{indent}if ({d} > {}) continue;\n", literal(l.distance2))
+        })
+    }
+}
+
+/// The gathered form of a non-zero input.
+pub(super) fn sender_type(free: usize, relaxed: bool) -> String {
+    let z = if relaxed { " float z;" } else { "" };
+    format!(
+        "/* A non-zero input of the first layer, gathered: its position and its value times its\n\
+         \x20  mask. */\ntypedef struct {{ float c[{free}];{z} float v; }} Sender;\n\n"
+    )
+}
+
+/// `root`: the FPU's one-instruction square root on an Arm core with one — `sqrtf` would also
+/// test its argument to set errno, three instructions per wire, and a squared distance is never
+/// negative.
+pub(super) const ROOT: &str = "#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)\n\
+    /* The FPU's square root, one instruction: sqrtf would also test the argument (for errno), and\n\
+    \x20  a squared distance is never negative. */\n\
+    static float root(float x) { float r; __asm__(\"vsqrt.f32 %0, %1\" : \"=t\"(r) : \"t\"(x)); return r; }\n\
+    #else\nstatic float root(float x) { return sqrtf(x); }\n#endif\n\n";
+
+/// `gather0`: the non-zero inputs into `s`, in input order, or sorted by grid cell (then
+/// `start[c]` is where cell `c` begins).
+pub(super) fn gather0(layer: &Layer) -> String {
+    let (n, f) = (layer.n_in, layer.free);
+    let mut fill = String::from("            e->v = x[i] * mask0_at(i);\n");
+    for c in 0..f {
+        writeln!(fill, "            e->c[{c}] = coords0_at(i * {f} + {c});")
+            .expect("writing to a String");
+    }
+    if layer.relaxed {
+        fill += "            e->z = z0_at(i);\n";
+    }
+    let Some(g) = layer.grid else {
+        return format!(
+            "/* The non-zero inputs, gathered; returns how many. */\n\
+             static int gather0(const float *x, Sender *s)\n{{\n    int i, n = 0;\n    \
+             for (i = 0; i < {n}; i++) {{\n        if (x[i] != 0.0f) {{\n            \
+             Sender *e = s + n++;\n{fill}        }}\n    }}\n    return n;\n}}\n\n"
+        );
+    };
+    let cells = g.nx * g.ny;
+    let y = if f >= 2 {
+        format!("coords0_at(i * {f} + 1)")
+    } else {
+        "0.0f".into()
+    };
+    format!(
+        "{}\
+         /* The cell of the input at (x, y). */\nstatic int cell0(float x, float y)\n{{\n    \
+         return cell_index((y - {y0}) * {inv}, {ny}) * {nx} + cell_index((x - {x0}) * {inv}, {nx});\n}}\n\n\
+         /* The non-zero inputs, gathered sorted by cell: cell c's are s[start[c]] to\n\
+         \x20  s[start[c + 1] - 1]; returns how many. */\n\
+         static int gather0(const float *x, Sender *s, int *start)\n{{\n    int i, c, n = 0;\n    \
+         for (c = 0; c <= {cells}; c++) start[c] = 0;\n    \
+         for (i = 0; i < {n}; i++) if (x[i] != 0.0f) start[cell0(coords0_at(i * {f}), {y}) + 1]++;\n    \
+         for (c = 0; c < {cells}; c++) start[c + 1] += start[c];\n    \
+         for (i = 0; i < {n}; i++) {{\n        if (x[i] != 0.0f) {{\n            \
+         Sender *e = s + start[cell0(coords0_at(i * {f}), {y})]++;\n{fill}            n++;\n        }}\n    }}\n    \
+         for (c = {cells}; c > 0; c--) start[c] = start[c - 1];\n    start[0] = 0;\n    return n;\n}}\n\n",
+        CELL_INDEX,
+        x0 = literal(g.x0),
+        y0 = literal(g.y0),
+        inv = literal(1.0 / g.cell),
+        nx = g.nx,
+        ny = g.ny,
+    )
+}
+
+/// Truncation to a cell, clamped (and NaN-safe): the sort and the search use the same one.
+const CELL_INDEX: &str = "/* The cell a scaled coordinate v falls in, of n. */\n\
+    static int cell_index(float v, int n)\n{\n    \
+    if (!(v > 0.0f)) return 0;\n    if (v >= (float)n) return n - 1;\n    return (int)v;\n}\n\n";
+
+/// `current0x4` and `current0` (unpruned first layer): the currents into neurons `j`..`j + 3`,
+/// and into one neuron.
+pub(super) fn current0(layer: &Layer) -> String {
+    let f = layer.free;
+    let mut out = String::new();
+    // Four at a time, and one at a time for the rest: only what the layer's width uses (an
+    // unused static function is a warning, and the export compiles with -Werror).
+    let n = layer.n_out;
+    let widths = [(4usize, n >= 4), (1, !n.is_multiple_of(4))];
+    for width in widths.into_iter().filter(|w| w.1).map(|w| w.0) {
+        let mut decl = String::new();
+        for u in 0..width {
+            let coords: Vec<String> = (0..f)
+                .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
+                .collect();
+            writeln!(
+                decl,
+                "    float a{u} = bias1_at(j + {u}), {};",
+                coords.join(", ")
+            )
+            .expect("writing to a String");
+            if layer.relaxed {
+                writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
+            }
+        }
+        let mut body = String::new();
+        for u in 0..width {
+            body += &layer.distance(
+                &format!("d{u}"),
+                |c| format!("t->c[{c}]"),
+                |c| format!("p{u}_{c}"),
+                ("t->z", &format!("z{u}")),
+                "        ",
+            );
+        }
+        let ds: Vec<String> = (0..width).map(|u| format!("d{u}")).collect();
+        let sums: String = (0..width)
+            .map(|u| format!("        a{u} += t->v / root(d{u});\n"))
+            .collect();
+        let (name, signature, result) = if width == 4 {
+            (
+                "current0x4",
+                "int j, int nnz, const Sender *s, float *h",
+                "    h[0] = a0; h[1] = a1; h[2] = a2; h[3] = a3;\n}\n\n".to_string(),
+            )
+        } else {
+            (
+                "current0",
+                "int j, int nnz, const Sender *s",
+                "    return a0;\n}\n\n".into(),
+            )
+        };
+        let ret = if width == 4 { "void" } else { "float" };
+        write!(
+            out,
+            "/* The current into {what} of layer 1: the bias and, per gathered input, a weight\n\
+             \x20  1/distance made here. */\n\
+             static {ret} {name}({signature})\n{{\n{decl}    \
+             const Sender *t, *end = s + nnz;\n    \
+             for (t = s; t < end; t++) {{\n        float e, {};\n{body}{sums}    }}\n{result}",
+            ds.join(", "),
+            what = if width == 4 {
+                "neurons j to j + 3"
+            } else {
+                "neuron j"
+            },
+        )
+        .expect("writing to a String");
+    }
+    out
+}
+
+/// `current0` of a pruned first layer: only the gathered inputs in the cells the limit can
+/// reach — a square of rows around the neuron, each row one run of the sorted inputs — and of
+/// those only the wires within the limit. (Narrowing each row to the disc's chord visits fewer
+/// inputs but costs more per row than it saves: measured on `mlp3d-pd80`.)
+pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
+    let f = layer.free;
+    let limit = layer.limit.expect("a regional layer has a limit");
+    let coords: Vec<String> = (0..f)
+        .map(|c| format!("p{c} = coords1_at(j * {f} + {c})"))
+        .collect();
+    let z = if layer.relaxed {
+        "    float zj = z1_at(j);\n"
+    } else {
+        ""
+    };
+    let distance = layer.distance(
+        "d",
+        |c| format!("t->c[{c}]"),
+        |c| format!("p{c}"),
+        ("t->z", "zj"),
+        "            ",
+    );
+    let py = if f >= 2 { "p1" } else { "0.0f" };
+    let (x0, y0, r) = (literal(grid.x0), literal(grid.y0), literal(grid.radius));
+    let inv = literal(1.0 / grid.cell);
+    let (nx, ny) = (grid.nx, grid.ny);
+    format!(
+        "/* The current into neuron j of layer 1: the bias and the gathered inputs nearer than the\n\
+         \x20  limit (squared distance {limit}), looked for only in the cells within reach. */\n\
+         static float current0(int j, const Sender *s, const int *start)\n{{\n    \
+         float acc = bias1_at(j), {coords};\n{z}    \
+         int lo = cell_index((p0 - {r} - {x0}) * {inv}, {nx}), hi = cell_index((p0 + {r} - {x0}) * {inv}, {nx}) + 1;\n    \
+         int row = cell_index(({py} - {r} - {y0}) * {inv}, {ny}), last = cell_index(({py} + {r} - {y0}) * {inv}, {ny});\n    \
+         for (; row <= last; row++) {{\n        \
+         const Sender *t = s + start[row * {nx} + lo], *end = s + start[row * {nx} + hi];\n        \
+         for (; t < end; t++) {{\n            float e, d;\n{distance}{keep}            \
+         acc += t->v / root(d);\n        }}\n    }}\n    return acc;\n}}\n\n",
+        limit = literal(limit.distance2),
+        coords = coords.join(", "),
+        keep = layer.keep_test("d", "            "),
+    )
+}
+
+/// `push{l}`: what neuron `j` of layer `l` sends added to layer `l + 1`'s currents `y` — for
+/// an MLP its value `v` (activation × mask) over every wire; for an SNN its mask `m` over
+/// every wire at each of its `nspk` spike steps (`y` is `[steps][n_out]`).
+pub(super) fn push(layer: &Layer, spiking: bool) -> String {
+    let (l, n, f) = (layer.index, layer.n_out, layer.free);
+    let next = l + 1;
+    let coords: Vec<String> = (0..f)
+        .map(|c| format!("p{c} = coords{l}_at(j * {f} + {c})"))
+        .collect();
+    let z = if layer.relaxed {
+        format!("    float zj = z{l}_at(j);\n")
+    } else {
+        String::new()
+    };
+    let distance = layer.distance(
+        "d",
+        |c| format!("p{c}"),
+        |c| format!("coords{next}_at(k * {f} + {c})"),
+        ("zj", &format!("z{next}_at(k)")),
+        "        ",
+    );
+    let keep = layer.keep_test("d", "        ");
+    if spiking {
+        format!(
+            "/* Neuron j of layer {l}, mask m, spiked at the nspk steps in times: each wire's weight\n\
+             \x20  added to layer {next}'s current at those steps. */\n\
+             static void push{l}(int j, float m, const int *times, int nspk, float *y)\n{{\n    \
+             float {};\n{z}    int k, t;\n    \
+             for (k = 0; k < {n}; k++) {{\n        float e, d, w;\n{distance}{keep}        \
+             w = m * (1.0f / root(d));\n        \
+             for (t = 0; t < nspk; t++) y[times[t] * {n} + k] += w;\n    }}\n}}\n\n",
+            coords.join(", ")
+        )
+    } else {
+        format!(
+            "/* Neuron j of layer {l} passing on v (its activation times its mask): v/distance added\n\
+             \x20  to each current of layer {next}. */\n\
+             static void push{l}(int j, float v, float *y)\n{{\n    \
+             float {};\n{z}    int k;\n    \
+             for (k = 0; k < {n}; k++) {{\n        float e, d;\n{distance}{keep}        \
+             y[k] += v / root(d);\n    }}\n}}\n\n",
+            coords.join(", ")
+        )
+    }
+}
