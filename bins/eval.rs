@@ -50,6 +50,10 @@ pub struct EvalArgs {
     /// Score on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Also write the predicted class of every test image, one per line, to FILE (one
+    /// checkpoint, one level): to compare with another framework's run of the same model.
+    #[arg(long, value_name = "FILE")]
+    predictions: Option<std::path::PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -96,6 +100,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     crate::common::check_limit("--test-limit", args.test_limit)?;
     if args.compensate == Some(0) {
         anyhow::bail!("--compensate takes at least 1 training image, got 0");
+    }
+    if args.predictions.is_some()
+        && (args.checkpoints.len() != 1 || args.prune.as_ref().is_some_and(|p| p.0.len() != 1))
+    {
+        anyhow::bail!("--predictions writes the classes of one checkpoint at one level");
     }
     let device = args.device.device()?;
     // Each checkpoint is scored on its own data (one load per dataset) and on its own: one that
@@ -229,6 +238,11 @@ fn score(
         } else {
             (training::accuracy(network, test_x, test_y)?, None)
         };
+        if let Some(file) = &args.predictions {
+            let classes = training::predict(network, test_x, 1000)?;
+            let text: String = classes.iter().map(|c| format!("{c}\n")).collect();
+            checkpoint::write_atomically(file, text.as_bytes())?;
+        }
         tracing::debug!("{source} at {}%: {accuracy:.4}", level.percent);
         bar.inc(1);
         rows.push(Row {

@@ -21,13 +21,15 @@ pub struct ExportArgs {
     /// Checkpoint directory, .safetensors file or hf://owner/repo[@revision][/subdir].
     #[arg(value_parser = CheckpointSource::parse)]
     checkpoint: CheckpointSource,
-    /// The .safetensors file to write (`--format c`: the directory for the C files).
+    /// The .safetensors file to write (`--format c`: the directory for the C files; `--format
+    /// nir`: the .nir file).
     #[arg(long)]
     out: PathBuf,
-    /// `safetensors` (dense weights, for PyTorch or candle_nn::Linear) or `c` (a C99 library
+    /// `safetensors` (dense weights, for PyTorch or candle_nn::Linear), `c` (a C99 library
     /// that makes the weights from the positions as it runs: neuropos_model.h, neuropos_model.c
-    /// and example.c).
-    #[arg(long, default_value = "safetensors", value_parser = ["safetensors", "c"])]
+    /// and example.c) or `nir` (a spiking network as a NIR graph, for snnTorch, Norse, Sinabs,
+    /// Rockpool, Lava-DL and neuromorphic hardware).
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors", "c", "nir"])]
     format: String,
     /// `--format c`: the stored numbers' type (f32, f16, or int8 with a scale and an offset per
     /// tensor; see `eval --precision`).
@@ -44,8 +46,10 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    if args.format == "c" {
-        return run_c(&args);
+    match args.format.as_str() {
+        "c" => return run_c(&args),
+        "nir" => return run_nir(&args),
+        _ => {}
     }
     if args.precision != Precision::F32 {
         anyhow::bail!("--precision goes with --format c (the safetensors export is f32)");
@@ -200,6 +204,33 @@ fn run_c(args: &ExportArgs) -> anyhow::Result<()> {
         args.out.display(),
         c.model_bytes,
         args.precision
+    );
+    Ok(())
+}
+
+/// `--format nir`: the spiking network as a NIR graph in `--out` (a regular file, replaced
+/// atomically; nothing written on an error).
+fn run_nir(args: &ExportArgs) -> anyhow::Result<()> {
+    if args.prune.is_some() || args.precision != Precision::F32 {
+        anyhow::bail!(
+            "--prune and --precision go with the other formats; the NIR export writes the \
+             network as stored, in f32"
+        );
+    }
+    let path = args.checkpoint.resolve()?;
+    let loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
+    let nir = neuropos_models::nir::export_nir(&loaded)
+        .with_context(|| format!("exporting {} as NIR", args.checkpoint))?;
+    if let Some(warning) = &nir.warning {
+        tracing::warn!("{warning}");
+    }
+    checkpoint::write_atomically(&args.out, &nir.bytes)?;
+    println!(
+        "{}: a NIR graph of {} ({} bytes)",
+        args.out.display(),
+        loaded.network.config().describe(),
+        nir.bytes.len()
     );
     Ok(())
 }

@@ -70,6 +70,8 @@ def command(d, info):
         args += ["--batch-size", str(training["batch_size"])]
     if model.get("pruning"):
         args += ["--prune-during", f"{model['pruning']['percent']:g}", "--scope", model["pruning"]["scope"]]
+    if (model.get("lif") or {}).get("reset", "subtract") != "subtract":
+        args += ["--reset", model["lif"]["reset"]]
     args += recipe_flags(training)
     source = (training.get("dataset") or {}).get("source")
     if source is not None:
@@ -200,6 +202,31 @@ HUB_DATASETS = {
 }
 
 
+def nir_lines(d, name, model):
+    """Where the spiking network's NIR graph runs as it does here (results/interop/nir.jsonl)."""
+    path = os.path.join(ROOT, "results", "interop", "nir.jsonl")
+    if model.get("lif") is None or not os.path.exists(path):
+        return []
+    rows = [json.loads(l) for l in open(path)]
+    row = next((r for r in rows if r["nir_file"] == name + ".nir"), None)
+    if row is None:
+        return []
+    reset = (model.get("lif") or {}).get("reset", "subtract")
+    how = ("trained with `--reset zero`, NIR's reset, so the graph runs as the network does"
+           if reset == "zero" else
+           "trained with the subtract reset; NIR's LIF resets to zero, so the graph does not run "
+           "as the network does")
+    return [
+        f"NIR: `neuropos export {name} --format nir` writes the network as a NIR graph ({how}). "
+        f"Read by `nir.read`, built by snnTorch's `import_from_nir` and run for "
+        f"{row['time_steps']} steps on the first {row['images']:,} test images, it predicts "
+        f"the class `neuropos eval` predicts on {row['same_class']:.1%} of them "
+        f"(accuracy {row['snntorch_accuracy']:.4f} in snnTorch, {row['neuropos_accuracy']:.4f} "
+        f"here; `scripts/nir-check.sh`, results/interop/nir.jsonl).",
+        "",
+    ]
+
+
 def card(d):
     info = load(os.path.join(d, "config.json"))
     model, training = info["model"], info["training"]
@@ -308,9 +335,11 @@ def card(d):
         + "; the "
         "`neuropos` metadata key repeats `config.json`), `config.json`, `metrics.jsonl` (loss and "
         + ("validation accuracy after every epoch, test accuracy after the last)"
-           if training.get("val_split") else "test accuracy after every epoch)") + (", `pruning.json`" if os.path.exists(pruning) else "") + ".",
+           if training.get("val_split") else "test accuracy after every epoch)") + (", `pruning.json`" if os.path.exists(pruning) else "")
+        + (", `model.nir` (`neuropos export DIR --format nir`)" if os.path.exists(os.path.join(d, "model.nir")) else "") + ".",
         "",
     ]
+    lines += nir_lines(d, name, model)
     open(os.path.join(d, "README.md"), "w").write("\n".join(lines))
 
 

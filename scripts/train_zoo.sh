@@ -29,6 +29,9 @@ declare -A flags=(
   [snn3d-gaps]="--model snn3d-gaps"
   [snn-h14]="--model snn --hidden 14"
   [snn-h2048]="--model snn --hidden 2048"
+  # NIR-ready: the reset NIR's LIF (and snnTorch's importer) runs (issue 35).
+  [snn3d-zero]="--model snn3d --reset zero"
+  [snn-h14-zero]="--model snn --hidden 14 --reset zero"
   [mlp3d-pd80]="--model mlp3d --prune-during 80"
   # Issue 17's recipes (models/src/recipe.rs, BEST). The committed ones are the seed-0 runs of
   # `neuropos sweep specs/best.toml`, copied: the sweep passes the same settings as flags,
@@ -50,7 +53,7 @@ declare -A flags=(
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
   snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best
   fashion-mlp3d fashion-mlp3d-gaps fashion-mlp3d-relaxed fashion-mlp-h14 fashion-mlp-h17
-  fashion-mlp-h2048 fashion-snn3d fashion-snn-h14)
+  fashion-mlp-h2048 fashion-snn3d fashion-snn-h14 snn-h14-zero snn3d-zero)
 retrain=0
 if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")
@@ -79,6 +82,9 @@ for name in "${names[@]}"; do
   fi
   "$bin" eval "$dir" --prune 0,10,20,30,40,50,60,70,80,90,95,99 --format json > "$dir/pruning.json.tmp"
   mv "$dir/pruning.json.tmp" "$dir/pruning.json"
+  case $name in
+    *-zero) "$bin" export "$dir" --format nir --out "$dir/model.nir" ;;
+  esac
   python3 scripts/model_card.py "$dir"
   python3 scripts/model_card.py --index checkpoints
   echo "$name: done ($(date -u +%FT%TZ))"

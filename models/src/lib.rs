@@ -57,6 +57,8 @@ pub mod layers;
 pub mod loss;
 mod names;
 pub mod network;
+#[cfg(feature = "nir")]
+pub mod nir;
 pub mod optimizer;
 pub mod precision;
 pub mod prune;

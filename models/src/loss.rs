@@ -40,6 +40,11 @@ pub fn membrane_cross_entropy(
     labels: &Tensor,
     cfg: &LifConfig,
 ) -> Result<Tensor> {
+    // The fused kernel's backward pass is written for the subtract reset; the zero reset's
+    // output layer (classes wide) runs the plain ops on every device.
+    if cfg.reset.is_zero() {
+        return membrane_cross_entropy_reference(currents, labels, cfg);
+    }
     dispatch(
         currents,
         || membrane_cross_entropy_fused(currents, labels, cfg),

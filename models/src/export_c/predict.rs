@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::layers::lif::{LifConfig, Readout};
+use crate::layers::lif::{LifConfig, Readout, Reset};
 use crate::Activation;
 
 use super::numbers::literal;
@@ -32,18 +32,35 @@ fn activation(a: Activation, x: &str) -> String {
 /// One LIF neuron over the steps, snnTorch's `Leaky` as the network runs it.
 fn lif_function(cfg: &LifConfig) -> String {
     let (beta, thr) = (literal(cfg.beta as f32), literal(cfg.threshold as f32));
+    let (rule, subtract, zero) = match cfg.reset {
+        Reset::Subtract => (
+            format!(
+                "subtractive reset from the step\n\
+                 \x20  before): m = {beta}·m + I[t] − (spiked at t − 1 ? {thr} : 0)"
+            ),
+            format!("        if (spiked) m = m - {thr};\n"),
+            "",
+        ),
+        Reset::Zero => (
+            format!(
+                "reset to 0 at the step it\n\
+                 \x20  spikes, as NIR's LIF): m = {beta}·m + I[t], then 0 after a spike"
+            ),
+            String::new(),
+            " m = 0.0f;",
+        ),
+    };
     format!(
-        "/* One LIF neuron over the {steps} steps (snnTorch's Leaky, subtractive reset from the step\n\
-         \x20  before): m = {beta}·m + I[t] − (spiked at t − 1 ? {thr} : 0); a spike when m > {thr}.\n\
+        "/* One LIF neuron over the {steps} steps (snnTorch's Leaky, {rule}; a spike when m > {thr}.\n\
          \x20  I[t] = cur[t * stride] + bias (stride 0: the same current at every step). Writes the\n\
          \x20  spike steps to times and, when potential is not null, the summed membrane there;\n\
          \x20  returns the spike count. */\n\
          static int lif(const float *cur, int stride, float bias, int *times, float *potential)\n{{\n    \
          float m = 0.0f, sum = 0.0f;\n    int t, n = 0, spiked = 0;\n    \
          for (t = 0; t < {steps}; t++) {{\n        \
-         m = m * {beta};\n        m = m + (cur[t * stride] + bias);\n        \
-         if (spiked) m = m - {thr};\n        spiked = m > {thr};\n        \
-         if (spiked) times[n++] = t;\n        sum = sum + m;\n    }}\n    \
+         m = m * {beta};\n        m = m + (cur[t * stride] + bias);\n\
+         {subtract}        spiked = m > {thr};\n        \
+         if (spiked) {{ times[n++] = t;{zero} }}\n        sum = sum + m;\n    }}\n    \
          if (potential) *potential = sum;\n    return n;\n}}\n\n",
         steps = cfg.time_steps,
     )

@@ -107,7 +107,7 @@ fn portable_chunk_gradient<F: Real, const NK: usize>(
     for (g_t, &numerator) in g.chunks_exact(NK).zip(&form.numerators) {
         let mut weighted_slope = [F::zero(); CHUNK];
         for l in 0..CHUNK {
-            (mem[l], spiked[l]) = lif_step(mem[l], spiked[l], input[l], form.beta, form.thr);
+            (mem[l], spiked[l]) = lif_step(mem[l], spiked[l], input[l], form.beta, form.thr, false);
             let p = a.mul_add((mem[l] - form.thr).abs(), c);
             weighted_slope[l] = numerator / p.mul_add(p, r);
         }

@@ -20,7 +20,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDTyp
 use rayon::prelude::*;
 
 use super::constant_input_gradient::{chunk_gradient, ClosedForm};
-use super::lif_recurrence::{contiguous, lif_step};
+use super::lif_recurrence::{contiguous, kept_through_reset, lif_step};
 use super::register_blocks::{narrow_width, with_narrow_width, ChunkedWeights};
 use super::simd::{
     lane_dot, lane_sum, prefetch, transpose, vectorized, Chunk, Real, SharedMut, CHUNK,
@@ -89,12 +89,12 @@ fn slope_at_membrane<F: Real>(cfg: &LifConfig, thr: F) -> impl Fn(F) -> F + Copy
 }
 
 vectorized! {
-    /// One LIF step of a row of neurons; `constants` are β and thr. A function of its
-    /// own so the vectoriser sees the slices cannot overlap.
-    fn lif_steps<F: Real>(mem: &mut [F], spiked: &mut [F], input: &[F], constants: [F; 2]) {
+    /// One LIF step of a row of neurons; `constants` are β and thr, `zero` the zero reset.
+    /// A function of its own so the vectoriser sees the slices cannot overlap.
+    fn lif_steps<F: Real>(mem: &mut [F], spiked: &mut [F], input: &[F], constants: [F; 2], zero: bool) {
         let [beta, thr] = constants;
         for ((m, s), &i) in mem.iter_mut().zip(spiked.iter_mut()).zip(input) {
-            (*m, *s) = lif_step(*m, *s, i, beta, thr);
+            (*m, *s) = lif_step(*m, *s, i, beta, thr, zero);
         }
     }
 }
@@ -107,10 +107,11 @@ fn lif_chunk<F: Real>(
     spiked: &[F; CHUNK],
     input: &[F; CHUNK],
     [beta, thr]: [F; 2],
+    zero: bool,
 ) -> ([F; CHUNK], [F; CHUNK]) {
     let mut next = ([F::zero(); CHUNK], [F::zero(); CHUNK]);
     for l in 0..CHUNK {
-        (next.0[l], next.1[l]) = lif_step(mem[l], spiked[l], input[l], beta, thr);
+        (next.0[l], next.1[l]) = lif_step(mem[l], spiked[l], input[l], beta, thr, zero);
     }
     next
 }
@@ -146,6 +147,8 @@ struct SampleState<F> {
     spiked: Vec<F>,
     /// β and thr.
     constants: [F; 2],
+    /// The zero reset.
+    zero: bool,
 }
 
 impl<F: Real> SampleState<F> {
@@ -164,6 +167,7 @@ impl<F: Real> SampleState<F> {
             &mut self.spiked[start..start + width],
             input,
             self.constants,
+            self.zero,
         );
     }
 }
@@ -253,6 +257,7 @@ impl LifProject {
             mem: vec![F::zero(); d.n],
             spiked: vec![F::zero(); d.n],
             constants: self.constants(),
+            zero: self.cfg.reset.is_zero(),
         }
     }
 
@@ -317,6 +322,7 @@ impl LifProject {
         let mut lanes = vec![[[F::zero(); CHUNK]; NK]; self.steps];
         let block_len = BLOCK_CHUNKS * CHUNK;
         let constants = self.constants();
+        let zero = self.cfg.reset.is_zero();
         let (mut mem, mut spiked) = (Chunk::zeros(BLOCK_CHUNKS), Chunk::zeros(BLOCK_CHUNKS));
         for first in (0..weights.n_pad()).step_by(block_len) {
             let real = block_len.min(d.n - first);
@@ -328,7 +334,7 @@ impl LifProject {
                 let mut acc = *lanes_t;
                 for c in 0..padded_chunks {
                     let (Chunk(m), Chunk(s)) = (&mut mem[c], &mut spiked[c]);
-                    (*m, *s) = lif_chunk(m, s, &chunk_at(input, c), constants);
+                    (*m, *s) = lif_chunk(m, s, &chunk_at(input, c), constants, zero);
                     let w = weights.chunk::<NK>(first / CHUNK + c);
                     for (acc_k, Chunk(w_k)) in acc.iter_mut().zip(w) {
                         for l in 0..CHUNK {
@@ -378,6 +384,7 @@ impl LifProject {
         } = task;
         let beta = F::from_f64(self.cfg.beta);
         let constants = self.constants();
+        let zero = self.cfg.reset.is_zero();
         let block_len = BLOCK_CHUNKS * CHUNK;
         let mut d_w = vec![0f64; NK * weights.n_pad()];
         // The block's membranes and spikes at every step, `[T][BLOCK_CHUNKS]`.
@@ -402,7 +409,7 @@ impl LifProject {
                             let before = (t - 1) * BLOCK_CHUNKS + c;
                             (membranes[before].0, fired[before].0)
                         };
-                        let (m, s) = lif_chunk(&m, &s, &chunk_at(input, c), constants);
+                        let (m, s) = lif_chunk(&m, &s, &chunk_at(input, c), constants, zero);
                         membranes[t * BLOCK_CHUNKS + c] = Chunk(m);
                         fired[t * BLOCK_CHUNKS + c] = Chunk(s);
                     }
@@ -424,15 +431,28 @@ impl LifProject {
                                 d_w_chunk[k][l] = g_t[k].mul_add(fired_t[l], d_w_chunk[k][l]);
                             }
                         }
-                        // dmem = dspike · slope(mem) + carry, carry ← β · dmem.
+                        // dmem = dspike · slope(mem) + carry, carry ← β · dmem (under the zero
+                        // reset the carry stops at a spike: the membrane was set to 0).
                         let mut d_mem = [F::zero(); CHUNK];
                         for l in 0..CHUNK {
-                            d_mem[l] = d_spike[l].mul_add(slope(mem_t[l]), carry[l]);
+                            let through = if zero {
+                                carry[l] * (F::one() - fired_t[l])
+                            } else {
+                                carry[l]
+                            };
+                            d_mem[l] = d_spike[l].mul_add(slope(mem_t[l]), through);
                             carry[l] = beta * d_mem[l];
                         }
                         // SAFETY: sample b's rows belong to this task alone.
                         let row = unsafe { self.gradient_row(&d_currents, d, t, b) };
-                        row[first + c * CHUNK..][..lanes].copy_from_slice(&d_mem[..lanes]);
+                        let row = &mut row[first + c * CHUNK..][..lanes];
+                        if self.constant {
+                            // One current for every step: its gradient sums them (the
+                            // closed form covers the subtract reset; this is the zero one's).
+                            row.iter_mut().zip(&d_mem).for_each(|(r, v)| *r += *v);
+                        } else {
+                            row.copy_from_slice(&d_mem[..lanes]);
+                        }
                     }
                     for (k, rows) in d_w_chunk.iter().enumerate() {
                         let acc = &mut d_w[k * weights.n_pad() + global * CHUNK..][..CHUNK];
@@ -589,7 +609,9 @@ impl LifProject {
         // batch, accumulates in f64.
         let grad_len = currents.len();
         let mut out = vec![F::zero(); grad_len + d.n * d.k + d.k];
-        if let (Some(width), true) = (narrow_width(d.k), self.constant) {
+        // The closed form sums the leak's powers, which the zero reset cuts at every spike.
+        let closed_form = self.constant && !self.cfg.reset.is_zero();
+        if let (Some(width), true) = (narrow_width(d.k), closed_form) {
             self.backward_constant(currents, weights, grad, d, width, &mut out);
             return out;
         }
@@ -718,7 +740,8 @@ impl LifProject {
             samples,
             d_currents,
         } = task;
-        let beta = F::from_f64(self.cfg.beta);
+        let (beta, thr) = (F::from_f64(self.cfg.beta), F::from_f64(self.cfg.threshold));
+        let zero = self.cfg.reset.is_zero();
         // The weight gradient `[K][N]`: one sample's steps summed in F, the samples in f64.
         let mut d_w = vec![0f64; d.k * d.n];
         let mut d_w_sample = vec![F::zero(); d.k * d.n];
@@ -764,8 +787,8 @@ impl LifProject {
                     &d_spikes[t * d.n..][..d.n],
                     &mut carry,
                     d_row,
-                    beta,
-                    self.constant,
+                    [beta, thr],
+                    [self.constant, zero],
                     slope,
                 );
             }
@@ -956,31 +979,31 @@ impl CustomOp3 for LifProjectBackward {
 vectorized! {
     /// One step of backpropagation through time for a row of neurons:
     /// `dmem = dspike · slope(mem) + carry`, `carry ← β · dmem`, and `dmem` stored (sequence
-    /// input) or summed over steps (constant input) into `out`.
+    /// input) or summed over steps (constant input, `accumulate`) into `out`; under the zero
+    /// reset (`zero`) the carry stops where the neuron spiked.
     fn through_time<F: Real>(
         mem: &[F],
         d_spike: &[F],
         carry: &mut [F],
         out: &mut [F],
-        beta: F,
-        accumulate: bool,
+        constants: [F; 2],
+        accumulate_and_zero: [bool; 2],
         slope: impl Fn(F) -> F,
     ) {
+        let [beta, thr] = constants;
+        let [accumulate, zero] = accumulate_and_zero;
         let rows = mem
             .iter()
             .zip(d_spike)
             .zip(carry.iter_mut())
             .zip(out.iter_mut());
-        if accumulate {
-            for (((&m, &ds), c), o) in rows {
-                let dm = ds * slope(m) + *c;
-                *c = beta * dm;
+        for (((&m, &ds), c), o) in rows {
+            let through = if zero { *c * kept_through_reset(m, thr, true) } else { *c };
+            let dm = ds * slope(m) + through;
+            *c = beta * dm;
+            if accumulate {
                 *o += dm;
-            }
-        } else {
-            for (((&m, &ds), c), o) in rows {
-                let dm = ds * slope(m) + *c;
-                *c = beta * dm;
+            } else {
                 *o = dm;
             }
         }
@@ -1041,6 +1064,10 @@ mod tests {
             surrogate,
             ..LifConfig::default()
         };
+        compare_config(dtype, currents_shape, k, c);
+    }
+
+    fn compare_config(dtype: DType, currents_shape: &[usize], k: usize, c: LifConfig) {
         let n = currents_shape[currents_shape.len() - 1];
         let currents = Tensor::randn(0.4f64, 0.8, currents_shape, &Device::Cpu)
             .unwrap()
@@ -1085,6 +1112,22 @@ mod tests {
         compare_with(DType::F32, &[5, 300], 10, 8, fast_sigmoid);
         compare_with(DType::F64, &[3, 2, 40], 10, 5, fast_sigmoid);
         compare_with(DType::F32, &[4, 200], 20, 6, fast_sigmoid);
+    }
+
+    #[test]
+    fn fused_projection_agrees_under_the_zero_reset() {
+        let zero = |steps| LifConfig {
+            time_steps: steps,
+            reset: crate::layers::lif_config::Reset::Zero,
+            ..LifConfig::default()
+        };
+        // Narrow on constant input (no closed form: the BPTT kernel sums the steps), narrow on
+        // sequences, and the AXPY kernel on both.
+        compare_config(DType::F32, &[40, 300], 10, zero(25));
+        compare_config(DType::F64, &[5, 70], 4, zero(9));
+        compare_config(DType::F32, &[7, 3, 520], 10, zero(7));
+        compare_config(DType::F32, &[5, 600], 17, zero(12));
+        compare_config(DType::F64, &[4, 3, 53], 24, zero(6));
     }
 
     #[test]

@@ -62,10 +62,37 @@ const NEURON_CHUNK: usize = 512;
 /// adding 0 only
 /// turns −0 into +0; `s·thr` is exact (s is 0 or 1), so the fused `−s·thr + m` rounds once,
 /// as the subtraction does; and `m − thr > 0` exactly when `m > thr` (gradual underflow).
+///
+/// With the zero reset (`zero`) the state is the membrane before the reset, so
+/// `(1 − s)·(β·mem) + I` — exact products, one rounding, as the reference's `(β·mem)·(1 − s) + I`
+/// — is the next membrane whether or not the neuron spiked at the step before.
 #[inline(always)]
-pub(crate) fn lif_step<F: Real>(mem: F, spiked: F, current: F, beta: F, thr: F) -> (F, F) {
-    let m = (-spiked).mul_add(thr, mem * beta + current);
+pub(crate) fn lif_step<F: Real>(
+    mem: F,
+    spiked: F,
+    current: F,
+    beta: F,
+    thr: F,
+    zero: bool,
+) -> (F, F) {
+    let m = if zero {
+        (F::one() - spiked) * (mem * beta) + current
+    } else {
+        (-spiked).mul_add(thr, mem * beta + current)
+    };
     (m, if m > thr { F::one() } else { F::zero() })
+}
+
+/// What a step's gradient keeps of what flows through the membrane (the leak's carry, and the
+/// reported membrane's own gradient): all of it, except after a spike under the zero reset,
+/// where the membrane was set to 0 (a detached reset, as the subtraction is).
+#[inline(always)]
+pub(crate) fn kept_through_reset<F: Real>(mem: F, thr: F, zero: bool) -> F {
+    if zero && mem > thr {
+        F::zero()
+    } else {
+        F::one()
+    }
 }
 
 /// Simulates neurons `neurons` of a `width`-wide layer for `steps` steps, calling
@@ -83,12 +110,13 @@ pub(crate) fn simulate<F: Real>(
     mut emit: impl FnMut(usize, usize, F, F),
 ) {
     let (beta, thr) = (F::from_f64(cfg.beta), F::from_f64(cfg.threshold));
+    let zero = cfg.reset.is_zero();
     let mut mem = vec![F::zero(); neurons.len()];
     let mut spiked = vec![F::zero(); neurons.len()];
     for t in 0..steps {
         let row = if constant { 0 } else { t * width };
         for (j, k) in neurons.clone().enumerate() {
-            let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr);
+            let (m, s) = lif_step(mem[j], spiked[j], currents[row + k], beta, thr, zero);
             mem[j] = m;
             spiked[j] = s;
             emit(t, k, s, m);
@@ -131,6 +159,7 @@ impl LifForward {
         let mut out = vec![F::zero(); if self.with_membrane { 2 * plane } else { plane }];
         let out_ptr = SharedMut::new(&mut out);
         let with_membrane = self.with_membrane;
+        let zero = self.cfg.reset.is_zero();
         (0..width.div_ceil(NEURON_CHUNK))
             .into_par_iter()
             .for_each(|c| {
@@ -142,6 +171,8 @@ impl LifForward {
                     unsafe {
                         out_ptr.write(i, s);
                         if with_membrane {
+                            // Under the zero reset the membrane reported is after it.
+                            let m = if zero { (F::one() - s) * m } else { m };
                             out_ptr.write(plane + i, m);
                         }
                     }
@@ -156,6 +187,7 @@ impl LifForward {
         let mut out = vec![F::zero(); currents.len()];
         let out_ptr = SharedMut::new(&mut out);
         let (beta, thr) = (self.cfg.beta, self.cfg.threshold);
+        let thr_f = F::from_f64(thr);
         let slope = self.cfg.surrogate.form().slope::<f64>();
         (0..width.div_ceil(NEURON_CHUNK))
             .into_par_iter()
@@ -173,11 +205,22 @@ impl LifForward {
                 for t in (0..self.steps).rev() {
                     for (j, k) in (start..end).enumerate() {
                         let i = t * width + k;
-                        let u = membranes[t * n + j].to_f64() - thr;
-                        let mut d = grad[i].to_f64() * slope(u) + carry[j];
-                        if self.with_membrane {
-                            d += grad[plane + i].to_f64();
-                        }
+                        let m = membranes[t * n + j].to_f64();
+                        let d = if self.cfg.reset.is_zero() {
+                            let mut through = carry[j];
+                            if self.with_membrane {
+                                through += grad[plane + i].to_f64();
+                            }
+                            // The spike as the forward pass decided it, in F.
+                            let kept = kept_through_reset(membranes[t * n + j], thr_f, true);
+                            grad[i].to_f64() * slope(m - thr) + through * kept.to_f64()
+                        } else {
+                            let mut d = grad[i].to_f64() * slope(m - thr) + carry[j];
+                            if self.with_membrane {
+                                d += grad[plane + i].to_f64();
+                            }
+                            d
+                        };
                         carry[j] = beta * d;
                         if self.constant {
                             total[j] += d;
@@ -351,6 +394,20 @@ mod tests {
         compare(DType::F32, c, &[5, 600], false);
         compare(DType::F32, c, &[5, 600], true);
         compare(DType::F64, c, &[3, 4], true);
+    }
+
+    #[test]
+    fn fused_and_reference_agree_under_the_zero_reset() {
+        let zero = LifConfig {
+            reset: crate::layers::lif_config::Reset::Zero,
+            time_steps: 12,
+            ..LifConfig::default()
+        };
+        compare(DType::F32, zero, &[25, 3, 700], true);
+        compare(DType::F32, zero, &[25, 3, 700], false);
+        compare(DType::F64, zero, &[7, 2, 9], true);
+        compare(DType::F32, zero, &[5, 600], true);
+        compare(DType::F64, zero, &[3, 4], false);
     }
 
     #[test]

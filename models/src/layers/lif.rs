@@ -21,7 +21,7 @@ use crate::kernels::lif_projection::lif_project_fused;
 use crate::kernels::lif_recurrence::lif_fused;
 use crate::layers::lif_config::sequence_shape;
 pub use crate::layers::lif_config::{
-    LifConfig, LifOutput, Readout, Surrogate, SurrogateForm, MAX_TIME_STEPS,
+    LifConfig, LifOutput, Readout, Reset, Surrogate, SurrogateForm, MAX_TIME_STEPS,
 };
 
 /// Runs LIF neurons: the fused kernel on the CPU, plain ops elsewhere.
@@ -57,8 +57,18 @@ pub fn lif_reference(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) ->
             currents.get(t)?
         };
         // The reset is detached, as in snnTorch: it shapes the value, not the gradient.
-        let reset = previous_spikes.detach().affine(cfg.threshold, 0.0)?;
-        mem = mem.affine(cfg.beta, 0.0)?.add(&input)?.sub(&reset)?;
+        mem = match cfg.reset {
+            Reset::Subtract => {
+                let reset = previous_spikes.detach().affine(cfg.threshold, 0.0)?;
+                mem.affine(cfg.beta, 0.0)?.add(&input)?.sub(&reset)?
+            }
+            // `mem` is the membrane before the last step's reset: zero it where that step
+            // spiked (snnTorch does so at once; the next membrane is the same).
+            Reset::Zero => {
+                let kept = previous_spikes.detach().affine(-1.0, 1.0)?;
+                mem.affine(cfg.beta, 0.0)?.mul(&kept)?.add(&input)?
+            }
+        };
         let u = mem.affine(1.0, -cfg.threshold)?;
         let step = u.gt(0.0)?.to_dtype(u.dtype())?;
         // Value H(u), gradient s(u): s(u)·u carries the gradient, the rest is detached.
@@ -68,7 +78,11 @@ pub fn lif_reference(currents: &Tensor, cfg: &LifConfig, with_membrane: bool) ->
         previous_spikes = spk.clone();
         spikes.push(spk);
         if with_membrane {
-            membranes.push(mem.clone());
+            membranes.push(match cfg.reset {
+                Reset::Subtract => mem.clone(),
+                // Reported after the reset, as snnTorch reports it.
+                Reset::Zero => mem.mul(&previous_spikes.detach().affine(-1.0, 1.0)?)?,
+            });
         }
     }
     Ok(LifOutput {

@@ -122,6 +122,35 @@ pub struct LifConfig {
     /// the JSON, as the encoder is).
     #[serde(default, skip_serializing_if = "Readout::is_count")]
     pub readout: Readout,
+    /// What a spike does to the membrane (the paper's subtraction left out of the JSON).
+    #[serde(default, skip_serializing_if = "Reset::is_subtract")]
+    pub reset: Reset,
+}
+
+/// What a spike does to its neuron's membrane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reset {
+    /// The threshold is subtracted at the next step, the spike of step t − 1 taken into step
+    /// t: snnTorch's `Leaky` default, and the paper's.
+    #[default]
+    Subtract,
+    /// The membrane is set to 0 at the step it spikes (and the membrane reported for that step
+    /// is 0): snnTorch's `Leaky(reset_mechanism="zero", reset_delay=False)`, NIR's `LIF` with
+    /// `v_reset = 0` — what an exported NIR graph runs.
+    Zero,
+}
+
+crate::names::serde_named!(Reset, "reset", [Reset::Subtract, Reset::Zero]);
+
+impl Reset {
+    pub fn is_subtract(&self) -> bool {
+        *self == Reset::Subtract
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Reset::Zero
+    }
 }
 
 /// The prediction of a spiking network's output layer.
@@ -153,6 +182,7 @@ impl Default for LifConfig {
             time_steps: 25,
             encoder: Encoder::Direct,
             readout: Readout::Count,
+            reset: Reset::Subtract,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use crate::config::{Activation, CoordLayout};
 use crate::encoder::Encoder;
 use crate::hub::CheckpointSource;
-use crate::layers::lif::{Readout, Surrogate};
+use crate::layers::lif::{Readout, Reset, Surrogate};
 use crate::prune::{PruneScope, Pruning};
 use crate::recipe::{LrSchedule, Preset, SnnLoss};
 use crate::ModelKind;
@@ -69,6 +69,12 @@ pub struct ArchitectureChoices {
     /// membrane potential) [default: count].
     #[cfg_attr(feature = "cli", arg(long))]
     pub readout: Option<Readout>,
+    /// SNN: what a spike does to the membrane — `subtract` (the threshold, at the next step:
+    /// snnTorch's Leaky default, the paper's) or `zero` (set to 0 at once: NIR's LIF, what
+    /// `export --format nir` writes, so a model trained so runs the same in snnTorch)
+    /// [default: subtract].
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub reset: Option<Reset>,
     /// SNN: membrane decay β per step [default: 0.95].
     #[cfg_attr(feature = "cli", arg(long))]
     pub beta: Option<f64>,
@@ -103,6 +109,7 @@ impl ArchitectureChoices {
             ("--time-steps", self.time_steps.is_some()),
             ("--encoder", self.encoder.is_some()),
             ("--readout", self.readout.is_some()),
+            ("--reset", self.reset.is_some()),
             ("--beta", self.beta.is_some()),
             ("--threshold", self.threshold.is_some()),
             ("--surrogate", self.surrogate.is_some()),

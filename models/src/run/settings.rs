@@ -334,6 +334,7 @@ pub fn config_from_choices(
             time_steps: arch.time_steps.unwrap_or(lif.time_steps),
             encoder: arch.encoder.unwrap_or(lif.encoder),
             readout: arch.readout.unwrap_or(lif.readout),
+            reset: arch.reset.unwrap_or(lif.reset),
         });
     }
     config.validate()?;
@@ -388,6 +389,10 @@ pub fn check_agrees(
                     "--readout",
                     arch.readout
                         .map(|r| (r.to_string(), lif.readout.to_string())),
+                ),
+                (
+                    "--reset",
+                    arch.reset.map(|r| (r.to_string(), lif.reset.to_string())),
                 ),
                 (
                     "--beta",
