@@ -5,14 +5,19 @@ use candle_core::{DType, Device};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CONFIG_FILE, MODEL_FILE};
 use neuropos_models::hub::CheckpointSource;
+use neuropos_models::run::METRICS_FILE;
 use std::path::PathBuf;
+
+/// What `pull` brings beside the checkpoint when the source has it.
+const OPTIONAL: [&str; 2] = ["README.md", METRICS_FILE];
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
     /// hf://owner/repo[@revision][/subdir] (or a local checkpoint directory).
     #[arg(value_parser = CheckpointSource::parse)]
     source: CheckpointSource,
-    /// Directory to write config.json and model.safetensors into.
+    /// Directory to write config.json and model.safetensors into (and the model card README.md and
+    /// metrics.jsonl where the source has them).
     #[arg(long)]
     out: PathBuf,
     /// Replace a checkpoint already in --out.
@@ -21,7 +26,7 @@ pub struct PullArgs {
 }
 
 pub fn run(args: PullArgs) -> anyhow::Result<()> {
-    let from = args.source.resolve()?;
+    let from = args.source.resolve_with(&OPTIONAL)?;
     // The bytes read here are the ones validated and the ones written: a directory's
     // `config.json` if it has one, else the description stored in the file itself.
     let file = checkpoint::model_file(&from);
@@ -54,6 +59,16 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
     // metadata disagrees with config.json, which every loader refuses, never a silent mix.
     checkpoint::write_atomically(&args.out.join(CONFIG_FILE), &config)?;
     checkpoint::write_atomically(&args.out.join(MODEL_FILE), &model)?;
+    // The card and the training log come along where the source has them.
+    if from.is_dir() {
+        for name in OPTIONAL {
+            match std::fs::read(from.join(name)) {
+                Ok(bytes) => checkpoint::write_atomically(&args.out.join(name), &bytes)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("reading {name} of {}", args.source)),
+            }
+        }
+    }
     tracing::info!(
         "{} ({}, {} parameters) → {}",
         args.source,

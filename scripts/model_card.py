@@ -76,7 +76,9 @@ def command(d, info):
     source = (training.get("dataset") or {}).get("source")
     if source is not None:
         args += ["--data", source]
-    args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", d]
+    # A fresh directory: the checkout already holds the shipped one, and `train` refuses to
+    # write over a finished checkpoint.
+    args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", "runs/" + os.path.basename(os.path.normpath(d))]
     return " ".join(args)
 
 
@@ -227,6 +229,44 @@ def nir_lines(d, name, model):
     ]
 
 
+def how_to_use(name, model, source):
+    """The card's "How to use": the CLI and the Rust API, on the directory as shipped (no Hub
+    repository is named until the zoo is published: docs/cli.md says how)."""
+    data = "" if source is None else f" --data {source}"
+    spiking = model.get("lif") is not None
+    lines = [
+        "## How to use",
+        "",
+        "With the `neuropos` CLI (`cargo install --path .` in a checkout of neuropos; a copy on the "
+        "Hub is `hf://OWNER/REPO[@revision]` in place of the directory):",
+        "",
+        "```sh",
+        f"neuropos eval checkpoints/{name} --prune 0,50,80,90",
+        f"neuropos predict checkpoints/{name} digit.png" if source is None else
+        f"neuropos eval checkpoints/{name} --per-class",
+        f"neuropos train --init-from checkpoints/{name}{data} --out runs/{name}-ft   # fine-tune",
+        f"neuropos export checkpoints/{name} --format c --precision int8 --out {name}-c   # a microcontroller",
+    ]
+    if spiking:
+        lines.append(f"neuropos export checkpoints/{name} --format nir --out {name}.nir   # snnTorch, NIR tools")
+    lines += [
+        "```",
+        "",
+        "In Rust (`neuropos-models`):",
+        "",
+        "```rust",
+        "use candle_core::{Device, Tensor};",
+        "use neuropos_models::Network;",
+        "",
+        f'let network = Network::from_pretrained("checkpoints/{name}", &Device::Cpu)?;',
+        "let images = Tensor::zeros((1, 784), candle_core::DType::F32, &Device::Cpu)?; // [B, 784] in [0, 1]",
+        "let classes: Vec<u32> = network.predict(&images)?;",
+        "```",
+        "",
+    ]
+    return lines
+
+
 def card(d):
     info = load(os.path.join(d, "config.json"))
     model, training = info["model"], info["training"]
@@ -244,7 +284,7 @@ def card(d):
     paper = paper_row(model)
     lines = [
         "---",
-        "license: mit  # neuropos and its checkpoints: MIT OR Apache-2.0",
+        "license: mit",
         "library_name: neuropos",
         "tags:",
         *[f"- {t}" for t in tags],
@@ -273,6 +313,7 @@ def card(d):
         f"{describe(model)[0].upper()}{describe(model)[1:]}, trained on {data_name} with neuropos.",
         "",
         *([NOTES[name], ""] if name in NOTES else []),
+        *how_to_use(name, model, source),
         "| | |",
         "|---|---|",
         f"| parameters | {info['params']:,} |",
@@ -340,6 +381,12 @@ def card(d):
         "",
     ]
     lines += nir_lines(d, name, model)
+    lines += [
+        "Licence: this checkpoint is released under the MIT licence (the front matter's `mit`); "
+        "the neuropos code that trains and runs it is MIT OR Apache-2.0 (LICENSE-MIT, "
+        "LICENSE-APACHE in its repository).",
+        "",
+    ]
     open(os.path.join(d, "README.md"), "w").write("\n".join(lines))
 
 

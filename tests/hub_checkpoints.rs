@@ -67,8 +67,12 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         };
         repos.insert((repo.to_string(), path.to_string()), served);
     };
+    let card = std::fs::read(local.join("README.md")).unwrap();
+    let log = std::fs::read(local.join("metrics.jsonl")).unwrap();
     add("neuropos/zoo", "mlp-h14/config.json", &config, false);
     add("neuropos/zoo", "mlp-h14/model.safetensors", &model, false);
+    add("neuropos/zoo", "mlp-h14/README.md", &card, false);
+    add("neuropos/zoo", "mlp-h14/metrics.jsonl", &log, false);
     add("neuropos/cut", "config.json", &config, false);
     add("neuropos/cut", "model.safetensors", &model, true);
     add("neuropos/corrupt", "config.json", &config, false);
@@ -142,6 +146,18 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
         model
     );
     assert_eq!(std::fs::read(pulled.join("config.json")).unwrap(), config);
+    // The card and the training log come along; a repository without them pulls all the same.
+    assert_eq!(std::fs::read(pulled.join("README.md")).unwrap(), card);
+    assert_eq!(std::fs::read(pulled.join("metrics.jsonl")).unwrap(), log);
+    let bare = home.join("bare");
+    let out = neuropos(
+        &["pull", "hf://neuropos/embedded", "--out", bare.to_str().unwrap()],
+        home,
+        port,
+        false,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bare.join("model.safetensors").exists() && !bare.join("README.md").exists());
     fails_saying(
         &[
             "pull",

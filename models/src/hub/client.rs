@@ -13,6 +13,12 @@ use crate::{Error, Result};
 /// cache) and returns the folder that holds them. A pinned commit already in the cache is served
 /// from it without a request.
 pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
+    fetch_with(reference, &[])
+}
+
+/// [`fetch`], and beside the checkpoint the files of `optional` the repository has (a model
+/// card, the training log): one it does not have is left out; any other failure is an error.
+pub fn fetch_with(reference: &HubRef, optional: &[&str]) -> Result<PathBuf> {
     let fail = |problem: String| Error::Hub {
         reference: reference.to_string(),
         problem,
@@ -21,18 +27,25 @@ pub fn fetch(reference: &HubRef) -> Result<PathBuf> {
     let repo = client.model(reference.owner.clone(), reference.repo.clone());
     let offline = offline();
     let mut folder: Option<PathBuf> = None;
-    for file in [CONFIG_FILE, MODEL_FILE] {
+    let required = [CONFIG_FILE, MODEL_FILE].map(|f| (f, true));
+    for (file, needed) in required.into_iter().chain(optional.iter().map(|f| (*f, false))) {
         let in_repo = match &reference.subdir {
             Some(subdir) => format!("{subdir}/{file}"),
             None => file.to_string(),
         };
-        let path = repo
+        let downloaded = repo
             .download_file()
             .filename(in_repo.clone())
             .maybe_revision(reference.revision.clone())
             .local_files_only(offline)
-            .send()
-            .map_err(|e| fail(explain(&repo, reference, &in_repo, e, offline)))?;
+            .send();
+        let path = match downloaded {
+            Ok(path) => path,
+            Err(HFError::EntryNotFound { .. } | HFError::LocalEntryNotFound { .. }) if !needed => {
+                continue
+            }
+            Err(e) => return Err(fail(explain(&repo, reference, &in_repo, e, offline))),
+        };
         let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
         match &folder {
             Some(first) if *first != parent => {

@@ -153,9 +153,15 @@ impl CheckpointSource {
     /// The local directory (or file) to load: the path itself, or the Hub snapshot folder after
     /// [`fetch`].
     pub fn resolve(&self) -> Result<PathBuf> {
+        self.resolve_with(&[])
+    }
+
+    /// [`CheckpointSource::resolve`], bringing the files of `optional` a Hub repository has
+    /// beside the checkpoint ([`fetch_with`]).
+    pub fn resolve_with(&self, optional: &[&str]) -> Result<PathBuf> {
         match self {
             CheckpointSource::Local(path) => Ok(path.clone()),
-            CheckpointSource::Hub(reference) => fetch(reference),
+            CheckpointSource::Hub(reference) => fetch_with(reference, optional),
         }
     }
 }
@@ -197,7 +203,13 @@ mod client;
 #[cfg(feature = "hub-datasets")]
 pub mod datasets;
 #[cfg(feature = "hub")]
-pub use client::{endpoint, fetch, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECS};
+pub use client::{endpoint, fetch, fetch_with, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECS};
+
+/// Without the `hub` feature there is no client: a reference is an error saying so.
+#[cfg(not(feature = "hub"))]
+pub fn fetch_with(reference: &HubRef, _optional: &[&str]) -> Result<PathBuf> {
+    fetch(reference)
+}
 
 /// Without the `hub` feature there is no client: a reference is an error saying so.
 #[cfg(not(feature = "hub"))]
