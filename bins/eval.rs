@@ -68,6 +68,9 @@ pub struct EvalArgs {
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub checkpoint: String,
+    /// The Hub commit an `hf://` reference resolved to (empty for a local checkpoint), so a
+    /// sweep names exactly what it measured.
+    pub revision: String,
     pub model: String,
     pub params: usize,
     pub stored_percent: f64,
@@ -213,6 +216,10 @@ fn score(
     let mut loaded = checkpoint::load(&path, DType::F32, device)
         .with_context(|| format!("loading checkpoint {source}"))?;
     let name = source.to_string();
+    let revision = match source {
+        CheckpointSource::Hub(_) => neuropos_models::run::snapshot_commit(&path).unwrap_or_default(),
+        CheckpointSource::Local(_) => String::new(),
+    };
     let scoring = data.get(args, &loaded.info, &name, device)?;
     let rounded = precision::round_to(&mut loaded, args.precision)
         .with_context(|| format!("rounding {source} to {}", args.precision))?;
@@ -247,6 +254,7 @@ fn score(
         bar.inc(1);
         rows.push(Row {
             checkpoint: name.clone(),
+            revision: revision.clone(),
             model: model.clone(),
             params,
             stored_percent: level.stored_percent,
@@ -268,8 +276,9 @@ fn score(
     Ok(rows)
 }
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "checkpoint",
+    "revision",
     "model",
     "params",
     "stored_percent",
@@ -288,9 +297,10 @@ const COLUMNS: [&str; 14] = [
 impl Row {
     /// One cell per [`COLUMNS`] entry. Accuracy on N test images has at most log10(N) decimals;
     /// four cover the 10,000 of MNIST exactly.
-    fn cells(&self) -> [String; 14] {
+    fn cells(&self) -> [String; 15] {
         [
             self.checkpoint.clone(),
+            self.revision.clone(),
             self.model.clone(),
             self.params.to_string(),
             self.stored_percent.to_string(),

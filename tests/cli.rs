@@ -454,6 +454,28 @@ fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
         before,
         "one epoch of fine-tuning changed nothing"
     );
+    // Without --epochs and --lr, fine-tuning takes its own defaults (--recipe finetune): a few
+    // epochs at a fifth of the kind's paper rate, not a fresh run's 300 at the full rate.
+    let defaults = dir.path().join("defaults");
+    ok(&[
+        "train",
+        "--init-from",
+        src,
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "300",
+        "--device",
+        "cpu",
+        "--out",
+        defaults.to_str().unwrap(),
+    ]);
+    let training = checkpoint::read(&defaults).unwrap().info.training.unwrap();
+    assert_eq!(training.epochs_planned, 5);
+    assert!((training.lr - 0.005 * 0.2).abs() < 1e-12, "{}", training.lr);
+    assert_eq!(training.preset, Some(neuropos_models::recipe::Preset::Finetune));
+    let err = failure(&["train", "--model", "mlp3d", "--recipe", "finetune", "--out", out]);
+    assert!(err.contains("goes with --init-from"), "{err}");
 
     // The checkpoint fixes the architecture: contradicting flags are errors, agreeing ones not.
     let err = failure(&[

@@ -120,6 +120,8 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
     );
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["checkpoint"], pinned.as_str());
+    // The commit the reference resolved to, so a sweep names exactly what it measured.
+    assert_eq!(rows[0]["revision"], COMMIT);
     let snapshot = home
         .join("hub/models--neuropos--zoo/snapshots")
         .join(COMMIT);

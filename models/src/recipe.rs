@@ -176,17 +176,38 @@ impl Recipe {
     }
 }
 
-/// `train --recipe`: the paper's settings, or the best this project found for the kind on the
-/// validation split ([`best`]).
+/// `train --recipe`: the paper's settings, the best this project found for the kind on the
+/// validation split ([`best`]), or fine-tuning's ([`FINETUNE`], the default with
+/// `--init-from`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     #[default]
     Paper,
     Best,
+    Finetune,
 }
 
-crate::names::serde_named!(Preset, "recipe", [Preset::Paper, Preset::Best]);
+crate::names::serde_named!(
+    Preset,
+    "recipe",
+    [Preset::Paper, Preset::Best, Preset::Finetune]
+);
+
+/// What `--recipe finetune` sets where the flag is not given: a few epochs at a fraction of the
+/// kind's paper rate, with a fresh Adam. Measured (`scripts/finetune_study.sh`,
+/// results/accuracy/finetune.jsonl): from the shipped checkpoints, the paper's full rate costs
+/// the most of what was learned in the first epochs, and a fifth of it the least.
+pub struct Finetune {
+    pub epochs: usize,
+    /// The learning rate as a share of the kind's paper rate.
+    pub lr_factor: f64,
+}
+
+pub const FINETUNE: Finetune = Finetune {
+    epochs: 5,
+    lr_factor: 0.2,
+};
 
 /// What a preset sets where the flag is not given (a given flag always wins).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -218,9 +218,11 @@ pub struct TrainingChoices {
     /// Raw inhibition values start uniform in ±this [default: 0.1].
     #[cfg_attr(feature = "cli", arg(long))]
     pub inhibition_init: Option<f64>,
-    /// `paper` (the paper's settings) or `best`: the settings this project's ablation chose
-    /// for the kind on the validation split (docs/cli.md lists them); flags given beside it
-    /// win. Recorded in the checkpoint's provenance [default: paper].
+    /// `paper` (the paper's settings), `best` (the settings this project's ablation chose for
+    /// the kind on the validation split; docs/cli.md lists them) or `finetune` (with
+    /// --init-from: 5 epochs at a fifth of the kind's paper rate, measured in
+    /// results/accuracy/finetune.jsonl); flags given beside it win. Recorded in the
+    /// checkpoint's provenance [default: finetune with --init-from, else paper].
     #[cfg_attr(feature = "cli", arg(long))]
     pub recipe: Option<Preset>,
 }

@@ -99,8 +99,22 @@ impl RunSettings {
             config.pruning = Some(pruning);
             config.validate()?;
         }
-        let best = match training.recipe.unwrap_or_default() {
-            Preset::Paper => None,
+        // Fine-tuning has its own defaults: a pretrained network wants a few epochs at a lower
+        // rate, not a fresh run's 300 at the full one.
+        let preset = training.recipe.unwrap_or(match start {
+            Some(_) => Preset::Finetune,
+            None => Preset::Paper,
+        });
+        if preset == Preset::Finetune && start.is_none() {
+            return Err(Error::Run(
+                "--recipe finetune goes with --init-from (it sets how a pretrained network is \
+                 fine-tuned)"
+                    .into(),
+            ));
+        }
+        let finetune = (preset == Preset::Finetune).then_some(&recipe::FINETUNE);
+        let best = match preset {
+            Preset::Paper | Preset::Finetune => None,
             Preset::Best => Some(recipe::best(&config).ok_or_else(|| {
                 Error::Run(format!(
                     "--recipe best: the ablation has chosen no settings for {} yet (docs/cli.md \
@@ -120,13 +134,26 @@ impl RunSettings {
         let kind = config.kind;
         let base = best.map(|b| b.recipe).unwrap_or_default();
         let t = training;
+        let lr = t
+            .lr
+            .or(best.and_then(|b| b.lr))
+            .or(finetune.map(|f| kind.paper_learning_rate() * f.lr_factor))
+            .unwrap_or(kind.paper_learning_rate());
+        let epochs = t
+            .epochs
+            .or(finetune.map(|f| f.epochs))
+            .unwrap_or(kind.paper_epochs());
+        if let (Some(_), Some(start)) = (finetune, start) {
+            tracing::info!(
+                "fine-tuning {} with --recipe finetune: {epochs} epochs at lr {lr} and a fresh \
+                 Adam (--epochs, --lr or --recipe paper to change; results/accuracy/finetune.jsonl)",
+                start.source
+            );
+        }
         let settings = RunSettings {
             format: RUN_FORMAT.into(),
-            lr: t
-                .lr
-                .or(best.and_then(|b| b.lr))
-                .unwrap_or(kind.paper_learning_rate()),
-            epochs: t.epochs.unwrap_or(kind.paper_epochs()),
+            lr,
+            epochs,
             batch_size: t
                 .batch_size
                 .or(best.and_then(|b| b.batch_size))
@@ -146,7 +173,10 @@ impl RunSettings {
                 snn_loss: t.snn_loss.unwrap_or(base.snn_loss),
             },
             val_split: t.val_split,
-            preset: best.map(|_| Preset::Best),
+            preset: match preset {
+                Preset::Paper => None,
+                p => Some(p),
+            },
             init_from: start.map(|s| s.source.clone()),
             lineage: None,
             config,
