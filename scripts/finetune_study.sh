@@ -22,7 +22,8 @@ for model in mlp3d mlp-h14 snn3d; do
         python3 - "$out/metrics.jsonl" "$model" "$lr" "$before" <<'PY'
 import json, sys
 path, model, lr, before = sys.argv[1:5]
-rows = [json.loads(l) for l in open(path)]
+# Line 0 is the loaded checkpoint scored before any step (on the test set).
+rows = [r for r in map(json.loads, open(path)) if r.get("epoch", 0) >= 1]
 print(json.dumps({
     "checkpoint": f"checkpoints/{model}", "epochs": len(rows), "lr": float(lr),
     "test_accuracy_before": float(before),

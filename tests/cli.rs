@@ -455,7 +455,7 @@ fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
         "one epoch of fine-tuning changed nothing"
     );
     // Without --epochs and --lr, fine-tuning takes its own defaults (--recipe finetune): a few
-    // epochs at a fifth of the kind's paper rate, not a fresh run's 300 at the full rate.
+    // epochs at a low rate, not a fresh run's 300 at the paper's.
     let defaults = dir.path().join("defaults");
     ok(&[
         "train",
@@ -472,7 +472,7 @@ fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
     ]);
     let training = checkpoint::read(&defaults).unwrap().info.training.unwrap();
     assert_eq!(training.epochs_planned, 5);
-    assert!((training.lr - 0.005 * 0.2).abs() < 1e-12, "{}", training.lr);
+    assert_eq!(training.lr, 0.0005);
     assert_eq!(training.preset, Some(neuropos_models::recipe::Preset::Finetune));
     let err = failure(&["train", "--model", "mlp3d", "--recipe", "finetune", "--out", out]);
     assert!(err.contains("goes with --init-from"), "{err}");

@@ -137,7 +137,7 @@ impl RunSettings {
         let lr = t
             .lr
             .or(best.and_then(|b| b.lr))
-            .or(finetune.map(|f| kind.paper_learning_rate() * f.lr_factor))
+            .or(finetune.map(|f| f.lr))
             .unwrap_or(kind.paper_learning_rate());
         let epochs = t
             .epochs
