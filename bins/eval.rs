@@ -216,10 +216,7 @@ fn score(
     let mut loaded = checkpoint::load(&path, DType::F32, device)
         .with_context(|| format!("loading checkpoint {source}"))?;
     let name = source.to_string();
-    let revision = match source {
-        CheckpointSource::Hub(_) => neuropos_models::run::snapshot_commit(&path).unwrap_or_default(),
-        CheckpointSource::Local(_) => String::new(),
-    };
+    let revision = source.revision(&path).unwrap_or_default();
     let scoring = data.get(args, &loaded.info, &name, device)?;
     let rounded = precision::round_to(&mut loaded, args.precision)
         .with_context(|| format!("rounding {source} to {}", args.precision))?;

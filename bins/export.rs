@@ -97,6 +97,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let description = serde_json::json!({
         "format": "neuropos-dense/1",
         "source": args.checkpoint.to_string(),
+        // The Hub commit an hf:// reference resolved to.
+        "source_revision": args.checkpoint.revision(&path),
         "source_model": model,
         // The share of all weights pruned (the checkpoint's own and any further), and what
         // that left.

@@ -68,6 +68,9 @@ struct Prediction {
     /// A spiking network whose most spiking classes tied: the membrane decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     tie: Option<String>,
+    /// The Hub commit an hf:// checkpoint resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<String>,
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
@@ -78,6 +81,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let path = args.checkpoint.resolve()?;
     let loaded = checkpoint::load(&path, DType::F32, &device)
         .with_context(|| format!("loading checkpoint {}", args.checkpoint))?;
+    let revision = args.checkpoint.revision(&path);
+    if let Some(commit) = &revision {
+        tracing::info!("{} resolved to commit {commit}", args.checkpoint);
+    }
     let record = loaded
         .info
         .training
@@ -141,6 +148,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 top,
                 prepared,
                 tie,
+                revision: revision.clone(),
             }
         })
         .collect();

@@ -65,7 +65,9 @@ pub fn run(args: PullArgs) -> anyhow::Result<()> {
             match std::fs::read(from.join(name)) {
                 Ok(bytes) => checkpoint::write_atomically(&args.out.join(name), &bytes)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("reading {name} of {}", args.source)),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading {name} of {}", args.source))
+                }
             }
         }
     }

@@ -99,6 +99,9 @@ pub fn run(args: VizArgs) -> anyhow::Result<()> {
         bail!("--out {}: write a .png or an .svg", out.display());
     }
     let path = args.checkpoint.resolve()?;
+    if let Some(commit) = args.checkpoint.revision(&path) {
+        tracing::info!("{} resolved to commit {commit}", args.checkpoint);
+    }
     let loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading {}", args.checkpoint))?;
     let network = &loaded.network;
@@ -230,6 +233,9 @@ fn run_viewer(args: &VizArgs, html: &std::path::Path) -> anyhow::Result<()> {
         ],
     };
     let path = args.checkpoint.resolve()?;
+    if let Some(commit) = args.checkpoint.revision(&path) {
+        tracing::info!("{} resolved to commit {commit}", args.checkpoint);
+    }
     let mut loaded = checkpoint::load(&path, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading {}", args.checkpoint))?;
     // A checkpoint that prunes itself starts the slider at its own share (the model as stored);

@@ -28,7 +28,10 @@ pub fn fetch_with(reference: &HubRef, optional: &[&str]) -> Result<PathBuf> {
     let offline = offline();
     let mut folder: Option<PathBuf> = None;
     let required = [CONFIG_FILE, MODEL_FILE].map(|f| (f, true));
-    for (file, needed) in required.into_iter().chain(optional.iter().map(|f| (*f, false))) {
+    for (file, needed) in required
+        .into_iter()
+        .chain(optional.iter().map(|f| (*f, false)))
+    {
         let in_repo = match &reference.subdir {
             Some(subdir) => format!("{subdir}/{file}"),
             None => file.to_string(),

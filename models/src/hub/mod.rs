@@ -19,7 +19,7 @@
 //! short, fails and leaves no partial file.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::{Error, Result};
@@ -154,6 +154,15 @@ impl CheckpointSource {
     /// [`fetch`].
     pub fn resolve(&self) -> Result<PathBuf> {
         self.resolve_with(&[])
+    }
+
+    /// The Hub commit a reference resolved to, read off the cache folder `resolved` it was
+    /// downloaded into (`…/snapshots/{commit}/…`); `None` for a local checkpoint.
+    pub fn revision(&self, resolved: &Path) -> Option<String> {
+        match self {
+            CheckpointSource::Local(_) => None,
+            CheckpointSource::Hub(_) => crate::run::snapshot_commit(resolved),
+        }
     }
 
     /// [`CheckpointSource::resolve`], bringing the files of `optional` a Hub repository has
