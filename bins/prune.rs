@@ -286,6 +286,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         final_val_accuracy: None,
         preset: None,
         dataset: origin.record,
+        distillation: None,
     };
     save(&args.out, &pruned, provenance, &metrics)?;
     tracing::info!(

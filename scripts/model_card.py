@@ -219,7 +219,7 @@ def nir_lines(d, name, model):
            "trained with the subtract reset; NIR's LIF resets to zero, so the graph does not run "
            "as the network does")
     return [
-        f"NIR: `neuropos export {name} --format nir` writes the network as a NIR graph ({how}). "
+        f"NIR: `neuropos export checkpoints/{name} --format nir` writes the network as a NIR graph ({how}). "
         f"Read by `nir.read`, built by snnTorch's `import_from_nir` and run for "
         f"{row['time_steps']} steps on the first {row['images']:,} test images, it predicts "
         f"the class `neuropos eval` predicts on {row['same_class']:.1%} of them "

@@ -473,8 +473,13 @@ fn fine_tuning_starts_from_the_checkpoint_and_records_its_lineage() {
     let training = checkpoint::read(&defaults).unwrap().info.training.unwrap();
     assert_eq!(training.epochs_planned, 5);
     assert_eq!(training.lr, 0.0005);
-    assert_eq!(training.preset, Some(neuropos_models::recipe::Preset::Finetune));
-    let err = failure(&["train", "--model", "mlp3d", "--recipe", "finetune", "--out", out]);
+    assert_eq!(
+        training.preset,
+        Some(neuropos_models::recipe::Preset::Finetune)
+    );
+    let err = failure(&[
+        "train", "--model", "mlp3d", "--recipe", "finetune", "--out", out,
+    ]);
     assert!(err.contains("goes with --init-from"), "{err}");
 
     // The checkpoint fixes the architecture: contradicting flags are errors, agreeing ones not.

@@ -153,7 +153,12 @@ fn hub_checkpoints_download_validate_fail_clearly_and_work_offline() {
     assert_eq!(std::fs::read(pulled.join("metrics.jsonl")).unwrap(), log);
     let bare = home.join("bare");
     let out = neuropos(
-        &["pull", "hf://neuropos/embedded", "--out", bare.to_str().unwrap()],
+        &[
+            "pull",
+            "hf://neuropos/embedded",
+            "--out",
+            bare.to_str().unwrap(),
+        ],
         home,
         port,
         false,

@@ -56,6 +56,9 @@ pub struct Provenance {
     /// The data it was trained on (absent: MNIST, as every checkpoint before datasets were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<crate::data::DatasetRecord>,
+    /// `train --distill-from`: the teacher and the loss's T and A.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<crate::distill::Distillation>,
 }
 
 /// Where a fine-tuned checkpoint came from.

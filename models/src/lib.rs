@@ -40,6 +40,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod distill;
 pub mod encoder;
 pub mod error;
 pub mod export_c;

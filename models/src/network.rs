@@ -483,6 +483,63 @@ impl Network {
         }
     }
 
+    /// What distillation compares (`train --distill-from`): an MLP's logits, an SNN's output
+    /// membrane summed over the steps, `[B, classes]`.
+    pub fn distillation_scores(&self, x: &Tensor) -> Result<Tensor> {
+        self.loss_parts(x, None, &Recipe::default(), DrawKey::evaluation(0))
+            .map(|(_, scores)| scores)
+    }
+
+    /// [`Network::loss_with`] and [`Network::distillation_scores`] from one forward pass, for a
+    /// distilled step.
+    pub fn loss_and_scores(
+        &self,
+        x: &Tensor,
+        labels: &Tensor,
+        recipe: &Recipe,
+        key: DrawKey,
+    ) -> Result<(Tensor, Tensor)> {
+        let (loss, scores) = self.loss_parts(x, Some(labels), recipe, key)?;
+        Ok((loss.expect("labels were given"), scores))
+    }
+
+    fn loss_parts(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        recipe: &Recipe,
+        key: DrawKey,
+    ) -> Result<(Option<Tensor>, Tensor)> {
+        match &self.config.lif {
+            None => {
+                let logits = self.logits(x)?;
+                let loss = labels
+                    .map(|y| smoothed_cross_entropy(&logits, y, recipe.label_smoothing))
+                    .transpose()?;
+                Ok((loss, logits))
+            }
+            Some(lif_cfg) => {
+                let currents = self.output_currents(x, lif_cfg, key)?;
+                let out = lif(&currents, lif_cfg, true)?;
+                let membrane = out.membrane.ok_or_else(|| {
+                    candle_core::Error::Msg("the output LIF layer lost its membranes".into())
+                })?;
+                let loss = match labels {
+                    None => None,
+                    Some(_) if recipe.label_smoothing != 0.0 => candle_core::bail!(
+                        "label smoothing applies to MLPs; the membrane loss of {} has none",
+                        self.config.describe()
+                    ),
+                    Some(y) => Some(match recipe.snn_loss {
+                        SnnLoss::Membrane => membrane_cross_entropy(&currents, y, lif_cfg)?,
+                        SnnLoss::Count => smoothed_cross_entropy(&out.spikes.sum(0)?, y, 0.0)?,
+                    }),
+                };
+                Ok((loss, membrane.sum(0)?))
+            }
+        }
+    }
+
     /// Predicted class per sample: the largest logit (MLP), or the most output spikes with
     /// ties broken by the larger summed membrane potential (SNN).
     pub fn predict(&self, x: &Tensor) -> Result<Vec<u32>> {

@@ -130,6 +130,33 @@ pub fn train_batches(
     order: &[u32],
     start: EpochStart,
     plan: &StepPlan,
+    after_batch: impl FnMut(usize, f32) -> bool,
+) -> Result<EpochReport> {
+    train_batches_distilled(
+        network,
+        optimizer,
+        (images, labels),
+        batch_size,
+        order,
+        start,
+        plan,
+        None,
+        after_batch,
+    )
+}
+
+/// [`train_batches`] with a teacher's soft targets in every step's loss
+/// ([`crate::distill`]).
+#[allow(clippy::too_many_arguments)]
+pub fn train_batches_distilled(
+    network: &Network,
+    optimizer: &mut Adam,
+    (images, labels): (&Tensor, &Tensor),
+    batch_size: usize,
+    order: &[u32],
+    start: EpochStart,
+    plan: &StepPlan,
+    teacher: Option<&crate::distill::Teacher>,
     mut after_batch: impl FnMut(usize, f32) -> bool,
 ) -> Result<EpochReport> {
     if batch_size == 0 {
@@ -162,7 +189,14 @@ pub fn train_batches(
             ));
         }
         let key = crate::encoder::DrawKey::training(plan.seed, optimizer.steps());
-        let loss = network.loss_with(&x, &y, &plan.recipe, key)?;
+        let loss = match teacher {
+            None => network.loss_with(&x, &y, &plan.recipe, key)?,
+            Some(teacher) => {
+                let (label_loss, scores) = network.loss_and_scores(&x, &y, &plan.recipe, key)?;
+                let targets = teacher.batch_log_targets(&idx, &x)?;
+                teacher.loss(&label_loss, &scores, &targets)?
+            }
+        };
         let mut value = loss.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         if optimizer.poisons_next_loss() {
             value = f32::NAN;

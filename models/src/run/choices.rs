@@ -192,6 +192,25 @@ pub struct TrainingChoices {
     /// on validation, never on test.
     #[cfg_attr(feature = "cli", arg(long, value_name = "N"))]
     pub val_split: Option<usize>,
+    /// Distil from this teacher (a directory or hf://owner/repo[@revision][/subdir], any kind
+    /// with the student's inputs and classes): loss = (1 − A)·(the student's own loss) +
+    /// A·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), on an MLP's logits or an SNN's summed
+    /// output membrane. The teacher is frozen; the run records it (with the SHA-256 of its
+    /// weights), T and A.
+    #[cfg_attr(feature = "cli", arg(long, value_name = "TEACHER"))]
+    pub distill_from: Option<String>,
+    /// With --distill-from: the temperature T [default: 4].
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "T", requires = "distill_from")
+    )]
+    pub distill_temperature: Option<f64>,
+    /// With --distill-from: the weight A of the teacher's term, in [0, 1] [default: 0.9].
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, value_name = "A", requires = "distill_from")
+    )]
+    pub distill_weight: Option<f64>,
     /// Samples per batch [default: 600].
     #[cfg_attr(feature = "cli", arg(long))]
     pub batch_size: Option<usize>,

@@ -81,6 +81,19 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The OS file lock on `dir` (created if need be): released when the process ends, however it
 /// ends, and when the returned file is dropped.
+/// Removes `dir` if it holds nothing but the lock file (a run that failed before its first
+/// write, in a directory it created); anything else there stays.
+pub fn remove_if_only_lock(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.iter().all(|n| n == LOCK_FILE) {
+        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 pub fn lock(dir: &Path) -> Result<File> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::Run(format!(

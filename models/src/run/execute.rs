@@ -11,6 +11,7 @@ use super::directory::{self, METRICS_FILE, RUN_FILE};
 use super::{Beginning, Hooks, Outcome, Run, RunSettings, Start};
 use crate::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use crate::data::{HeldOutSplits, Origin};
+use crate::distill::Teacher;
 use crate::recipe::steepness_at;
 use crate::resume::{self, Position, RngState};
 use crate::training::{self, Adam, EpochStart, StepPlan};
@@ -239,17 +240,54 @@ struct Progress {
     provenance: Provenance,
     plan: StepPlan,
     metrics: std::fs::File,
+    /// `--distill-from`: the frozen teacher.
+    teacher: Option<Teacher>,
 }
 
 impl Run {
+    /// The `--distill-from` teacher, loaded and checked against the student (and, resumed,
+    /// against the weights the run recorded); its soft targets computed once unless the recipe
+    /// augments. A fresh run records the teacher's commit and SHA-256 in its settings.
+    fn teacher(&mut self, data: &Data, device: &Device) -> Result<Option<Teacher>> {
+        let Some(d) = self.settings.distillation.clone() else {
+            return Ok(None);
+        };
+        let config = &self.settings.config;
+        let recorded = (!d.sha256.is_empty()).then_some(&d);
+        let mut teacher = Teacher::load(
+            &d.source,
+            d.temperature,
+            d.weight,
+            (config.input_size(), config.output_size()),
+            recorded,
+            device,
+        )?;
+        if self.settings.recipe.augment_shift == 0 {
+            teacher.precompute(&data.held_out.splits.train_x)?;
+        }
+        self.settings.distillation = Some(teacher.settings.clone());
+        Ok(Some(teacher))
+    }
+
     /// Trains the run to its last epoch, or until `hooks` asks it to stop; saves after every
-    /// epoch and when stopped.
-    pub fn execute(mut self, device: &Device, hooks: &mut dyn Hooks) -> Result<Outcome> {
+    /// epoch and when stopped. A fresh run that fails before writing anything leaves no
+    /// directory it made.
+    pub fn execute(self, device: &Device, hooks: &mut dyn Hooks) -> Result<Outcome> {
+        let (dir, created) = (self.dir.clone(), self.created_dir);
+        let result = self.execute_inner(device, hooks);
+        if result.is_err() && created {
+            directory::remove_if_only_lock(&dir);
+        }
+        result
+    }
+
+    fn execute_inner(mut self, device: &Device, hooks: &mut dyn Hooks) -> Result<Outcome> {
         let data = Data::load(&self.settings, device)?;
         let mut trainer = Trainer::build(&mut self, device)?;
         if let (Beginning::Fresh, Some(start)) = (&self.beginning, &self.start) {
             self.settings.lineage = Some(lineage(start, &trainer.network, data.test())?);
         }
+        let teacher = self.teacher(&data, device)?;
         let metrics = prepare_dir(&self.dir, &self.settings, &self.beginning)?;
         let params: usize = trainer.vars.all_vars().iter().map(|v| v.elem_count()).sum();
         let s = &self.settings;
@@ -270,6 +308,7 @@ impl Run {
             plan: s.step_plan(data.train_samples),
             position,
             metrics,
+            teacher,
         };
         for epoch in progress.position.epochs_completed + 1..=s.epochs {
             if hooks.should_stop() {
@@ -310,11 +349,10 @@ impl Run {
         hooks.epoch_starts(epoch, epochs, batches, position.batch);
         let started = Instant::now();
         let splits = &data.held_out.splits;
-        let report = training::train_batches(
+        let report = training::train_batches_distilled(
             &trainer.network,
             &mut trainer.optimizer,
-            &splits.train_x,
-            &splits.train_y,
+            (&splits.train_x, &splits.train_y),
             s.batch_size,
             &order,
             EpochStart {
@@ -323,6 +361,7 @@ impl Run {
                 samples: position.samples,
             },
             &progress.plan,
+            progress.teacher.as_ref(),
             |_, loss| {
                 hooks.batch_finished(loss);
                 !hooks.should_stop()

@@ -121,6 +121,9 @@ pub struct Run {
     start: Option<Start>,
     beginning: Beginning,
     fault: Option<Fault>,
+    /// This run made its directory: a run that fails before writing anything removes it again
+    /// (a failing command leaves what it was pointed at as it was).
+    created_dir: bool,
     _lock: File,
 }
 
@@ -158,8 +161,14 @@ impl Run {
                 dir.display()
             )));
         }
+        let created_dir = !dir.exists();
         let lock = directory::lock(dir)?;
-        check_out_dir(dir, force, "a run")?;
+        if let Err(e) = check_out_dir(dir, force, "a run") {
+            if created_dir {
+                directory::remove_if_only_lock(dir);
+            }
+            return Err(e);
+        }
         if force && !held_run_files(dir).is_empty() {
             // The old run stays resumable until every flag, file and the device are checked
             // and the new run writes its first file.
@@ -171,6 +180,7 @@ impl Run {
             start,
             beginning: Beginning::Fresh,
             fault: None,
+            created_dir,
             _lock: lock,
         })
     }
@@ -205,6 +215,7 @@ impl Run {
             start,
             beginning: Beginning::Resumed(state),
             fault: None,
+            created_dir: false,
             _lock: lock,
         })))
     }

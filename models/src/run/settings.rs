@@ -44,6 +44,10 @@ pub struct RunSettings {
     /// `--recipe best` (absent for the paper's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
+    /// `--distill-from`: the teacher as given and T, A; its commit and the SHA-256 of its
+    /// weights once the run has loaded it (what a resume checks the teacher against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distillation: Option<crate::distill::Distillation>,
     /// The `--init-from` reference as given, and what it was when the run started.
     pub init_from: Option<String>,
     pub lineage: Option<Lineage>,
@@ -134,11 +138,10 @@ impl RunSettings {
         let kind = config.kind;
         let base = best.map(|b| b.recipe).unwrap_or_default();
         let t = training;
-        let lr = t
-            .lr
-            .or(best.and_then(|b| b.lr))
-            .or(finetune.map(|f| f.lr))
-            .unwrap_or(kind.paper_learning_rate());
+        let lr =
+            t.lr.or(best.and_then(|b| b.lr))
+                .or(finetune.map(|f| f.lr))
+                .unwrap_or(kind.paper_learning_rate());
         let epochs = t
             .epochs
             .or(finetune.map(|f| f.epochs))
@@ -177,6 +180,18 @@ impl RunSettings {
                 Preset::Paper => None,
                 p => Some(p),
             },
+            distillation: t
+                .distill_from
+                .as_ref()
+                .map(|source| crate::distill::Distillation {
+                    source: source.clone(),
+                    commit: None,
+                    sha256: String::new(),
+                    temperature: t
+                        .distill_temperature
+                        .unwrap_or(crate::distill::DEFAULT_TEMPERATURE),
+                    weight: t.distill_weight.unwrap_or(crate::distill::DEFAULT_WEIGHT),
+                }),
             init_from: start.map(|s| s.source.clone()),
             lineage: None,
             config,
@@ -240,6 +255,9 @@ impl RunSettings {
             ));
         }
         recipe.validate(self.epochs).map_err(Error::Run)?;
+        if let Some(d) = &self.distillation {
+            crate::distill::validate(d.temperature, d.weight).map_err(Error::Run)?;
+        }
         if recipe.steepness_final.is_some() && !config.kind.is_embedded() {
             return refuse(
                 "--steepness-final anneals the inhibition masks; a baseline has none".into(),
@@ -302,6 +320,7 @@ impl RunSettings {
             final_val_accuracy: position.last_val_accuracy,
             preset: self.preset,
             dataset: origin.record.clone(),
+            distillation: self.distillation.clone(),
         }
     }
 
