@@ -58,7 +58,7 @@ pub struct Provenance {
     pub dataset: Option<crate::data::DatasetRecord>,
     /// `train --distill-from`: the teacher and the loss's T and A.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distillation: Option<crate::distill::Distillation>,
+    pub distillation: Option<Distillation>,
 }
 
 /// Where a fine-tuned checkpoint came from.
@@ -74,6 +74,19 @@ pub struct Lineage {
     pub source_epochs: Option<usize>,
     /// The test accuracy of the loaded source scored before the first fine-tuning step.
     pub initial_test_accuracy: f64,
+}
+
+/// What a distilled run (`train --distill-from`, [`crate::distill`]) records (in `run.json` and the checkpoint's provenance): the teacher as
+/// given, the Hub commit it resolved to, the SHA-256 of its weights file, `T` and `A`. A resumed
+/// run reloads the teacher from `source` and refuses one whose weights changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distillation {
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    pub sha256: String,
+    pub temperature: f64,
+    pub weight: f64,
 }
 
 /// The JSON in `config.json` and in the safetensors metadata.

@@ -7,7 +7,6 @@
 //! once per training image, before the first step; with it, per batch on the shifted images.
 
 use candle_core::{DType, Device, Tensor, D};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint;
@@ -19,18 +18,7 @@ pub const DEFAULT_TEMPERATURE: f64 = 4.0;
 /// `--distill-weight` when not given: the soft targets dominate, the labels still count.
 pub const DEFAULT_WEIGHT: f64 = 0.9;
 
-/// What a distilled run records (in `run.json` and the checkpoint's provenance): the teacher as
-/// given, the Hub commit it resolved to, the SHA-256 of its weights file, `T` and `A`. A resumed
-/// run reloads the teacher from `source` and refuses one whose weights changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Distillation {
-    pub source: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    pub sha256: String,
-    pub temperature: f64,
-    pub weight: f64,
-}
+pub use crate::checkpoint::Distillation;
 
 /// `T` and `A` as the flags or a `run.json` give them.
 pub fn validate(temperature: f64, weight: f64) -> std::result::Result<(), String> {

@@ -104,7 +104,7 @@ pub fn load_dataset(reference: &str) -> Result<(Dataset, String, String)> {
                 .send()
                 .map_err(|e| fail(format!("downloading {file} failed: {e}")))?;
             if commit.is_none() {
-                commit = crate::run::snapshot_commit(&path);
+                commit = super::snapshot_commit(&path);
             }
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             sha.update(&bytes);

@@ -161,7 +161,7 @@ impl CheckpointSource {
     pub fn revision(&self, resolved: &Path) -> Option<String> {
         match self {
             CheckpointSource::Local(_) => None,
-            CheckpointSource::Hub(_) => crate::run::snapshot_commit(resolved),
+            CheckpointSource::Hub(_) => snapshot_commit(resolved),
         }
     }
 
@@ -205,6 +205,15 @@ pub fn offline() -> bool {
             "1" | "true" | "yes" | "on"
         )
     })
+}
+
+/// The Hub commit a snapshot path was downloaded at: the folder under `snapshots/`.
+pub fn snapshot_commit(path: &Path) -> Option<String> {
+    let mut parts = path.components().map(|c| c.as_os_str().to_string_lossy());
+    parts
+        .by_ref()
+        .find(|p| p == "snapshots")
+        .and_then(|_| parts.next().map(|c| c.into_owned()))
 }
 
 #[cfg(feature = "hub")]

@@ -163,12 +163,3 @@ pub fn remove_stale_temporaries(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
-
-/// The Hub commit a snapshot path was downloaded at: the folder under `snapshots/`.
-pub fn snapshot_commit(path: &Path) -> Option<String> {
-    let mut parts = path.components().map(|c| c.as_os_str().to_string_lossy());
-    parts
-        .by_ref()
-        .find(|p| p == "snapshots")
-        .and_then(|_| parts.next().map(|c| c.into_owned()))
-}

@@ -133,7 +133,7 @@ fn lineage(start: &Start, network: &Network, test: (&Tensor, &Tensor)) -> Result
     );
     Ok(Lineage {
         source: start.source.clone(),
-        commit: directory::snapshot_commit(&start.path),
+        commit: crate::hub::snapshot_commit(&start.path),
         source_test_accuracy: training.and_then(|t| t.final_test_accuracy),
         source_epochs: training.map(|t| t.epochs_completed),
         initial_test_accuracy: initial,

@@ -25,10 +25,11 @@ mod execute;
 mod fine_tune;
 mod settings;
 
+pub use crate::hub::snapshot_commit;
 pub use choices::{ArchitectureChoices, Choices, PruneDuringChoices, Sizes, TrainingChoices};
 pub use directory::{
-    check_out_dir, clear_run_files, held_run_files, is_complete, lock, snapshot_commit,
-    truncate_metrics, LOCK_FILE, METRICS_FILE, RUN_FILE, RUN_FILES,
+    check_out_dir, clear_run_files, held_run_files, is_complete, lock, truncate_metrics, LOCK_FILE,
+    METRICS_FILE, RUN_FILE, RUN_FILES,
 };
 pub use fine_tune::{fine_tune, FineTune};
 pub use settings::{
