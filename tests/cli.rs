@@ -141,7 +141,7 @@ fn train_then_eval_agrees_with_the_library() {
     ]);
     assert_eq!(csv.lines().count(), 3);
     assert!(csv.starts_with(
-        "checkpoint,model,params,stored_percent,further_percent,prune_percent,scope,rank,compensated_on,kept_weights,total_weights,accuracy"
+        "checkpoint,revision,model,params,stored_percent,further_percent,prune_percent,scope,rank,compensated_on,kept_weights,total_weights,accuracy"
     ));
     let table = ok(&[
         "eval",
@@ -151,7 +151,7 @@ fn train_then_eval_agrees_with_the_library() {
         "--device",
         "cpu",
     ]);
-    assert!(table.starts_with("| checkpoint | model |"), "{table}");
+    assert!(table.starts_with("| checkpoint | revision | model |"), "{table}");
     assert_eq!(table.lines().count(), 3, "header, rule, one row: {table}");
 }
 
