@@ -151,7 +151,10 @@ fn train_then_eval_agrees_with_the_library() {
         "--device",
         "cpu",
     ]);
-    assert!(table.starts_with("| checkpoint | revision | model |"), "{table}");
+    assert!(
+        table.starts_with("| checkpoint | revision | model |"),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), 3, "header, rule, one row: {table}");
 }
 
