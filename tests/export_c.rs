@@ -196,3 +196,30 @@ fn what_the_c_export_cannot_write_is_refused() {
     assert!(err.contains("not a distance threshold"), "{err}");
     assert!(!out.exists(), "nothing written");
 }
+
+#[test]
+fn nir_export_writes_spiking_networks_and_refuses_mlps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("snn.nir");
+    ok(&[
+        "export",
+        zoo("snn-h14-zero").to_str().unwrap(),
+        "--format",
+        "nir",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..8], b"\x89HDF\r\n\x1a\n", "an HDF5 file");
+    let mlp = tmp.path().join("mlp.nir");
+    let err = failure(&[
+        "export",
+        zoo("mlp3d").to_str().unwrap(),
+        "--format",
+        "nir",
+        "--out",
+        mlp.to_str().unwrap(),
+    ]);
+    assert!(err.contains("NIR export writes spiking networks"), "{err}");
+    assert!(!mlp.exists(), "nothing written");
+}
