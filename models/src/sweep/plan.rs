@@ -113,11 +113,9 @@ pub fn read_info(dir: &Path) -> Option<CheckpointInfo> {
 pub fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) -> Option<PathBuf> {
     let row = &spec.rows[unit.row];
     let dir = zoo.join(row.zoo.as_ref()?);
-    // The zoo was trained and scored on all of MNIST with the paper's recipe: no reuse for
-    // runs on a slice of it or with other flags.
-    let mnist = matches!(spec.data.as_deref(), None | Some("mnist" | "vendored"));
+    // The zoo was trained and scored on all of its data with the paper's recipe: no reuse for
+    // runs on a slice of it, on other data or with other flags.
     if unit.seed != 0
-        || !mnist
         || !row.flags.is_empty()
         || over.train_limit.is_some()
         || over.test_limit.is_some()
@@ -127,6 +125,14 @@ pub fn zoo_checkpoint(spec: &Spec, unit: &Unit, over: &Overrides, zoo: &Path) ->
     }
     let info = read_info(&dir)?;
     let t = info.training?;
+    // A checkpoint without a dataset record was trained on MNIST.
+    let spec_data = match spec.data.as_deref() {
+        None | Some("mnist" | "vendored") => None,
+        Some(other) => Some(other),
+    };
+    if t.dataset.as_ref().map(|r| r.source.as_str()) != spec_data {
+        return None;
+    }
     let m = &info.model;
     let pruning = m.pruning.map(|p| p.percent);
     let wanted_pruning = unit.prune_during.filter(|&p| p > 0.0);
@@ -190,4 +196,35 @@ pub fn check_distinct(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zoo checkpoint counts as seed 0 only for a spec of the data it was trained on.
+    #[test]
+    fn the_zoo_is_reused_only_on_its_own_data() {
+        let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints");
+        let over = Overrides {
+            epochs: None,
+            seeds: vec![0],
+            train_limit: None,
+            test_limit: None,
+        };
+        let reused = |data: &str, checkpoint: &str| {
+            let text = format!(
+                "name = \"t\"\n{data}\n[[row]]\nname = \"r\"\nmodel = \"mlp\"\nhidden = [17]\n\
+                 lr = 0.001\nepochs = 300\nzoo = \"{checkpoint}\"\n"
+            );
+            let spec: Spec = toml::from_str(&text).unwrap();
+            let unit = units(&spec, &over, Path::new("/nonexistent")).remove(0);
+            zoo_checkpoint(&spec, &unit, &over, &zoo).is_some()
+        };
+        assert!(reused("", "mlp-h17"));
+        assert!(reused("data = \"mnist\"", "mlp-h17"));
+        assert!(reused("data = \"fashion-mnist\"", "fashion-mlp-h17"));
+        assert!(!reused("data = \"fashion-mnist\"", "mlp-h17"));
+        assert!(!reused("", "fashion-mlp-h17"));
+    }
 }
