@@ -14,8 +14,9 @@ fn config(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
 }
 
-fn distil(out: &Path, extra: &[&str]) -> String {
-    let teacher = teacher();
+/// A short mlp3d run into `out`, with `extra` flags (the teacher's among them or not).
+fn train(out: &Path, extra: &[&str]) -> String {
+    let out = out.to_str().unwrap().to_string();
     let mut args = vec![
         "train",
         "--model",
@@ -28,20 +29,27 @@ fn distil(out: &Path, extra: &[&str]) -> String {
         "1200",
         "--test-limit",
         "500",
+        "--device",
+        "cpu",
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+fn distil(out: &Path, extra: &[&str]) -> String {
+    let teacher = teacher();
+    let mut args = vec![
         "--distill-from",
         &teacher,
         "--distill-temperature",
         "3",
         "--distill-weight",
         "0.7",
-        "--device",
-        "cpu",
-        "--out",
     ];
-    let out = out.to_str().unwrap().to_string();
-    args.push(&out);
     args.extend_from_slice(extra);
-    ok(&args)
+    train(out, &args)
 }
 
 #[test]
@@ -61,23 +69,7 @@ fn a_distilled_run_records_its_teacher_and_resumes_to_the_same_bits() {
 
     // The soft targets change what is learned: the same run without them ends elsewhere.
     let plain = tmp.path().join("plain");
-    ok(&[
-        "train",
-        "--model",
-        "mlp3d",
-        "--hidden",
-        "32",
-        "--epochs",
-        "2",
-        "--train-limit",
-        "1200",
-        "--test-limit",
-        "500",
-        "--device",
-        "cpu",
-        "--out",
-        plain.to_str().unwrap(),
-    ]);
+    train(&plain, &[]);
     let weights = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
     assert_ne!(weights(&whole), weights(&plain));
 

@@ -52,7 +52,7 @@ impl Teacher {
         recorded: Option<&Distillation>,
         device: &Device,
     ) -> Result<Self> {
-        validate(temperature, weight).map_err(Error::Config)?;
+        // T and A were checked with the run's other settings (RunSettings::validate).
         let fail = |problem: String| Error::Config(format!("--distill-from {source}: {problem}"));
         let reference = CheckpointSource::parse(source)?;
         let path = reference.resolve()?;

@@ -223,7 +223,7 @@ pub(super) fn current0(layer: &Layer) -> String {
 /// `current0` of a pruned first layer: only the gathered inputs in the cells the limit can
 /// reach — a square of rows around the neuron, each row one run of the sorted inputs — and of
 /// those only the wires within the limit. (Narrowing each row to the disc's chord visits fewer
-/// inputs but costs more per row than it saves: measured on `mlp3d-pd80`.)
+/// inputs but cost more per row than it saved on `mlp3d-pd80`, in QEMU's instruction count.)
 pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
     let f = layer.free;
     let limit = layer.limit.expect("a regional layer has a limit");

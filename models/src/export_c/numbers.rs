@@ -142,33 +142,3 @@ fn wrap(values: &[String]) -> String {
 pub(super) fn literal(x: f32) -> String {
     format!("{x:?}f")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn f16_codes_read_back_as_the_rounded_values() {
-        for x in [
-            0.0f32,
-            -0.0,
-            1.0,
-            -2.5,
-            6.1e-5,
-            3.0e-7,
-            65504.0,
-            0.333_251_95,
-        ] {
-            let h = half::f16::from_f32(x);
-            assert_eq!(
-                h.to_f32(),
-                Array {
-                    name: "a".into(),
-                    values: vec![x],
-                    affine: None
-                }
-                .as_c(Precision::F16)[0]
-            );
-        }
-    }
-}

@@ -79,8 +79,6 @@ pub fn is_complete(dir: &Path) -> bool {
 /// still hold it while it dies (a sweep restarted right after a kill).
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
-/// The OS file lock on `dir` (created if need be): released when the process ends, however it
-/// ends, and when the returned file is dropped.
 /// Removes `dir` if it holds nothing but the lock file (a run that failed before its first
 /// write, in a directory it created); anything else there stays.
 pub fn remove_if_only_lock(dir: &Path) {
@@ -94,6 +92,8 @@ pub fn remove_if_only_lock(dir: &Path) {
     }
 }
 
+/// The OS file lock on `dir` (created if need be): released when the process ends, however it
+/// ends, and when the returned file is dropped.
 pub fn lock(dir: &Path) -> Result<File> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::Run(format!(
