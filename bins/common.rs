@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // hf-hub narrates every request of an upload at info and warns that a transfer other
+        // than its xet one falls back to sending the bytes inline (what a Hub without xet, or a
+        // small file, gets): what it says that matters reaches us as an error.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hf_hub=error"));
     // Colour only on a terminal, and never with NO_COLOR set (no-color.org): a log redirected
     // to a file (the sweep's train.log) stays plain text.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())

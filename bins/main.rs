@@ -8,6 +8,7 @@ mod figures;
 mod predict;
 mod prune;
 mod pull;
+mod push;
 mod sweep;
 mod train;
 mod viewer;
@@ -37,6 +38,9 @@ enum Command {
     /// Copy a checkpoint from the Hugging Face Hub (hf://owner/repo[@revision][/subdir]) into a
     /// directory, validated first.
     Pull(pull::PullArgs),
+    /// Publish a checkpoint directory to a Hugging Face Hub model repository in one commit
+    /// (config.json, model.safetensors, its model card README.md, metrics.jsonl).
+    Push(push::PushArgs),
     /// Classify 28×28 digit images (PNG, JPEG) with a checkpoint.
     Predict(predict::PredictArgs),
     /// Write a checkpoint as ordinary dense weight matrices (safetensors, Linear's layout).
@@ -71,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Push(args) => push::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Export(args) => export::run(args),
         Command::Prune(args) => prune::run(*args),

@@ -231,6 +231,8 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
 
     let source_accuracy = training::accuracy(&loaded.network, &data.test_x, &data.test_y)?;
     let source_training = loaded.info.training.clone();
+    // The Hub commit an hf:// source resolved to, read off the snapshot folder it came from.
+    let source_commit = args.source.revision(&loaded.file);
     let lr = args.lr.unwrap_or(model.kind.paper_learning_rate());
     let pruned = match by_weight {
         None => without_neurons(&args, percent, &loaded, &data.train_x)?,
@@ -276,7 +278,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         interrupted: false,
         init_from: Some(Lineage {
             source,
-            commit: None,
+            commit: source_commit,
             source_test_accuracy: source_training.as_ref().and_then(|t| t.final_test_accuracy),
             source_epochs: source_training.as_ref().map(|t| t.epochs_completed),
             initial_test_accuracy: source_accuracy,

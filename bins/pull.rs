@@ -4,12 +4,12 @@ use anyhow::Context;
 use candle_core::{DType, Device};
 use clap::Args;
 use neuropos_models::checkpoint::{self, CONFIG_FILE, MODEL_FILE};
+use neuropos_models::hub::push;
 use neuropos_models::hub::CheckpointSource;
-use neuropos_models::run::METRICS_FILE;
 use std::path::PathBuf;
 
-/// What `pull` brings beside the checkpoint when the source has it.
-const OPTIONAL: [&str; 2] = ["README.md", METRICS_FILE];
+/// What `pull` brings beside the checkpoint when the source has it: what `push` publishes.
+const OPTIONAL: [&str; 3] = [push::CARD_FILE, push::OPTIONAL[0], push::OPTIONAL[1]];
 
 #[derive(Args, Debug)]
 pub struct PullArgs {

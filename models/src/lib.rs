@@ -36,6 +36,7 @@
 //! plain-ops path, which CUDA and Metal run. With the `unstable-kernels` feature that module is
 //! public for the timing examples (no stability promise).
 
+pub mod card;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

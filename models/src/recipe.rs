@@ -114,6 +114,35 @@ impl Default for Recipe {
 }
 
 impl Recipe {
+    /// The `train` flags that set this recipe where it differs from the paper's, each `--flag
+    /// value`.
+    pub fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        let paper = Recipe::PAPER;
+        if self.schedule != paper.schedule {
+            flags.push(format!("--lr-schedule {}", self.schedule));
+        }
+        if self.warmup_epochs != paper.warmup_epochs {
+            flags.push(format!("--warmup-epochs {}", self.warmup_epochs));
+        }
+        if self.label_smoothing != paper.label_smoothing {
+            flags.push(format!("--label-smoothing {}", self.label_smoothing));
+        }
+        if self.augment_shift != paper.augment_shift {
+            flags.push(format!("--augment-shift {}", self.augment_shift));
+        }
+        if let Some(k) = self.steepness_final {
+            flags.push(format!("--steepness-final {k}"));
+        }
+        if self.axis_lr_scale != paper.axis_lr_scale {
+            flags.push(format!("--axis-lr-scale {}", self.axis_lr_scale));
+        }
+        if self.snn_loss != paper.snn_loss {
+            flags.push(format!("--snn-loss {:?}", self.snn_loss).to_lowercase());
+        }
+        flags
+    }
+
     /// The paper's: a constant rate, no warm-up, no smoothing.
     pub fn is_paper(&self) -> bool {
         *self == Recipe::default()
@@ -240,29 +269,7 @@ impl PresetSettings {
         if let Some(b) = self.batch_size {
             flags.push(format!("--batch-size {b}"));
         }
-        let r = &self.recipe;
-        let paper = Recipe::PAPER;
-        if r.schedule != paper.schedule {
-            flags.push(format!("--lr-schedule {}", r.schedule));
-        }
-        if r.warmup_epochs != paper.warmup_epochs {
-            flags.push(format!("--warmup-epochs {}", r.warmup_epochs));
-        }
-        if r.label_smoothing != paper.label_smoothing {
-            flags.push(format!("--label-smoothing {}", r.label_smoothing));
-        }
-        if r.augment_shift != paper.augment_shift {
-            flags.push(format!("--augment-shift {}", r.augment_shift));
-        }
-        if let Some(k) = r.steepness_final {
-            flags.push(format!("--steepness-final {k}"));
-        }
-        if r.axis_lr_scale != paper.axis_lr_scale {
-            flags.push(format!("--axis-lr-scale {}", r.axis_lr_scale));
-        }
-        if r.snn_loss != paper.snn_loss {
-            flags.push(format!("--snn-loss {:?}", r.snn_loss).to_lowercase());
-        }
+        flags.extend(self.recipe.flags());
         if flags.is_empty() {
             "the paper's settings".into()
         } else {

@@ -7,6 +7,16 @@
 //! line. Anything else gets a 404. A file may be served by a hostile or broken server instead
 //! ([`Quirk`]): a commit id or ETag that climbs out of the cache, a `Content-Length` of 10^15, a
 //! body that stops and hangs; [`start_silent`] accepts connections and never answers.
+//!
+//! [`start_writable`] also answers what hf-hub's upload API calls (its
+//! `src/repository/upload.rs`): `POST /api/repos/create`, `POST /api/models/{repo}/preupload/{rev}`
+//! (`lfs` for `.safetensors`, as the Hub classifies binaries), the LFS batch
+//! `POST /{repo}.git/info/lfs/objects/batch` (answering `basic`, so hf-hub sends the bytes
+//! inline), `POST /api/models/{repo}/commit/{rev}[?create_pr=1]` (NDJSON: a header line, then one
+//! line per file) and `POST /api/models/{repo}/branch/{branch}`, with a `Bearer` token checked on
+//! each ([`Accounts`]): 401 for an unknown token, 403 where the token's user does not own the
+//! repository, 409 for a repository that exists; a commit lands all its files at once or none.
+//! A pushed repository is then served at its branches and commits like any other.
 
 #![allow(dead_code)] // each test file uses its part
 
@@ -46,6 +56,46 @@ pub enum Quirk {
 /// `(repo, path in repo)` → file; revisions `main` and [`COMMIT`] both resolve to these.
 pub type Repos = HashMap<(String, String), Served>;
 
+/// Who may write what on a writable fake Hub.
+#[derive(Clone, Debug, Default)]
+pub struct Accounts {
+    /// Token → user name.
+    pub tokens: HashMap<String, String>,
+    /// Repositories that already exist (`owner/name` → owner), empty, owned by someone.
+    pub existing: HashMap<String, String>,
+    /// The commit route answers this status every time (a server failing mid-push).
+    pub commit_status: Option<u16>,
+}
+
+/// A repository created through the API: its branches and commits.
+#[derive(Clone, Debug, Default)]
+pub struct Pushed {
+    pub owner: String,
+    pub private: bool,
+    /// Branch (or `refs/pr/N`) → commit.
+    pub branches: HashMap<String, String>,
+    /// Commit → its files.
+    pub commits: HashMap<String, HashMap<String, Vec<u8>>>,
+    /// Commit messages in order.
+    pub messages: Vec<String>,
+}
+
+/// Everything a fake Hub serves; the writable part changes as it is pushed to.
+#[derive(Default)]
+pub struct State {
+    pub repos: Repos,
+    pub accounts: Accounts,
+    pub pushed: HashMap<String, Pushed>,
+}
+
+/// One request as read off the socket.
+struct Request {
+    method: String,
+    target: String,
+    token: Option<String>,
+    body: Vec<u8>,
+}
+
 fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
     let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -82,23 +132,57 @@ fn not_found(stream: &mut TcpStream, code: &str) {
     );
 }
 
-fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+fn read_request(stream: &TcpStream) -> Option<(String, Request)> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
+    reader.read_line(&mut line).ok()?;
+    let (mut length, mut token) = (0usize, None);
+    loop {
+        let mut header = String::new();
+        if reader
+            .read_line(&mut header)
+            .map(|n| n <= 2)
+            .unwrap_or(true)
+        {
+            break;
+        }
+        let Some((name, value)) = header.split_once(':') else {
+            continue;
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "authorization" => {
+                token = value
+                    .trim()
+                    .strip_prefix("Bearer ")
+                    .map(|t| t.trim().to_string())
+            }
+            _ => {}
+        }
+    }
+    let mut body = vec![0u8; length];
+    std::io::Read::read_exact(&mut reader, &mut body).ok()?;
+    let mut parts = line.split_whitespace();
+    let request = Request {
+        method: parts.next().unwrap_or("").to_string(),
+        target: parts.next().unwrap_or("").to_string(),
+        token,
+        body,
+    };
+    Some((line.trim().to_string(), request))
+}
+
+fn serve(mut stream: TcpStream, state: &Mutex<State>, requests: &Mutex<Vec<String>>) {
+    let Some((line, request)) = read_request(&stream) else {
+        return;
+    };
+    requests.lock().unwrap().push(line);
+    let mut state = state.lock().unwrap();
+    if writes(&mut stream, &mut state, &request) {
         return;
     }
-    let mut header = String::new();
-    while reader
-        .read_line(&mut header)
-        .map(|n| n > 2)
-        .unwrap_or(false)
-    {
-        header.clear();
-    }
-    requests.lock().unwrap().push(line.trim().to_string());
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let repos = &state.repos;
+    let (method, target) = (request.method.as_str(), request.target.as_str());
     let path: Vec<&str> = target
         .split('?')
         .next()
@@ -156,6 +240,306 @@ fn serve(mut stream: TcpStream, repos: &Repos, requests: &Mutex<Vec<String>>) {
     }
 }
 
+fn error(stream: &mut TcpStream, status: &str, message: &str) {
+    let body = format!("{{\"error\":\"{message}\"}}");
+    respond(
+        stream,
+        status,
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Content-Length", body.len().to_string()),
+        ],
+        body.as_bytes(),
+    );
+}
+
+fn json_body(request: &Request) -> serde_json::Value {
+    serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null)
+}
+
+/// A commit id from what it holds: 40 hex digits, as git's.
+fn commit_id(parent: &str, message: &str, files: &HashMap<String, Vec<u8>>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(parent.as_bytes());
+    hasher.update(message.as_bytes());
+    let mut names: Vec<&String> = files.keys().collect();
+    names.sort();
+    for name in names {
+        hasher.update(name.as_bytes());
+        hasher.update(Sha256::digest(&files[name]));
+    }
+    format!("{:x}", hasher.finalize())[..40].to_string()
+}
+
+/// The API's write routes, and reads of a repository pushed to this server; `false` for what
+/// [`serve`] answers from the read-only files.
+fn writes(stream: &mut TcpStream, state: &mut State, request: &Request) -> bool {
+    let user = request
+        .token
+        .as_ref()
+        .and_then(|t| state.accounts.tokens.get(t).cloned());
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((&request.target, ""));
+    let parts: Vec<String> = path
+        .split('/')
+        .skip(1)
+        .map(|p| p.replace("%2F", "/").replace("%2f", "/"))
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let post = request.method == "POST";
+    // Writing needs a known token.
+    let authorised = |stream: &mut TcpStream| match &user {
+        Some(user) => Some(user.clone()),
+        None => {
+            error(
+                stream,
+                "401 Unauthorized",
+                "Invalid credentials in Authorization header",
+            );
+            None
+        }
+    };
+    match parts.as_slice() {
+        ["api", "repos", "create"] if post => {
+            let Some(user) = authorised(stream) else {
+                return true;
+            };
+            let body = json_body(request);
+            let name = body["name"].as_str().unwrap_or("").to_string();
+            let owner = body["organization"].as_str().unwrap_or(&user).to_string();
+            let repo = format!("{owner}/{name}");
+            if owner != user {
+                error(
+                    stream,
+                    "403 Forbidden",
+                    "You don't have the rights to create a model under this namespace",
+                );
+            } else if state.pushed.contains_key(&repo)
+                || state.accounts.existing.contains_key(&repo)
+            {
+                error(
+                    stream,
+                    "409 Conflict",
+                    "You already created this model repo",
+                );
+            } else {
+                // A new repository has one commit, as the Hub's does.
+                let files = HashMap::from([(
+                    ".gitattributes".to_string(),
+                    b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n".to_vec(),
+                )]);
+                let commit = commit_id("", "initial commit", &files);
+                state.pushed.insert(
+                    repo.clone(),
+                    Pushed {
+                        owner,
+                        private: body["private"].as_bool().unwrap_or(false),
+                        branches: HashMap::from([("main".to_string(), commit.clone())]),
+                        commits: HashMap::from([(commit, files)]),
+                        messages: vec!["initial commit".into()],
+                    },
+                );
+                respond_json(stream, &format!("{{\"url\":\"http://hub/{repo}\"}}"));
+            }
+            true
+        }
+        ["api", "models", owner, name, action @ ("preupload" | "commit" | "branch"), rev]
+            if post =>
+        {
+            let repo = format!("{owner}/{name}");
+            let Some(user) = authorised(stream) else {
+                return true;
+            };
+            let Some(pushed) = state.pushed.get_mut(&repo) else {
+                if state.accounts.existing.contains_key(&repo) {
+                    error(
+                        stream,
+                        "403 Forbidden",
+                        "You don't have the rights to write to this repository",
+                    );
+                } else {
+                    not_found(stream, "RepoNotFound");
+                }
+                return true;
+            };
+            if pushed.owner != user {
+                error(
+                    stream,
+                    "403 Forbidden",
+                    "You don't have the rights to write to this repository",
+                );
+                return true;
+            }
+            match *action {
+                "preupload" => {
+                    let body = json_body(request);
+                    let files: Vec<String> = body["files"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|f| {
+                            let path = f["path"].as_str().unwrap_or("");
+                            let mode = if path.ends_with(".safetensors") {
+                                "lfs"
+                            } else {
+                                "regular"
+                            };
+                            format!(
+                                "{{\"path\":{},\"uploadMode\":\"{mode}\"}}",
+                                serde_json::Value::from(path)
+                            )
+                        })
+                        .collect();
+                    respond_json(stream, &format!("{{\"files\":[{}]}}", files.join(",")));
+                }
+                "branch" => {
+                    if pushed.branches.contains_key(*rev) {
+                        error(stream, "409 Conflict", "Reference already exists");
+                    } else {
+                        let head = pushed.branches["main"].clone();
+                        pushed.branches.insert(rev.to_string(), head);
+                        respond_json(stream, "{}");
+                    }
+                }
+                _ => {
+                    if let Some(status) = state.accounts.commit_status {
+                        error(stream, &format!("{status} Failing"), "Internal Error");
+                        return true;
+                    }
+                    let Some(head) = pushed.branches.get(*rev).cloned() else {
+                        not_found(stream, "RevisionNotFound");
+                        return true;
+                    };
+                    let mut files = pushed.commits[&head].clone();
+                    let mut message = String::new();
+                    for line in request
+                        .body
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                    {
+                        let line: serde_json::Value = serde_json::from_slice(line).unwrap();
+                        let value = &line["value"];
+                        match line["key"].as_str() {
+                            Some("header") => {
+                                message = value["summary"].as_str().unwrap_or("").into()
+                            }
+                            Some("file") => {
+                                use base64::Engine;
+                                let bytes = base64::engine::general_purpose::STANDARD
+                                    .decode(value["content"].as_str().unwrap_or(""))
+                                    .unwrap();
+                                files.insert(value["path"].as_str().unwrap().into(), bytes);
+                            }
+                            Some("deletedFile") => {
+                                files.remove(value["path"].as_str().unwrap());
+                            }
+                            other => panic!("the fake Hub takes no {other:?} line"),
+                        }
+                    }
+                    let commit = commit_id(&head, &message, &files);
+                    pushed.commits.insert(commit.clone(), files);
+                    pushed.messages.push(message);
+                    let pr = query.contains("create_pr=1");
+                    let (branch, extra) = if pr {
+                        let n = pushed
+                            .branches
+                            .keys()
+                            .filter(|b| b.starts_with("refs/pr/"))
+                            .count()
+                            + 1;
+                        (
+                            format!("refs/pr/{n}"),
+                            format!(",\"pullRequestUrl\":\"http://hub/{repo}/discussions/{n}\""),
+                        )
+                    } else {
+                        (rev.to_string(), String::new())
+                    };
+                    pushed.branches.insert(branch, commit.clone());
+                    respond_json(
+                        stream,
+                        &format!("{{\"success\":true,\"commitOid\":\"{commit}\",\"commitUrl\":\"http://hub/{repo}/commit/{commit}\"{extra}}}"),
+                    );
+                }
+            }
+            true
+        }
+        [owner, name_git, "info", "lfs", "objects", "batch"] if post => {
+            let repo = format!("{owner}/{}", name_git.trim_end_matches(".git"));
+            if authorised(stream).is_none() {
+                return true;
+            }
+            if !state.pushed.contains_key(&repo) {
+                not_found(stream, "RepoNotFound");
+                return true;
+            }
+            let body = json_body(request);
+            let objects = body["objects"].clone();
+            respond_json(
+                stream,
+                &format!("{{\"transfer\":\"basic\",\"objects\":{objects}}}"),
+            );
+            true
+        }
+        ["api", "models", owner, name, rest @ ..]
+            if state.pushed.contains_key(&format!("{owner}/{name}")) =>
+        {
+            let pushed = &state.pushed[&format!("{owner}/{name}")];
+            if pushed.private && user.as_ref() != Some(&pushed.owner) {
+                error(stream, "401 Unauthorized", "Repository not found");
+                return true;
+            }
+            let rev = match rest {
+                ["revision", rev] => *rev,
+                _ => "main",
+            };
+            match resolve_pushed(pushed, rev) {
+                Some(commit) => respond_json(
+                    stream,
+                    &format!("{{\"id\":\"{owner}/{name}\",\"sha\":\"{commit}\"}}"),
+                ),
+                None => not_found(stream, "RevisionNotFound"),
+            }
+            true
+        }
+        [owner, name, "resolve", rev, file @ ..]
+            if state.pushed.contains_key(&format!("{owner}/{name}")) =>
+        {
+            let pushed = &state.pushed[&format!("{owner}/{name}")];
+            if pushed.private && user.as_ref() != Some(&pushed.owner) {
+                error(stream, "401 Unauthorized", "Repository not found");
+                return true;
+            }
+            let Some(commit) = resolve_pushed(pushed, rev) else {
+                not_found(stream, "RevisionNotFound");
+                return true;
+            };
+            let Some(bytes) = pushed.commits[&commit].get(&file.join("/")) else {
+                not_found(stream, "EntryNotFound");
+                return true;
+            };
+            let headers = [
+                ("ETag", format!("\"{:x}\"", Sha256::digest(bytes))),
+                ("X-Repo-Commit", commit.clone()),
+                ("Content-Length", bytes.len().to_string()),
+            ];
+            let body: &[u8] = if request.method == "HEAD" { &[] } else { bytes };
+            respond(stream, "200 OK", &headers, body);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A branch or a commit of a pushed repository, as the commit it names.
+fn resolve_pushed(pushed: &Pushed, rev: &str) -> Option<String> {
+    match pushed.branches.get(rev) {
+        Some(commit) => Some(commit.clone()),
+        None => pushed.commits.contains_key(rev).then(|| rev.to_string()),
+    }
+}
+
 /// A file's `HEAD` or `GET` (`resolve/{rev}/{file}`) in `repo`.
 fn resolve(
     stream: &mut TcpStream,
@@ -209,6 +593,8 @@ pub struct FakeHub {
     pub port: u16,
     /// Every request line served, in order.
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// What it serves, and what was pushed to it.
+    pub state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -233,6 +619,7 @@ impl Drop for FakeHub {
 /// hands each to `handle` with the request log.
 fn listen(
     secs: u64,
+    state: Arc<Mutex<State>>,
     mut handle: impl FnMut(TcpStream, &Mutex<Vec<String>>) + Send + 'static,
 ) -> FakeHub {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -256,6 +643,7 @@ fn listen(
     FakeHub {
         port,
         requests,
+        state,
         stop,
         thread: Some(thread),
     }
@@ -264,12 +652,23 @@ fn listen(
 /// Serves `repos` on an ephemeral port until stopped (bounded: it also stops by itself after
 /// 120 s).
 pub fn start(repos: Repos) -> FakeHub {
-    listen(120, move |stream, seen| {
+    start_writable(repos, Accounts::default())
+}
+
+/// [`start`], taking pushes from the holders of `accounts`' tokens.
+pub fn start_writable(repos: Repos, accounts: Accounts) -> FakeHub {
+    let state = Arc::new(Mutex::new(State {
+        repos,
+        accounts,
+        pushed: HashMap::new(),
+    }));
+    let shared = state.clone();
+    listen(120, state, move |stream, seen| {
         stream.set_nonblocking(false).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        serve(stream, &repos, seen);
+        serve(stream, &shared, seen);
     })
 }
 
@@ -277,7 +676,7 @@ pub fn start(repos: Repos) -> FakeHub {
 /// dropped): what a hung mirror looks like.
 pub fn start_silent(secs: u64) -> FakeHub {
     let mut held = Vec::new();
-    listen(secs, move |stream, seen| {
+    listen(secs, Arc::default(), move |stream, seen| {
         seen.lock().unwrap().push("(connection)".to_string());
         held.push(stream);
     })

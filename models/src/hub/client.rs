@@ -111,13 +111,24 @@ pub fn endpoint() -> std::result::Result<String, String> {
 
 /// The Hub client: the endpoint checked, timeouts and the download limit from the environment.
 pub(crate) fn client() -> std::result::Result<HFClientSync, String> {
+    client_with_token(None)
+}
+
+/// [`client`], sending `token` (else the one hf-hub finds in the environment).
+pub(crate) fn client_with_token(
+    token: Option<String>,
+) -> std::result::Result<HFClientSync, String> {
     let endpoint = endpoint()?;
     let timeout = env_number("HF_HUB_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_SECS)?;
     let max_bytes = env_number("NEUROPOS_HUB_MAX_BYTES", DEFAULT_MAX_BYTES)?;
     let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
         format!("HF_HUB_DOWNLOAD_TIMEOUT={timeout} seconds is not a usable duration")
     })?;
-    hf_hub::HFClientBuilder::new()
+    let mut builder = hf_hub::HFClientBuilder::new();
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    builder
         .endpoint(endpoint.clone())
         .connect_timeout(timeout)
         .read_timeout(timeout)

@@ -221,6 +221,8 @@ mod client;
 #[cfg(feature = "hub-datasets")]
 pub mod datasets;
 #[cfg(feature = "hub")]
+pub mod push;
+#[cfg(feature = "hub")]
 pub use client::{endpoint, fetch, fetch_with, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_SECS};
 
 /// Without the `hub` feature there is no client: a reference is an error saying so.
