@@ -289,6 +289,7 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         preset: None,
         dataset: origin.record,
         distillation: None,
+        kept: None,
     };
     save(&args.out, &pruned, provenance, &metrics)?;
     tracing::info!(

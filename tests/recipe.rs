@@ -358,3 +358,103 @@ fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags()
         );
     }
 }
+
+const KEEP_BEST: &str = "train --model mlp --hidden 14 --epochs 40 --lr 0.05 --train-limit 2000 \
+    --batch-size 200 --test-limit 300 --val-split 1000 --keep best --patience 3 --device cpu \
+    --out";
+
+#[test]
+fn keep_best_keeps_the_best_validation_epoch_stops_on_patience_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    ok(&args(KEEP_BEST, &full, &[]));
+    let lines = metrics(&full);
+    let (epochs, kept_line) = lines.split_at(lines.len() - 1);
+    let kept_line = &kept_line[0];
+    let val: Vec<f64> = epochs
+        .iter()
+        .map(|l| l["val_accuracy"].as_f64().unwrap())
+        .collect();
+    // The first of the best validation scores, and patience epochs after it.
+    let best = val.iter().cloned().fold(f64::MIN, f64::max);
+    let best_epoch = val.iter().position(|v| *v == best).unwrap() + 1;
+    assert!(
+        val.len() < 40,
+        "patience 3 never stopped a 40-epoch run: {val:?}"
+    );
+    assert_eq!(val.len(), best_epoch + 3, "{val:?}");
+    assert_eq!(kept_line["kept_epoch"], best_epoch);
+    assert_eq!(kept_line["early_stopped"], true);
+    // The test set is scored once, on the kept weights.
+    assert!(epochs.iter().all(|l| l.get("test_accuracy").is_none()));
+    let t = training(&full);
+    assert_eq!(t["kept"]["epoch"], best_epoch);
+    assert_eq!(t["final_val_accuracy"], best);
+    assert_eq!(t["final_test_accuracy"], kept_line["test_accuracy"]);
+    assert_eq!(
+        t["final_test_accuracy"].as_f64().unwrap(),
+        eval_accuracy(&full, 300)
+    );
+    assert!(!full.join("best.safetensors").exists());
+
+    // The kept weights are the ones a run of exactly that many epochs ends with.
+    let short = tmp.path().join("short");
+    let epochs_arg = best_epoch.to_string();
+    let base: Vec<String> = args(KEEP_BEST, &short, &[])
+        .into_iter()
+        .filter(|a| !["--keep", "best", "--patience", "3"].contains(&a.as_str()))
+        .map(|a| if a == "40" { epochs_arg.clone() } else { a })
+        .collect();
+    ok(&base);
+    assert_eq!(
+        tensors(&short.join("model.safetensors")),
+        tensors(&full.join("model.safetensors"))
+    );
+
+    // Killed after the best epoch was saved, resumed: the same bytes.
+    let parted = tmp.path().join("parted");
+    let stop = ((best_epoch + 1) * 10 + 5).to_string();
+    ok(&args(KEEP_BEST, &parted, &["--debug-stop-after", &stop]));
+    assert!(parted.join("best.safetensors").exists());
+    ok(&["train", "--resume", parted.to_str().unwrap()].map(String::from));
+    assert_eq!(
+        std::fs::read(full.join("model.safetensors")).unwrap(),
+        std::fs::read(parted.join("model.safetensors")).unwrap()
+    );
+    for (a, b) in metrics(&full).iter().zip(metrics(&parted).iter()) {
+        for key in ["val_accuracy", "test_accuracy", "train_loss", "kept_epoch"] {
+            assert_eq!(a.get(key), b.get(key), "{key}");
+        }
+    }
+}
+
+#[test]
+fn keep_best_and_patience_need_a_validation_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = "train --model mlp --hidden 14 --epochs 2 --train-limit 600 --device cpu --out";
+    for (extra, said) in [
+        (&["--keep", "best"][..], "give --val-split N too"),
+        (
+            &["--val-split", "100", "--patience", "2"][..],
+            "goes with --keep best",
+        ),
+        (
+            &["--val-split", "100", "--keep", "best", "--patience", "0"][..],
+            "at least 1",
+        ),
+    ] {
+        let dir = tmp.path().join("x");
+        let out = neuropos(
+            &args(base, &dir, extra)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(said),
+            "{extra:?}: {err}"
+        );
+        assert!(!dir.exists(), "{extra:?} left {}", dir.display());
+    }
+}

@@ -187,6 +187,12 @@ pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) ->
     if let Some(n) = training.val_split {
         args.extend(["--val-split".into(), n.to_string()]);
     }
+    if let Some(kept) = &training.kept {
+        args.extend(["--keep".into(), "best".into()]);
+        if let Some(p) = kept.patience {
+            args.extend(["--patience".into(), p.to_string()]);
+        }
+    }
     if let Some(record) = &training.dataset {
         args.extend(["--data".into(), record.source.clone()]);
     }
@@ -287,7 +293,13 @@ pub fn model_card(dir: &Path, name: &str, reference: &str, files: &[&str]) -> Re
         split: "test".into(),
         metric_type: "accuracy".into(),
         metric_value: accuracy,
-        metric_name: format!("Test accuracy after {} epochs", training.epochs_completed),
+        metric_name: match &training.kept {
+            Some(kept) => format!(
+                "Test accuracy of epoch {}, the best on validation",
+                kept.epoch
+            ),
+            None => format!("Test accuracy after {} epochs", training.epochs_completed),
+        },
     };
     index.validate().map_err(|problem| no_card(&problem))?;
     let log = optional_json_lines(dir, crate::run::METRICS_FILE)?;
@@ -539,6 +551,21 @@ fn numbers(
     if let (Some(n), Some(val)) = (training.val_split, training.final_val_accuracy) {
         lines.push(format!(
             "| validation accuracy (the last {n} training images, held out) | {val:.4} |"
+        ));
+    }
+    if let Some(kept) = &training.kept {
+        lines.push(format!(
+            "| kept epoch | {} of {} trained: the best validation accuracy (`--keep best`{}){} |",
+            kept.epoch,
+            kept.epochs_trained,
+            kept.patience
+                .map(|p| format!(", `--patience {p}`"))
+                .unwrap_or_default(),
+            if kept.early_stopped {
+                "; stopped early"
+            } else {
+                ""
+            }
         ));
     }
     lines

@@ -59,6 +59,20 @@ pub struct Provenance {
     /// `train --distill-from`: the teacher and the loss's T and A.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distillation: Option<Distillation>,
+    /// `train --keep best`: the epoch these weights are from (the best on validation), and
+    /// whether the run stopped early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<crate::run::KeptEpoch>,
+}
+
+impl Provenance {
+    /// The run trained every planned epoch, or stopped early by `--patience`, and was not
+    /// interrupted: nothing left to train.
+    pub fn finished(&self) -> bool {
+        !self.interrupted
+            && (self.epochs_completed >= self.epochs_planned
+                || self.kept.as_ref().is_some_and(|k| k.early_stopped))
+    }
 }
 
 /// Where a fine-tuned checkpoint came from.
@@ -115,8 +129,7 @@ pub fn completed_training(dir: &Path) -> Option<Provenance> {
     let text = std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?;
     let info: CheckpointInfo = serde_json::from_str(&text).ok()?;
     let training = info.training?;
-    (training.epochs_completed >= training.epochs_planned && !training.interrupted)
-        .then_some(training)
+    training.finished().then_some(training)
 }
 
 /// Resolves a checkpoint argument: a directory holding `model.safetensors`, or the file.
@@ -146,12 +159,37 @@ pub fn save_with_masks(
     info: &CheckpointInfo,
     masks: Option<&[Tensor]>,
 ) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let model_path = dir.join(MODEL_FILE);
+    let (bytes, json) = serialize(&model_path, vars, info, masks)?;
+    write_atomically(&model_path, &bytes)?;
+    write_atomically(&dir.join(CONFIG_FILE), format!("{json}\n").as_bytes())
+}
+
+/// The checkpoint as one self-describing `.safetensors` file at `path` (its metadata carries
+/// the configuration): what [`read`] takes without a `config.json`.
+pub fn save_file(
+    path: &Path,
+    vars: &VarMap,
+    info: &CheckpointInfo,
+    masks: Option<&[Tensor]>,
+) -> Result<()> {
+    let (bytes, _) = serialize(path, vars, info, masks)?;
+    write_atomically(path, &bytes)
+}
+
+/// The safetensors bytes of a checkpoint (destined for `path`, named in errors) and its JSON.
+fn serialize(
+    path: &Path,
+    vars: &VarMap,
+    info: &CheckpointInfo,
+    masks: Option<&[Tensor]>,
+) -> Result<(Vec<u8>, String)> {
     if masks.is_some() != info.model.fixed_mask.is_some() {
         return Err(Error::Config(
             "masks are saved exactly when the config has a fixed_mask".into(),
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let json = serde_json::to_string_pretty(info).map_err(|e| Error::Config(e.to_string()))?;
     let mut tensors: BTreeMap<String, Tensor> = {
         let data = vars
@@ -171,11 +209,9 @@ pub fn save_with_masks(
         );
     }
     let metadata = HashMap::from([(METADATA_KEY.to_string(), json.clone())]);
-    let model_path = dir.join(MODEL_FILE);
     let bytes = safetensors::serialize(&tensors, Some(metadata))
-        .map_err(|e| Error::checkpoint(&model_path, e.to_string()))?;
-    write_atomically(&model_path, &bytes)?;
-    write_atomically(&dir.join(CONFIG_FILE), format!("{json}\n").as_bytes())
+        .map_err(|e| Error::checkpoint(path, e.to_string()))?;
+    Ok((bytes, json))
 }
 
 static DEBUG_WRITE_DELAY_MS: AtomicU64 = AtomicU64::new(0);

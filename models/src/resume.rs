@@ -91,6 +91,31 @@ pub struct Position {
     /// The validation accuracy after the last finished epoch (`train --val-split`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_val_accuracy: Option<f64>,
+    /// `--keep best`: the epoch with the best validation accuracy so far, and that accuracy
+    /// (its weights in [`crate::run::BEST_FILE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_val_accuracy: Option<f64>,
+}
+
+impl Position {
+    /// The start of a run that has trained nothing: the batch RNG seeded, nothing scored.
+    pub fn start(seed: u64) -> Self {
+        Position {
+            format: STATE_FORMAT.into(),
+            epochs_completed: 0,
+            batch: 0,
+            loss_sum: 0.0,
+            samples: 0,
+            steps: 0,
+            rng: RngState::capture(&batch_rng(seed)),
+            last_test_accuracy: None,
+            last_val_accuracy: None,
+            best_epoch: None,
+            best_val_accuracy: None,
+        }
+    }
 }
 
 /// A read training state: where the run was, and its tensors (on the CPU).

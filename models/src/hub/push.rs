@@ -91,8 +91,7 @@ pub fn prepare(dir: &Path, target: &HubRef, options: &PushOptions) -> Result<Pre
     }
     let loaded = checkpoint::load(dir, candle_core::DType::F32, &candle_core::Device::Cpu)?;
     let training = loaded.info.training.as_ref();
-    let finished =
-        training.is_some_and(|t| !t.interrupted && t.epochs_completed >= t.epochs_planned);
+    let finished = training.is_some_and(|t| t.finished());
     if !finished && !options.allow_unfinished {
         let state = match training {
             None => "has no training record".to_string(),

@@ -7,6 +7,7 @@
 use clap::Args;
 use std::str::FromStr;
 
+use super::early_stopping::Keep;
 use crate::config::{Activation, CoordLayout};
 use crate::encoder::Encoder;
 use crate::hub::CheckpointSource;
@@ -192,6 +193,14 @@ pub struct TrainingChoices {
     /// on validation, never on test.
     #[cfg_attr(feature = "cli", arg(long, value_name = "N"))]
     pub val_split: Option<usize>,
+    /// Which epoch's weights the checkpoint keeps: `last` (the paper's) or `best` (the best on
+    /// the --val-split images; the test set is then scored once, on it) [default: last].
+    #[cfg_attr(feature = "cli", arg(long))]
+    pub keep: Option<Keep>,
+    /// With --keep best: stop once P epochs in a row have not beaten the best validation score
+    /// [default: train every epoch].
+    #[cfg_attr(feature = "cli", arg(long, value_name = "P"))]
+    pub patience: Option<usize>,
     /// Distil from this teacher (a directory or hf://owner/repo[@revision][/subdir], any kind
     /// with the student's inputs and classes): loss = (1 − A)·(the student's own loss) +
     /// A·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), on an MLP's logits or an SNN's summed

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::early_stopping::BEST_FILE;
 use crate::checkpoint::{self, CONFIG_FILE, MODEL_FILE};
 use crate::resume::STATE_FILE;
 use crate::{Error, Result};
@@ -19,7 +20,14 @@ pub const LOCK_FILE: &str = ".neuropos-lock";
 
 /// The files a run or a checkpoint puts in its directory; a directory holding any of them holds
 /// one, and `--force` replaces all of them, never a mix of two.
-pub const RUN_FILES: [&str; 5] = [MODEL_FILE, CONFIG_FILE, METRICS_FILE, RUN_FILE, STATE_FILE];
+pub const RUN_FILES: [&str; 6] = [
+    MODEL_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    RUN_FILE,
+    STATE_FILE,
+    BEST_FILE,
+];
 
 /// Which of [`RUN_FILES`] `dir` holds.
 pub fn held_run_files(dir: &Path) -> Vec<&'static str> {

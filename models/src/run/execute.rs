@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::directory::{self, METRICS_FILE, RUN_FILE};
+use super::early_stopping::{self, Keep, KeptEpoch, BEST_FILE};
 use super::{Beginning, Hooks, Outcome, Run, RunSettings, Start};
 use crate::checkpoint::{self, CheckpointInfo, Lineage, Provenance};
 use crate::data::{HeldOutSplits, Origin};
@@ -101,21 +102,6 @@ impl Trainer {
     fn save_checkpoint(&self, dir: &Path, provenance: &Provenance) -> Result<()> {
         let info = CheckpointInfo::new(self.network.config(), Some(provenance.clone()));
         checkpoint::save_with_masks(dir, &self.vars, &info, self.masks.as_deref())
-    }
-}
-
-/// The start of a run that has trained nothing: the batch RNG seeded, nothing scored.
-fn first_position(seed: u64) -> Position {
-    Position {
-        format: resume::STATE_FORMAT.into(),
-        epochs_completed: 0,
-        batch: 0,
-        loss_sum: 0.0,
-        samples: 0,
-        steps: 0,
-        rng: RngState::capture(&resume::batch_rng(seed)),
-        last_test_accuracy: None,
-        last_val_accuracy: None,
     }
 }
 
@@ -301,7 +287,7 @@ impl Run {
         hooks.training_starts()?;
         let position = match &self.beginning {
             Beginning::Resumed(Some(state)) => state.position.clone(),
-            _ => first_position(s.seed),
+            _ => Position::start(s.seed),
         };
         let mut progress = Progress {
             provenance: s.provenance(&position, data.train_samples, &data.origin),
@@ -318,11 +304,22 @@ impl Run {
                 tracing::warn!("stopped after epoch {}; checkpoint saved", epoch - 1);
                 return Ok(self.stopped(&progress.position));
             }
+            if early_stopping::patience_exhausted(&progress.position, s.patience) {
+                let p = &progress.position;
+                tracing::info!(
+                    "stopping after epoch {}: {} epochs without beating epoch {}'s validation \
+                     accuracy",
+                    p.epochs_completed,
+                    p.epochs_completed - p.best_epoch.unwrap_or_default(),
+                    p.best_epoch.unwrap_or_default()
+                );
+                break;
+            }
             if let Some(outcome) = self.epoch(epoch, &mut trainer, &data, &mut progress, hooks)? {
                 return Ok(outcome);
             }
         }
-        self.finish(&mut trainer, &progress)
+        self.finish(&mut trainer, &data, &mut progress)
     }
 
     /// One epoch: its batches, its score, its metrics line and its save; `Some` when stopped
@@ -380,7 +377,8 @@ impl Run {
                 .save_stopped(stopped, &report, trainer, progress)
                 .map(Some);
         }
-        let scores = Scores::of(&trainer.network, data, epoch == epochs)?;
+        // With --keep best the test set is scored once, on the kept epoch, at the end.
+        let scores = Scores::of(&trainer.network, data, epoch == epochs && s.keep.is_last())?;
         let line = scores.metrics_line(
             epoch,
             epochs,
@@ -454,6 +452,18 @@ impl Run {
         p.final_test_accuracy = test_accuracy;
         p.final_val_accuracy = progress.position.last_val_accuracy;
         p.interrupted = false;
+        if self.settings.keep == Keep::Best
+            && scores.validates
+            && early_stopping::improves(&progress.position, accuracy)
+        {
+            // Before the state that names it: a kill between the two redoes this epoch, which
+            // writes the same file again.
+            let info = CheckpointInfo::new(trainer.network.config(), Some(p.clone()));
+            let best = self.dir.join(BEST_FILE);
+            checkpoint::save_file(&best, &trainer.vars, &info, trainer.masks.as_deref())?;
+            progress.position.best_epoch = Some(epoch);
+            progress.position.best_val_accuracy = Some(accuracy);
+        }
         trainer.save(&self.dir, &progress.position, &progress.provenance)
     }
 
@@ -465,11 +475,19 @@ impl Run {
     }
 
     /// After the last epoch: the checkpoint rewritten if a kill came between the state's save
-    /// and the checkpoint's, and the resume state removed.
-    fn finish(&self, trainer: &mut Trainer, progress: &Progress) -> Result<Outcome> {
-        let (s, position) = (&self.settings, &progress.position);
+    /// and the checkpoint's (or, with `--keep best`, replaced by the best epoch's, scored on the
+    /// test set once), and the resume state removed.
+    fn finish(
+        &self,
+        trainer: &mut Trainer,
+        data: &Data,
+        progress: &mut Progress,
+    ) -> Result<Outcome> {
+        let s = &self.settings;
         let resumed = matches!(self.beginning, Beginning::Resumed(_));
-        if position.epochs_completed == s.epochs && resumed {
+        if s.keep == Keep::Best {
+            self.keep_best(trainer, data, progress)?;
+        } else if progress.position.epochs_completed == s.epochs && resumed {
             // The same bytes the uninterrupted run wrote: the steepness of the last epoch.
             if s.recipe.steepness_final.is_some() {
                 let k = steepness_at(&s.recipe, s.config.steepness, s.epochs, s.epochs);
@@ -478,14 +496,70 @@ impl Run {
             trainer.save_checkpoint(&self.dir, &progress.provenance)?;
         }
         // Done: the resume state has served; the directory is now an ordinary checkpoint.
-        let state_file = self.dir.join(resume::STATE_FILE);
-        if state_file.exists() {
-            std::fs::remove_file(&state_file).map_err(|e| Error::io(&state_file, e))?;
+        for file in [resume::STATE_FILE, BEST_FILE] {
+            let path = self.dir.join(file);
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
         }
         tracing::info!("checkpoint in {}", self.dir.display());
         Ok(Outcome::Completed {
-            final_test_accuracy: position.last_test_accuracy,
+            final_test_accuracy: progress.provenance.final_test_accuracy,
         })
+    }
+
+    /// `--keep best` at the end: the best epoch's weights (and steepness) back in the network,
+    /// the test set scored on them once, the checkpoint and a last log line saying which epoch
+    /// it is.
+    fn keep_best(&self, trainer: &mut Trainer, data: &Data, progress: &mut Progress) -> Result<()> {
+        let s = &self.settings;
+        let position = &progress.position;
+        let (Some(epoch), Some(val_accuracy)) = (position.best_epoch, position.best_val_accuracy)
+        else {
+            return Err(Error::Run(format!(
+                "{}: --keep best, but the resume state names no best epoch",
+                self.dir.display()
+            )));
+        };
+        let best = checkpoint::read(&self.dir.join(BEST_FILE))?;
+        best.restore(&trainer.vars)?;
+        trainer.network.set_steepness(best.info.model.steepness);
+        let (x, y) = data.test();
+        let test_accuracy = training::accuracy(&trainer.network, x, y)?;
+        let kept = KeptEpoch {
+            epoch,
+            val_accuracy,
+            epochs_trained: position.epochs_completed,
+            early_stopped: position.epochs_completed < s.epochs,
+            patience: s.patience,
+        };
+        tracing::info!(
+            "kept epoch {epoch} of {} (validation accuracy {val_accuracy:.4}{}): test accuracy \
+             {test_accuracy:.4}, scored once",
+            kept.epochs_trained,
+            if kept.early_stopped {
+                ", stopped early"
+            } else {
+                ""
+            }
+        );
+        let p = &mut progress.provenance;
+        p.final_test_accuracy = Some(test_accuracy);
+        p.final_val_accuracy = Some(val_accuracy);
+        p.kept = Some(kept.clone());
+        trainer.save_checkpoint(&self.dir, p)?;
+        // No "epoch" key: a resume truncates the log to its epochs and writes this line again.
+        let line = serde_json::json!({
+            "kept_epoch": epoch,
+            "val_accuracy": val_accuracy,
+            "test_accuracy": test_accuracy,
+            "epochs_trained": kept.epochs_trained,
+            "early_stopped": kept.early_stopped,
+        });
+        let metrics_path = self.dir.join(METRICS_FILE);
+        writeln!(progress.metrics, "{line}")
+            .and_then(|()| progress.metrics.flush())
+            .map_err(|e| Error::io(&metrics_path, e))
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod choices;
 mod directory;
+mod early_stopping;
 mod execute;
 mod fine_tune;
 mod settings;
@@ -31,6 +32,7 @@ pub use directory::{
     check_out_dir, clear_run_files, held_run_files, is_complete, lock, truncate_metrics, LOCK_FILE,
     METRICS_FILE, RUN_FILE, RUN_FILES,
 };
+pub use early_stopping::{Keep, KeptEpoch, BEST_FILE};
 pub use fine_tune::{fine_tune, FineTune};
 pub use settings::{
     check_agrees, check_applies, config_from_choices, RunSettings, DEFAULT_HIDDEN, RUN_FORMAT,

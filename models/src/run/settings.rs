@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::choices::{ArchitectureChoices, Choices, TrainingChoices};
 use super::directory::RUN_FILE;
+use super::early_stopping::Keep;
 use super::Start;
 use crate::checkpoint::{Lineage, Provenance};
 use crate::config::{AxisMode, EmbeddedInit, DEFAULT_BATCH_SIZE, DEFAULT_DIM, DEFAULT_STEEPNESS};
@@ -51,6 +52,12 @@ pub struct RunSettings {
     /// The `--init-from` reference as given, and what it was when the run started.
     pub init_from: Option<String>,
     pub lineage: Option<Lineage>,
+    /// `--keep best` (absent: the last epoch's weights, the paper's).
+    #[serde(default, skip_serializing_if = "Keep::is_last")]
+    pub keep: Keep,
+    /// `--patience P`: stop after P epochs without a better validation score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
 }
 
 fn refuse<T>(problem: String) -> Result<T> {
@@ -194,6 +201,8 @@ impl RunSettings {
                 }),
             init_from: start.map(|s| s.source.clone()),
             lineage: None,
+            keep: t.keep.unwrap_or_default(),
+            patience: t.patience,
             config,
         };
         settings.validate()?;
@@ -278,6 +287,24 @@ impl RunSettings {
                 config.describe()
             ));
         }
+        if self.keep == Keep::Best && self.val_split.is_none() {
+            return refuse(
+                "--keep best chooses the epoch on the validation split, never on test: give \
+                 --val-split N too"
+                    .into(),
+            );
+        }
+        match self.patience {
+            Some(0) => return refuse("--patience must be at least 1 epoch".into()),
+            Some(_) if self.keep != Keep::Best => {
+                return refuse(
+                    "--patience stops at the best validation epoch: it goes with --keep best \
+                     (and --val-split N)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
         if self.val_split == Some(0) {
             return refuse(
                 "--val-split 0 holds nothing out; leave it away to train on every image".into(),
@@ -321,6 +348,7 @@ impl RunSettings {
             preset: self.preset,
             dataset: origin.record.clone(),
             distillation: self.distillation.clone(),
+            kept: None,
         }
     }
 
