@@ -134,6 +134,40 @@ fn every_kind_runs_in_c_as_in_candle() {
     .map(|(n, p)| (zoo(n), p))
     .collect();
     cases.push((masked, "f32"));
+    // A learned weight scale (beyond the paper) rides on the masks in C as in Candle.
+    for (kind, name) in [("mlp3d", "mlp3d-scaled"), ("snn3d", "snn3d-scaled")] {
+        let dir = tmp.path().join(name);
+        ok(&[
+            "train",
+            "--model",
+            kind,
+            "--hidden",
+            "96",
+            "--weight-scale",
+            "learned",
+            "--epochs",
+            "2",
+            "--lr",
+            "0.02",
+            "--train-limit",
+            "3000",
+            "--test-limit",
+            "100",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        // Scales far from their start, so that C leaving one out cannot agree by chance.
+        let loaded = checkpoint::load(&dir, DType::F32, &Device::Cpu).unwrap();
+        for (l, s) in [(0, 1.8f32), (1, 0.55)] {
+            let data = loaded.vars.data().lock().unwrap();
+            let var = &data[&format!("layers.{l}.scale")];
+            var.set(&candle_core::Tensor::new(&[s], &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        checkpoint::save(&dir, &loaded.vars, &loaded.info).unwrap();
+        cases.push((dir.clone(), "f32"));
+        cases.push((dir, "int8"));
+    }
     // Two at a time: the C programs and the networks' own predictions are the slow part.
     std::thread::scope(|scope| {
         for pair in cases.chunks(cases.len().div_ceil(2)) {

@@ -228,6 +228,30 @@ impl CoordLayout {
     }
 }
 
+/// How an embedded synapse layer's weights are sized (`train --weight-scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightScale {
+    /// `w_ij = 1/‖p_i − p_j‖` (the paper's): a layer's weights grow only as its neurons crowd.
+    #[default]
+    Fixed,
+    /// `w_ij = s_l/‖p_i − p_j‖` with one learned `s_l` per synapse layer (starting at 1): how
+    /// strong a layer is, apart from who is near whom. Beyond the paper; +1 parameter a layer.
+    Learned,
+}
+
+crate::names::serde_named!(
+    WeightScale,
+    "weight scale",
+    [WeightScale::Fixed, WeightScale::Learned]
+);
+
+impl WeightScale {
+    pub fn is_fixed(&self) -> bool {
+        *self == WeightScale::Fixed
+    }
+}
+
 /// Everything needed to rebuild a network: `Network::new(&config, vb)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -257,6 +281,9 @@ pub struct Config {
     /// the real pixel grid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_shape: Option<Vec<usize>>,
+    /// Embedded kinds: a learned scale per synapse layer (absent: the paper's `1/distance`).
+    #[serde(default, skip_serializing_if = "WeightScale::is_fixed")]
+    pub weight_scale: WeightScale,
 }
 
 /// Sanity bounds on a configuration (see [`Config::validate`]).
@@ -283,6 +310,7 @@ impl Config {
             pruning: None,
             fixed_mask: None,
             input_shape: None,
+            weight_scale: WeightScale::Fixed,
         }
     }
 
@@ -377,6 +405,12 @@ impl Config {
             return fail(
                 "a model prunes in every forward pass or has a fixed mask, not both".into(),
             );
+        }
+        if !self.weight_scale.is_fixed() && !self.kind.is_embedded() {
+            return fail(format!(
+                "a learned weight scale sizes 1/distance weights; {} has weight matrices",
+                self.kind
+            ));
         }
         if self.kind.is_embedded() {
             if self.dim < 2 {
@@ -475,7 +509,11 @@ impl Config {
             None => self.weight_count() + biases,
             Some(axis) => {
                 let inhibition: usize = n[..n.len() - 1].iter().sum();
-                let base = (self.dim - 1) * all + biases + inhibition;
+                let scales = match self.weight_scale {
+                    WeightScale::Fixed => 0,
+                    WeightScale::Learned => n.len() - 1,
+                };
+                let base = (self.dim - 1) * all + biases + inhibition + scales;
                 match axis {
                     AxisMode::Fixed => base,
                     AxisMode::Gaps => base + (n.len() - 1),
@@ -500,6 +538,9 @@ impl Config {
             if !lif.readout.is_count() {
                 text += &format!(" {} readout", lif.readout);
             }
+        }
+        if !self.weight_scale.is_fixed() {
+            text += " learned scale";
         }
         if let Some(p) = &self.pruning {
             text += &format!(" pruned {}% ({})", p.percent, p.scope);

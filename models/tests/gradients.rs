@@ -2,6 +2,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarMap;
+use neuropos_models::config::WeightScale;
 use neuropos_models::{Config, ModelKind, Network};
 
 fn loss(net: &Network, x: &Tensor, probe: &Tensor) -> f64 {
@@ -16,7 +17,12 @@ fn loss(net: &Network, x: &Tensor, probe: &Tensor) -> f64 {
 }
 
 fn check(kind: ModelKind, dim: usize) {
+    check_with(kind, dim, WeightScale::Fixed)
+}
+
+fn check_with(kind: ModelKind, dim: usize, scale: WeightScale) {
     let mut cfg = Config::new(kind, 5, &[4, 3], 2, dim);
+    cfg.weight_scale = scale;
     // Wide enough to keep every pair well apart from the distance floor, and a moderate mask.
     cfg.init.coord_half_width = 1.5;
     cfg.init.inhibition_half_width = 0.2;
@@ -25,6 +31,17 @@ fn check(kind: ModelKind, dim: usize) {
     let vars = VarMap::new();
     let dev = Device::Cpu;
     let net = Network::seeded(&cfg, &vars, 7, DType::F64, &dev).unwrap();
+    // Learned scales away from 1, each its own, so a gradient that ignored or swapped them fails.
+    for (l, s) in [(0, 1.4f64), (1, 0.6), (2, 1.1)] {
+        if let Some(var) = vars
+            .data()
+            .lock()
+            .unwrap()
+            .get(&format!("layers.{l}.scale"))
+        {
+            var.set(&Tensor::new(&[s], &dev).unwrap()).unwrap();
+        }
+    }
     let x = Tensor::rand(0f64, 1.0, (3, 5), &dev).unwrap();
     let probe = Tensor::randn(0f64, 1.0, (3, 2), &dev).unwrap();
 
@@ -100,4 +117,15 @@ fn relaxed_z_gradients_match_finite_differences() {
 #[test]
 fn higher_dimensional_gradients_match_finite_differences() {
     check(ModelKind::Mlp3dGaps, 5);
+}
+
+#[test]
+fn learned_weight_scale_gradients_match_finite_differences() {
+    for kind in [
+        ModelKind::Mlp3d,
+        ModelKind::Mlp3dGaps,
+        ModelKind::Mlp3dRelaxed,
+    ] {
+        check_with(kind, 3, WeightScale::Learned);
+    }
 }

@@ -7,6 +7,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Optimizer, VarMap};
+use neuropos_models::config::WeightScale;
 use neuropos_models::prune::{MagnitudeRanking, PruneScope, Pruning};
 use neuropos_models::training::{adam, predict};
 use neuropos_models::{data, device, Config, ModelKind, Network};
@@ -35,7 +36,7 @@ fn scalar(t: &Tensor) -> f32 {
 /// Forward, backward and one Adam step on `x`/`y`, then predictions on `test`, unpruned and with
 /// half the weights of every layer pruned.
 fn outcome(
-    kind: ModelKind,
+    (kind, scale): (ModelKind, WeightScale),
     fused: bool,
     pruning: Option<Pruning>,
     (x, y, test): (&Tensor, &Tensor, &Tensor),
@@ -43,8 +44,21 @@ fn outcome(
     device::set_fused_kernels(fused);
     let mut cfg = Config::mnist(kind, &[48], 3);
     cfg.pruning = pruning;
+    cfg.weight_scale = scale;
     let vars = VarMap::new();
     let mut net = Network::seeded(&cfg, &vars, 0, DType::F32, &Device::Cpu).unwrap();
+    // Learned scales away from their start, one up and one down: a path that dropped or
+    // squared the scale would differ.
+    for (l, s) in [(0, 1.6f32), (1, 0.7)] {
+        if let Some(var) = vars
+            .data()
+            .lock()
+            .unwrap()
+            .get(&format!("layers.{l}.scale"))
+        {
+            var.set(&Tensor::new(&[s], &Device::Cpu).unwrap()).unwrap();
+        }
+    }
     let loss = net.loss(x, y).unwrap();
     let grads = loss.backward().unwrap();
     let mut named: Vec<(String, Vec<f32>)> = vars
@@ -100,15 +114,25 @@ fn plain_ops_train_prune_and_evaluate_every_kind_like_the_kernels() {
         .limit_test(400)
         .unwrap();
     let (x, y, test) = (&mnist.train_images, &mnist.train_labels, &mnist.test_images);
-    for kind in ModelKind::ALL {
+    let learned = ModelKind::ALL
+        .into_iter()
+        .filter(|k| k.is_embedded())
+        .map(|k| (k, WeightScale::Learned));
+    let cases: Vec<(ModelKind, WeightScale)> = ModelKind::ALL
+        .into_iter()
+        .map(|k| (k, WeightScale::Fixed))
+        .chain(learned)
+        .collect();
+    for case in cases {
+        let kind = case.0;
         // Pruning in every forward pass (the ranking, its masks, the masked ops) agrees too.
         let during = Some(Pruning {
             percent: 80.0,
             scope: PruneScope::Global,
         });
         let (fused, plain) = (
-            outcome(kind, true, during, (x, y, test)),
-            outcome(kind, false, during, (x, y, test)),
+            outcome(case, true, during, (x, y, test)),
+            outcome(case, false, during, (x, y, test)),
         );
         assert!(
             close(fused.loss, plain.loss, 1e-4)
@@ -119,8 +143,8 @@ fn plain_ops_train_prune_and_evaluate_every_kind_like_the_kernels() {
             plain.loss,
             plain.loss_after_step
         );
-        let fused = outcome(kind, true, None, (x, y, test));
-        let plain = outcome(kind, false, None, (x, y, test));
+        let fused = outcome(case, true, None, (x, y, test));
+        let plain = outcome(case, false, None, (x, y, test));
         for o in [&fused, &plain] {
             assert!(o.loss.is_finite() && o.pruned_loss.is_finite(), "{kind}");
             assert!(

@@ -23,7 +23,7 @@ mod predict;
 use candle_core::Tensor;
 
 use crate::checkpoint::Loaded;
-use crate::config::AxisMode;
+use crate::config::{AxisMode, WeightScale};
 use crate::encoder::Encoder;
 use crate::precision::{round_to, Precision};
 use crate::{Error, Result};
@@ -131,9 +131,15 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                     arrays.push(a);
                 }
                 if l + 1 < depth {
+                    // A learned weight scale rides on the mask, as in the network's forward.
+                    let scale = match config.weight_scale {
+                        WeightScale::Learned => var(&format!("layers.{l}.scale"))?[0],
+                        WeightScale::Fixed => 1.0,
+                    };
                     arrays.push(inhibition_mask(
                         &var(&format!("layers.{l}.inhibition"))?,
                         config.steepness as f32,
+                        scale,
                         l,
                         precision,
                     ));
@@ -262,9 +268,10 @@ fn host_f32(t: &Tensor) -> Result<Vec<f32>> {
         .collect())
 }
 
-/// Layer `l`'s inhibition mask `2σ(k·v) − 1 = tanh(k·v/2)` as the network uses it, stored as
-/// the mask (int8: in steps of 1/127, as [`crate::precision`] stores it).
-fn inhibition_mask(inhibition: &[f32], k: f32, l: usize, precision: Precision) -> Array {
+/// Layer `l`'s inhibition mask `2σ(k·v) − 1 = tanh(k·v/2)` as the network uses it, times the
+/// layer's weight scale `s`, stored as such (int8: the mask in steps of 1/127, as
+/// [`crate::precision`] stores it, times `s`).
+fn inhibition_mask(inhibition: &[f32], k: f32, s: f32, l: usize, precision: Precision) -> Array {
     let values = inhibition
         .iter()
         .map(|v| (k * v / 2.0).tanh())
@@ -272,11 +279,12 @@ fn inhibition_mask(inhibition: &[f32], k: f32, l: usize, precision: Precision) -
             Precision::Int8 => (m * 127.0).round() / 127.0,
             _ => m,
         })
+        .map(|m| m * s)
         .collect();
     Array {
         name: format!("mask{l}"),
         values,
-        affine: (precision == Precision::Int8).then_some((1.0 / 127.0, 0.0)),
+        affine: (precision == Precision::Int8).then_some((f64::from(s) / 127.0, 0.0)),
     }
 }
 

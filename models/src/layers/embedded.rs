@@ -29,7 +29,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AxisMode, Config, EmbeddedInit};
+use crate::config::{AxisMode, Config, EmbeddedInit, WeightScale};
 use crate::geometry::{inhibition_mask, positions, synthesize_weights, LayerAxis};
 use crate::kernels::dispatch;
 use crate::kernels::embedded_current::embedded_current_fused;
@@ -49,6 +49,8 @@ pub struct EmbeddedConfig {
     /// Floor on squared distances before `1/sqrt(·)`.
     pub distance_epsilon: f64,
     pub init: EmbeddedInit,
+    #[serde(default, skip_serializing_if = "WeightScale::is_fixed")]
+    pub weight_scale: WeightScale,
 }
 
 impl EmbeddedConfig {
@@ -61,6 +63,7 @@ impl EmbeddedConfig {
             steepness: config.steepness,
             distance_epsilon: config.distance_epsilon,
             init: config.init,
+            weight_scale: config.weight_scale,
         })
     }
 }
@@ -76,6 +79,8 @@ pub struct Neurons {
     pub inhibition: Option<Tensor>,
     /// `[n]`; layers that receive synapses (all but the first).
     pub bias: Option<Tensor>,
+    /// `[1]`, `--weight-scale learned`: the scale of this layer's outgoing weights.
+    pub scale: Option<Tensor>,
 }
 
 impl Neurons {
@@ -97,7 +102,8 @@ impl Neurons {
 ///
 /// Variable names (also the checkpoint's tensor names), for layer `l` of `L`:
 /// `layers.{l}.coords` `[n_l, d−1]`, `layers.{l}.inhibition` `[n_l]` (l < L−1),
-/// `layers.{l}.bias` `[n_l]` (l ≥ 1), `layers.{l}.z` `[n_l]` (relaxed), `gaps` `[L−1]` (gaps).
+/// `layers.{l}.bias` `[n_l]` (l ≥ 1), `layers.{l}.z` `[n_l]` (relaxed), `gaps` `[L−1]` (gaps),
+/// `layers.{l}.scale` `[1]` (l < L−1, learned weight scale).
 #[derive(Debug, Clone)]
 pub struct Embedding {
     config: EmbeddedConfig,
@@ -156,7 +162,15 @@ impl Embedding {
                 axis,
                 inhibition,
                 bias,
+                scale: None,
             });
+        }
+        // After every drawn variable: a learned scale leaves the seeded start of the rest as
+        // it was, so the two settings start from the same neurons.
+        if cfg.weight_scale == WeightScale::Learned {
+            for (l, layer) in layers.iter_mut().take(depth - 1).enumerate() {
+                layer.scale = Some(vb.pp(l).get_with_hints(1, "scale", Init::Const(1.0))?);
+            }
         }
         Ok(Embedding {
             config: cfg.clone(),
@@ -201,6 +215,7 @@ impl Embedding {
             post,
             inhibition,
             bias,
+            scale: pre.scale.as_ref(),
             steepness: self.config.steepness,
             distance_epsilon: self.config.distance_epsilon,
             keep: None,
@@ -218,6 +233,8 @@ pub struct EmbeddedSynapses<'a> {
     post: &'a Neurons,
     inhibition: &'a Tensor,
     bias: &'a Tensor,
+    /// `[1]`: the learned scale of the weights, or none (1).
+    scale: Option<&'a Tensor>,
     steepness: f64,
     distance_epsilon: f64,
     /// `[n_in, n_out]` 0/1 keep-mask (pre × post, the layout of `W`).
@@ -250,17 +267,25 @@ impl<'a> EmbeddedSynapses<'a> {
         self.bias
     }
 
-    /// `W` `[n_in, n_out]`, `1/distance`, pruned connections zeroed.
+    /// `W` `[n_in, n_out]`, `s/distance` (`s` 1 unless learned), pruned connections zeroed.
     pub fn weights(&self) -> Result<Tensor> {
-        let w = synthesize_weights(
+        let mut w = synthesize_weights(
             &self.pre.positions()?,
             &self.post.positions()?,
             self.distance_epsilon,
         )?;
+        if let Some(scale) = self.scale {
+            w = w.broadcast_mul(scale)?;
+        }
         match self.keep {
             Some(keep) => w.mul(keep),
             None => Ok(w),
         }
+    }
+
+    /// The learned scale `s` of the weights, `[1]`; `None` where it is 1.
+    pub fn scale(&self) -> Option<&'a Tensor> {
+        self.scale
     }
 
     /// `diag(m) W` `[n_in, n_out]`: the matrix that maps presynaptic activity to current.
@@ -274,10 +299,17 @@ impl<'a> EmbeddedSynapses<'a> {
     /// (event-driven over the input's non-zeros, the keep-mask applied inside), plain ops
     /// elsewhere.
     pub fn forward_activated(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        // (x ⊙ m)(s W) = (x ⊙ s·m) W: the scale rides on the mask, so every path of the
+        // current (fused, event-driven, plain ops) applies it and returns its gradient through
+        // the mask's.
+        let mask = match self.scale {
+            Some(scale) => self.mask()?.broadcast_mul(scale)?,
+            None => self.mask()?,
+        };
         let inputs = CurrentInputs {
             pre: &self.pre.positions()?,
             post: &self.post.positions()?,
-            mask: &self.mask()?,
+            mask: &mask,
             bias: self.bias,
             keep: self.keep,
             relu,

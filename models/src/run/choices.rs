@@ -8,7 +8,7 @@ use clap::Args;
 use std::str::FromStr;
 
 use super::early_stopping::Keep;
-use crate::config::{Activation, CoordLayout};
+use crate::config::{Activation, CoordLayout, WeightScale};
 use crate::encoder::Encoder;
 use crate::hub::CheckpointSource;
 use crate::layers::lif::{Readout, Reset, Surrogate};
@@ -53,6 +53,10 @@ pub struct ArchitectureChoices {
     /// [default: 3].
     #[cfg_attr(feature = "cli", arg(long))]
     pub dim: Option<usize>,
+    /// Embedded kinds: `fixed` (w = 1/distance, the paper's) or `learned` (w = s/distance with
+    /// one learned s per synapse layer, starting at 1; one parameter a layer) [default: fixed].
+    #[cfg_attr(feature = "cli", arg(long, value_name = "SCALE"))]
+    pub weight_scale: Option<WeightScale>,
     /// Hidden activation [default: relu].
     #[cfg_attr(feature = "cli", arg(long))]
     pub activation: Option<Activation>,

@@ -396,6 +396,7 @@ pub fn config_from_choices(
     let mut config = Config::for_data(model, shape, &hidden, classes, dim);
     config.steepness = t.steepness.unwrap_or(DEFAULT_STEEPNESS);
     config.activation = arch.activation.unwrap_or(Activation::Relu);
+    config.weight_scale = arch.weight_scale.unwrap_or_default();
     let init = EmbeddedInit::default();
     config.init = EmbeddedInit {
         coord_half_width: t.coord_init.unwrap_or(init.coord_half_width),
@@ -448,6 +449,13 @@ pub fn check_agrees(
     }
     if let Some(a) = arch.activation {
         differs("--activation", shown(&a), shown(&config.activation));
+    }
+    if let Some(w) = arch.weight_scale {
+        differs(
+            "--weight-scale",
+            w.to_string(),
+            config.weight_scale.to_string(),
+        );
     }
     match &config.lif {
         Some(lif) => {
@@ -535,6 +543,7 @@ pub fn check_applies(
     if !kind.is_embedded() {
         for (flag, given) in [
             ("--dim", arch.dim.is_some()),
+            ("--weight-scale", arch.weight_scale.is_some()),
             ("--steepness", training.steepness.is_some()),
             ("--coord-init", training.coord_init.is_some()),
             ("--coord-layout", training.coord_layout.is_some()),
