@@ -93,10 +93,7 @@ fn dataset_names(training: &Provenance) -> (String, String) {
         return ("ylecun/mnist".into(), "MNIST".into());
     };
     if record.source == "fashion-mnist" {
-        return (
-            "zalando-datasets/fashion_mnist".into(),
-            "Fashion-MNIST".into(),
-        );
+        return ("fashion_mnist".into(), "Fashion-MNIST".into());
     }
     if let Some(id) = record.source.strip_prefix("hf://datasets/") {
         let id = id.split('@').next().unwrap_or(id);
