@@ -105,6 +105,9 @@ def recipe_flags(training):
             args += [flag, f"{r[key]:g}" if isinstance(r[key], float) else str(r[key])]
     if training.get("val_split"):
         args += ["--val-split", str(training["val_split"])]
+    kept = training.get("kept")
+    if kept:
+        args += ["--keep", "best"] + (["--patience", str(kept["patience"])] if kept.get("patience") else [])
     return args
 
 
@@ -328,6 +331,11 @@ def card(d):
         lines.append(f"| best epoch | {best['test_accuracy']:.4f} at epoch {best['epoch']} (the checkpoint is the last epoch's) |")
     if training.get("final_val_accuracy") is not None:
         lines.append(f"| validation accuracy (the last {training['val_split']:,} training images, held out) | {training['final_val_accuracy']:.4f} |")
+    kept = training.get("kept")
+    if kept:
+        lines.append(f"| kept epoch | {kept['epoch']} of {kept['epochs_trained']} trained: the best validation accuracy "
+                     f"(`--keep best`" + (f", `--patience {kept['patience']}`" if kept.get("patience") else "") + ")"
+                     + ("; stopped early" if kept.get("early_stopped") else "") + " |")
     for spec, row in seed_rows(d):
         seeds = ", ".join(map(str, row["seeds"]))
         lines.append(f"| over seeds {seeds} (`results/sweeps/{spec}/summary.json`, row “{row['name']}”) | "
