@@ -62,7 +62,7 @@ pub struct Provenance {
     /// `train --keep best`: the epoch these weights are from (the best on validation), and
     /// whether the run stopped early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kept: Option<crate::run::KeptEpoch>,
+    pub kept: Option<KeptEpoch>,
 }
 
 impl Provenance {
@@ -101,6 +101,21 @@ pub struct Distillation {
     pub sha256: String,
     pub temperature: f64,
     pub weight: f64,
+}
+
+/// What the checkpoint of a `--keep best` run records about the epoch it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptEpoch {
+    /// The epoch whose weights these are.
+    pub epoch: usize,
+    /// Its validation accuracy, the best of the run.
+    pub val_accuracy: f64,
+    /// Epochs trained in all (past `epoch` by up to the patience).
+    pub epochs_trained: usize,
+    /// The run stopped before its planned epochs: `patience` epochs without a better score.
+    pub early_stopped: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
 }
 
 /// The JSON in `config.json` and in the safetensors metadata.

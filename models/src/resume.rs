@@ -92,7 +92,7 @@ pub struct Position {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_val_accuracy: Option<f64>,
     /// `--keep best`: the epoch with the best validation accuracy so far, and that accuracy
-    /// (its weights in [`crate::run::BEST_FILE`]).
+    /// (its weights in the run's `best.safetensors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_epoch: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::resume::Position;
 
+pub use crate::checkpoint::KeptEpoch;
+
 /// The file holding the best epoch's weights while a `--keep best` run trains.
 pub const BEST_FILE: &str = "best.safetensors";
 
@@ -30,21 +32,6 @@ impl Keep {
     pub fn is_last(&self) -> bool {
         *self == Keep::Last
     }
-}
-
-/// What the checkpoint of a `--keep best` run records about the epoch it holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeptEpoch {
-    /// The epoch whose weights these are.
-    pub epoch: usize,
-    /// Its validation accuracy, the best of the run.
-    pub val_accuracy: f64,
-    /// Epochs trained in all (past `epoch` by up to the patience).
-    pub epochs_trained: usize,
-    /// The run stopped before its planned epochs: `patience` epochs without a better score.
-    pub early_stopped: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patience: Option<usize>,
 }
 
 /// Whether an epoch scoring `val_accuracy` beats the best so far in `position` (strictly: of
