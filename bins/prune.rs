@@ -290,6 +290,8 @@ pub fn run(args: PruneArgs) -> anyhow::Result<()> {
         dataset: origin.record,
         distillation: None,
         kept: None,
+        train_limit: args.train_limit,
+        test_limit: args.test_limit,
     };
     save(&args.out, &pruned, provenance, &metrics)?;
     tracing::info!(

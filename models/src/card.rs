@@ -193,6 +193,14 @@ pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) ->
     if let Some(record) = &training.dataset {
         args.extend(["--data".into(), record.source.clone()]);
     }
+    for (flag, limit) in [
+        ("--train-limit", training.train_limit),
+        ("--test-limit", training.test_limit),
+    ] {
+        if let Some(n) = limit {
+            args.extend([flag.into(), n.to_string()]);
+        }
+    }
     args.extend([
         "--seed".into(),
         training.seed.to_string(),
@@ -296,7 +304,10 @@ pub fn model_card(dir: &Path, name: &str, reference: &str, files: &[&str]) -> Re
                 kept.epoch
             ),
             None => format!("Test accuracy after {} epochs", training.epochs_completed),
-        },
+        } + &training
+            .test_limit
+            .map(|n| format!(" (the first {n} test images)"))
+            .unwrap_or_default(),
     };
     index.validate().map_err(|problem| no_card(&problem))?;
     let log = optional_json_lines(dir, crate::run::METRICS_FILE)?;
@@ -527,7 +538,11 @@ fn numbers(
             training.train_samples, training.data
         ),
         format!(
-            "| test accuracy ({dataset}) | **{accuracy:.4}**{} |",
+            "| test accuracy ({dataset}{}) | **{accuracy:.4}**{} |",
+            training
+                .test_limit
+                .map(|n| format!(", the first {n} test images only"))
+                .unwrap_or_default(),
             if training.val_split.is_some() {
                 " (scored once, after the last epoch)"
             } else {

@@ -63,6 +63,12 @@ pub struct Provenance {
     /// whether the run stopped early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept: Option<KeptEpoch>,
+    /// `train --train-limit` / `--test-limit`: trained on the first N training images only, and
+    /// scored on the first N test images only (absent: all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_limit: Option<usize>,
 }
 
 impl Provenance {

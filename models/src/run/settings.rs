@@ -349,6 +349,8 @@ impl RunSettings {
             dataset: origin.record.clone(),
             distillation: self.distillation.clone(),
             kept: None,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
         }
     }
 
