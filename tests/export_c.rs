@@ -168,6 +168,32 @@ fn every_kind_runs_in_c_as_in_candle() {
         cases.push((dir.clone(), "f32"));
         cases.push((dir, "int8"));
     }
+    // Pruned first layers of widths that are and are not multiples of four (the four-neuron
+    // pass and the single one), spiking and not, and one too narrow for a four-neuron pass.
+    for (kind, hidden, name) in [
+        ("snn3d", "30", "snn3d-h30-pd50"),
+        ("mlp3d", "2", "mlp3d-h2-pd50"),
+    ] {
+        let dir = tmp.path().join(name);
+        ok(&[
+            "train",
+            "--model",
+            kind,
+            "--hidden",
+            hidden,
+            "--prune-during",
+            "50",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "100",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        cases.push((dir, "f32"));
+    }
     // Two at a time: the C programs and the networks' own predictions are the slow part.
     std::thread::scope(|scope| {
         for pair in cases.chunks(cases.len().div_ceil(2)) {

@@ -220,48 +220,104 @@ pub(super) fn current0(layer: &Layer) -> String {
     out
 }
 
-/// `current0` of a pruned first layer: only the gathered inputs in the cells the limit can
-/// reach — a square of rows around the neuron, each row one run of the sorted inputs — and of
-/// those only the wires within the limit. (Narrowing each row to the disc's chord visits fewer
-/// inputs but cost more per row than it saved on `mlp3d-pd80`, in QEMU's instruction count.)
+/// `current0x4` and `current0` of a pruned first layer: only the gathered inputs in the cells
+/// the limit can reach — the rows of cells around the neurons, each row one run of the sorted
+/// inputs — and of those only the wires within the limit. Four neurons share one pass over the
+/// union of their cells (each input loaded once for four wires), which pays when they are near
+/// one another: the export orders the layer's neurons by cell ([`super::limits::cell_order`]).
+/// (Narrowing each row to the disc's chord visits fewer inputs but cost more per row than it
+/// saved on `mlp3d-pd80`, in QEMU's instruction count.)
 pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
     let f = layer.free;
     let limit = layer.limit.expect("a regional layer has a limit");
-    let coords: Vec<String> = (0..f)
-        .map(|c| format!("p{c} = coords1_at(j * {f} + {c})"))
-        .collect();
-    let z = if layer.relaxed {
-        "    float zj = z1_at(j);\n"
-    } else {
-        ""
-    };
-    let distance = layer.distance(
-        "d",
-        |c| format!("t->c[{c}]"),
-        |c| format!("p{c}"),
-        ("t->z", "zj"),
-        "            ",
-    );
-    let py = if f >= 2 { "p1" } else { "0.0f" };
+    let n = layer.n_out;
+    let widths = [(4usize, n >= 4), (1, !n.is_multiple_of(4))];
     let (x0, y0, r) = (literal(grid.x0), literal(grid.y0), literal(grid.radius));
     let inv = literal(1.0 / grid.cell);
     let (nx, ny) = (grid.nx, grid.ny);
-    format!(
-        "/* The current into neuron j of layer 1: the bias and the gathered inputs nearer than the\n\
-         \x20  limit (squared distance {limit}), looked for only in the cells within reach. */\n\
-         static float current0(int j, const Sender *s, const int *start)\n{{\n    \
-         float acc = bias1_at(j), {coords};\n{z}    \
-         int lo = cell_index((p0 - {r} - {x0}) * {inv}, {nx}), hi = cell_index((p0 + {r} - {x0}) * {inv}, {nx}) + 1;\n    \
-         int row = cell_index(({py} - {r} - {y0}) * {inv}, {ny}), last = cell_index(({py} + {r} - {y0}) * {inv}, {ny});\n    \
-         for (; row <= last; row++) {{\n        \
-         const Sender *t = s + start[row * {nx} + lo], *end = s + start[row * {nx} + hi];\n        \
-         for (; t < end; t++) {{\n            float e, d;\n{distance}{keep}            \
-         acc += t->v / root(d);\n        }}\n    }}\n    return acc;\n}}\n\n",
-        limit = literal(limit.distance2),
-        coords = coords.join(", "),
-        keep = layer.keep_test("d", "            "),
-    )
+    let mut out = String::new();
+    for width in widths.into_iter().filter(|w| w.1).map(|w| w.0) {
+        let mut decl = String::new();
+        for u in 0..width {
+            let coords: Vec<String> = (0..f)
+                .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
+                .collect();
+            writeln!(
+                decl,
+                "    float a{u} = bias1_at(j + {u}), {};",
+                coords.join(", ")
+            )
+            .expect("writing to a String");
+            if layer.relaxed {
+                writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
+            }
+        }
+        // The cells' bounds: those of the four neurons' squares together.
+        let bound = |c: usize, pick: &str| -> String {
+            (1..width).fold(format!("p0_{c}"), |acc, u| {
+                format!("{pick}({acc}, p{u}_{c})")
+            })
+        };
+        let (xlo, xhi) = (bound(0, "least"), bound(0, "most"));
+        let (ylo, yhi) = if f >= 2 {
+            (bound(1, "least"), bound(1, "most"))
+        } else {
+            ("0.0f".to_string(), "0.0f".to_string())
+        };
+        let mut body = String::new();
+        for u in 0..width {
+            body += &layer.distance(
+                &format!("d{u}"),
+                |c| format!("q{c}"),
+                |c| format!("p{u}_{c}"),
+                ("t->z", &format!("z{u}")),
+                "            ",
+            );
+        }
+        let loads: Vec<String> = (0..f).map(|c| format!("q{c} = t->c[{c}]")).collect();
+        let ds: Vec<String> = (0..width).map(|u| format!("d{u}")).collect();
+        let lim = literal(limit.distance2);
+        let sums: String = (0..width)
+            .map(|u| format!("            if (d{u} <= {lim}) a{u} += t->v / root(d{u});\n"))
+            .collect();
+        let (name, signature, result, ret) = if width == 4 {
+            (
+                "current0x4",
+                "int j, const Sender *s, const int *start, float *h",
+                "    h[0] = a0; h[1] = a1; h[2] = a2; h[3] = a3;\n}\n\n",
+                "void",
+            )
+        } else {
+            (
+                "current0",
+                "int j, const Sender *s, const int *start",
+                "    return a0;\n}\n\n",
+                "float",
+            )
+        };
+        write!(
+            out,
+            "/* The current into {what} of layer 1: the bias and the gathered inputs nearer than\n\
+             \x20  the limit (squared distance {lim}), looked for only in the cells within reach. */\n\
+             static {ret} {name}({signature})\n{{\n{decl}    \
+             int lo = cell_index(({xlo} - {r} - {x0}) * {inv}, {nx}), hi = cell_index(({xhi} + {r} - {x0}) * {inv}, {nx}) + 1;\n    \
+             int row = cell_index(({ylo} - {r} - {y0}) * {inv}, {ny}), last = cell_index(({yhi} + {r} - {y0}) * {inv}, {ny});\n    \
+             for (; row <= last; row++) {{\n        \
+             const Sender *t = s + start[row * {nx} + lo], *end = s + start[row * {nx} + hi];\n        \
+             for (; t < end; t++) {{\n            float e, {}, {};\n{body}{sums}        }}\n    }}\n{result}",
+            loads.join(", "),
+            ds.join(", "),
+            what = if width == 4 { "neurons j to j + 3" } else { "neuron j" },
+        )
+        .expect("writing to a String");
+    }
+    out
 }
+
+/// `least` and `most` of two floats, for the union of neighbouring neurons' cells.
+pub(super) const LEAST_MOST: &str =
+    "static float least(float a, float b) { return a < b ? a : b; }\n\
+    static float most(float a, float b) { return a < b ? b : a; }\n\n";
 
 /// `push{l}`: what neuron `j` of layer `l` sends added to layer `l + 1`'s currents `y` — for
 /// an MLP its value `v` (activation × mask) over every wire; for an SNN its mask `m` over

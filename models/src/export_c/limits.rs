@@ -158,6 +158,39 @@ pub(super) fn grid(geometry: &Geometry, limit: &Limit) -> Grid {
     }
 }
 
+/// The receivers of a layer (free coordinates `[n][free]`) in the order of `grid`'s cells: row
+/// by row, each row walked the other way from the last (so consecutive neurons stay close
+/// across a row's end), by x within a cell. Returns the neuron at each new place.
+pub(super) fn cell_order(receivers: &[f32], free: usize, grid: &Grid) -> Vec<usize> {
+    let n = receivers.len() / free.max(1);
+    let cell = |v: f32, lo: f32, count: usize| -> i64 {
+        let t = (v - lo) / grid.cell;
+        if t.is_nan() || t <= 0.0 {
+            0
+        } else {
+            (t as i64).min(count as i64 - 1)
+        }
+    };
+    let key = |j: usize| {
+        let x = receivers[j * free];
+        let y = if free >= 2 {
+            receivers[j * free + 1]
+        } else {
+            0.0
+        };
+        let row = cell(y, grid.y0, grid.ny);
+        let col = cell(x, grid.x0, grid.nx);
+        let serpentine = if row % 2 == 0 { col } else { -col };
+        (row, serpentine, x)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (key(a), key(b));
+        (ka.0, ka.1).cmp(&(kb.0, kb.1)).then(ka.2.total_cmp(&kb.2))
+    });
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +242,13 @@ mod tests {
             },
         );
         assert!(grid.radius >= 2.0);
+        // The order is a permutation, row by row, alternating direction.
+        let order = cell_order(&s, 2, &grid);
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        let first_row: Vec<usize> = order.iter().copied().filter(|&j| j < 10).collect();
+        assert!(first_row.windows(2).all(|w| w[0] < w[1]), "{order:?}");
         assert!(grid.x0 + grid.cell * grid.nx as f32 > 9.0);
         assert!(grid.y0 + grid.cell * grid.ny as f32 > 9.0);
     }

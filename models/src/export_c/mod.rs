@@ -194,11 +194,31 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                     grid,
                 });
             }
+            if let (Some(g), true) = (synapses[0].grid, depth >= 3) {
+                // Neighbours next to each other, so that the four neurons of a pass share
+                // most of their cells. Only a hidden layer: the output's order is the classes'.
+                let order = limits::cell_order(&coords[1], free, &g);
+                for a in arrays.iter_mut() {
+                    let block = match a.name.as_str() {
+                        "coords1" => free,
+                        "z1" | "bias1" | "mask1" => 1,
+                        _ => continue,
+                    };
+                    let old = std::mem::take(&mut a.values);
+                    a.values = order
+                        .iter()
+                        .flat_map(|&j| old[j * block..(j + 1) * block].iter().copied())
+                        .collect();
+                }
+            }
             code += embedded::ROOT;
             code += &embedded::sender_type(free, relaxed);
             code += &embedded::gather0(&synapses[0]);
             let first = match synapses[0].grid {
                 Some(g) => {
+                    if layers[1] >= 4 {
+                        code += embedded::LEAST_MOST;
+                    }
                     code += &embedded::current0_regional(&synapses[0], &g);
                     First::Regional { cells: g.nx * g.ny }
                 }

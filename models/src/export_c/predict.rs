@@ -80,7 +80,7 @@ pub(super) fn predict(
     let mut decl = match first {
         First::Embedded => format!("    Sender s[{}];\n    float h[4];\n", layers[0]),
         First::Regional { cells } => format!(
-            "    Sender s[{}];\n    int start[{}];\n",
+            "    Sender s[{}];\n    int start[{}];\n    float h[4];\n",
             layers[0],
             cells + 1
         ),
@@ -147,7 +147,7 @@ pub(super) fn predict(
             (Some(_), _) => format!("send1({j}, {x}, {});", buffer(2)),
         }
     };
-    if matches!(first, First::Embedded) {
+    if matches!(first, First::Embedded | First::Regional { .. }) {
         let n = layers[1];
         let whole = n - n % 4;
         let rest = if whole < n {
