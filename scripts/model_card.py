@@ -73,6 +73,10 @@ def command(d, info):
     if (model.get("lif") or {}).get("reset", "subtract") != "subtract":
         args += ["--reset", model["lif"]["reset"]]
     args += recipe_flags(training)
+    teacher = training.get("distillation")
+    if teacher:
+        args += ["--distill-from", teacher["source"], "--distill-temperature", f"{teacher['temperature']:g}",
+                 "--distill-weight", f"{teacher['weight']:g}"]
     source = (training.get("dataset") or {}).get("source")
     if source is not None:
         args += ["--data", source]
@@ -135,7 +139,7 @@ def seed_rows(d):
     found = []
     results = os.path.join(ROOT, "results", "sweeps")
     # The tables: the figures re-use the same runs, and their rows would repeat the tables'.
-    for spec in sorted(s for s in os.listdir(results) if "table" in s or s == "best"):
+    for spec in sorted(s for s in os.listdir(results) if "table" in s or s in ("best", "distill")):
         path = os.path.join(results, spec, "summary.json")
         if not os.path.exists(path):
             continue
@@ -232,6 +236,23 @@ def nir_lines(d, name, model):
     ]
 
 
+def lineage_lines(training):
+    """Where the weights came from beyond a fresh start: a fine-tuning source, a teacher."""
+    lines = []
+    init = training.get("init_from")
+    if init:
+        commit = f" (commit `{init['commit']}`)" if init.get("commit") else ""
+        lines += [f"Fine-tuned from `{init['source']}`{commit}: {init['initial_test_accuracy']:.4f} "
+                  "before the first step.", ""]
+    teacher = training.get("distillation")
+    if teacher:
+        commit = f" at commit `{teacher['commit']}`" if teacher.get("commit") else ""
+        lines += [f"Distilled from the teacher `{teacher['source']}`{commit} (weights SHA-256 "
+                  f"`{teacher['sha256']}`): loss = (1 − A)·CE + A·T²·KL with T = {teacher['temperature']:g}, "
+                  f"A = {teacher['weight']:g} (`train --distill-from`).", ""]
+    return lines
+
+
 def how_to_use(name, model, source):
     """The card's "How to use": the CLI and the Rust API, on the directory as shipped (no Hub
     repository is named until the zoo is published: docs/cli.md says how)."""
@@ -316,6 +337,7 @@ def card(d):
         f"{describe(model)[0].upper()}{describe(model)[1:]}, trained on {data_name} with neuropos.",
         "",
         *([NOTES[name], ""] if name in NOTES else []),
+        *lineage_lines(training),
         *how_to_use(name, model, source),
         "| | |",
         "|---|---|",
