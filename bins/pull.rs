@@ -9,7 +9,12 @@ use neuropos_models::hub::CheckpointSource;
 use std::path::PathBuf;
 
 /// What `pull` brings beside the checkpoint when the source has it: what `push` publishes.
-const OPTIONAL: [&str; 3] = [push::CARD_FILE, push::OPTIONAL[0], push::OPTIONAL[1]];
+const OPTIONAL: [&str; 4] = [
+    push::CARD_FILE,
+    push::OPTIONAL[0],
+    push::OPTIONAL[1],
+    push::OPTIONAL[2],
+];
 
 #[derive(Args, Debug)]
 pub struct PullArgs {

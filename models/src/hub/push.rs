@@ -22,8 +22,12 @@ use crate::{Error, Result};
 pub const CARD_FILE: &str = "README.md";
 
 /// What a checkpoint directory may hold beside its two files, published (and pulled) where it
-/// does: the training log and the pruning curve the card quotes.
-pub const OPTIONAL: [&str; 2] = [METRICS_FILE, PRUNING_FILE];
+/// does: the training log, the pruning curve the card quotes, a spiking network's NIR graph.
+pub const OPTIONAL: [&str; 3] = [METRICS_FILE, PRUNING_FILE, NIR_FILE];
+
+/// `neuropos export DIR --format nir --out DIR/model.nir`: the zoo's NIR-ready checkpoints carry
+/// their graph.
+pub const NIR_FILE: &str = "model.nir";
 
 /// How to publish.
 #[derive(Debug, Clone, Default)]
