@@ -169,20 +169,38 @@ fn every_kind_runs_in_c_as_in_candle() {
         cases.push((dir, "int8"));
     }
     // Pruned first layers of widths that are and are not multiples of four (the four-neuron
-    // pass and the single one), spiking and not, and one too narrow for a four-neuron pass.
-    for (kind, hidden, name) in [
-        ("snn3d", "30", "snn3d-h30-pd50"),
-        ("mlp3d", "2", "mlp3d-h2-pd50"),
+    // pass and the single one), spiking and not, and one too narrow for a four-neuron pass;
+    // the latency input code (each pixel's step written out as bounds) on embedded SNNs,
+    // unpruned and pruned, and on the dense one.
+    for (kind, hidden, name, extra) in [
+        (
+            "snn3d",
+            "30",
+            "snn3d-h30-pd50",
+            &["--prune-during", "50"][..],
+        ),
+        ("mlp3d", "2", "mlp3d-h2-pd50", &["--prune-during", "50"][..]),
+        (
+            "snn3d",
+            "30",
+            "snn3d-latency",
+            &["--encoder", "latency"][..],
+        ),
+        (
+            "snn3d",
+            "30",
+            "snn3d-latency-pd50",
+            &["--encoder", "latency:0.05:linear", "--prune-during", "50"][..],
+        ),
+        ("snn", "30", "snn-latency", &["--encoder", "latency"][..]),
     ] {
         let dir = tmp.path().join(name);
-        ok(&[
+        let mut args = vec![
             "train",
             "--model",
             kind,
             "--hidden",
             hidden,
-            "--prune-during",
-            "50",
             "--epochs",
             "1",
             "--train-limit",
@@ -191,7 +209,9 @@ fn every_kind_runs_in_c_as_in_candle() {
             "100",
             "--out",
             dir.to_str().unwrap(),
-        ]);
+        ];
+        args.extend(extra);
+        ok(&args);
         cases.push((dir, "f32"));
     }
     // Two at a time: the C programs and the networks' own predictions are the slow part.
@@ -254,6 +274,35 @@ fn what_the_c_export_cannot_write_is_refused() {
         out.to_str().unwrap(),
     ]);
     assert!(err.contains("not a distance threshold"), "{err}");
+    assert!(!out.exists(), "nothing written");
+    // The rate code's spikes come from a random stream.
+    let rate = tmp.path().join("rate");
+    ok(&[
+        "train",
+        "--model",
+        "snn3d",
+        "--hidden",
+        "8",
+        "--encoder",
+        "rate",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "100",
+        "--out",
+        rate.to_str().unwrap(),
+    ]);
+    let err = failure(&[
+        "export",
+        rate.to_str().unwrap(),
+        "--format",
+        "c",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("random stream"), "{err}");
     assert!(!out.exists(), "nothing written");
 }
 

@@ -148,6 +148,32 @@ impl DrawKey {
     }
 }
 
+/// The latency code's spike step of a pixel `p` (`None`: below the threshold, it never spikes),
+/// for `steps` steps: snnTorch's `spikegen.latency(…, normalize=True, clip=True)`.
+pub fn latency_steps(threshold: f64, linear: bool, steps: usize) -> impl Fn(f32) -> Option<usize> {
+    let last = steps.saturating_sub(1) as f64;
+    // snnTorch's times before its normalisation, and the factor that puts the latest on the
+    // last step. For the log code that is the time of a pixel clamped to just above the
+    // threshold, which any batch holding a darker pixel (every MNIST batch) has as its maximum:
+    // taken as a constant, a sample's spikes do not depend on its batch.
+    let raw = move |p: f64| {
+        if linear {
+            (1.0 - p).min(1.0 - threshold)
+        } else {
+            let p = p.max(threshold + 1e-7);
+            (p / (p - threshold)).ln()
+        }
+    };
+    let scale = if linear { last } else { last / raw(threshold) };
+    move |p: f32| {
+        if (p as f64) < threshold {
+            return None;
+        }
+        let t = (raw(p as f64) * scale).round().max(0.0) as usize;
+        Some(t.min(steps.saturating_sub(1)))
+    }
+}
+
 /// The spike trains of `x` `[B, n]` over `steps` steps, `[T, B, n]` in `x`'s dtype on its
 /// device; `None` for the direct encoder (the network takes the image as a constant current).
 pub fn encode(x: &Tensor, encoder: &Encoder, steps: usize, key: DrawKey) -> Result<Option<Tensor>> {
@@ -178,28 +204,12 @@ pub fn encode(x: &Tensor, encoder: &Encoder, steps: usize, key: DrawKey) -> Resu
             }
         }
         Encoder::Latency { threshold, linear } => {
-            let last = steps.saturating_sub(1) as f64;
-            // snnTorch's times before its normalisation, and the factor that puts the latest on
-            // the last step. For the log code that is the time of a pixel clamped to just above
-            // the threshold, which any batch holding a darker pixel (every MNIST batch) has as
-            // its maximum: taken as a constant, a sample's spikes do not depend on its batch.
-            let (time, scale): (Box<dyn Fn(f64) -> f64>, f64) = if linear {
-                (Box::new(move |p: f64| (1.0 - p).min(1.0 - threshold)), last)
-            } else {
-                let raw = move |p: f64| {
-                    let p = p.max(threshold + 1e-7);
-                    (p / (p - threshold)).ln()
-                };
-                let latest = raw(threshold);
-                (Box::new(raw), last / latest)
-            };
+            let step = latency_steps(threshold, linear, steps);
             for (b, row) in pixels.iter().enumerate() {
                 for (i, &p) in row.iter().enumerate() {
-                    if (p as f64) < threshold {
-                        continue;
+                    if let Some(t) = step(p) {
+                        spikes[at(t, b, i)] = 1.0;
                     }
-                    let t = (time(p as f64) * scale).round().max(0.0) as usize;
-                    spikes[at(t.min(steps - 1), b, i)] = 1.0;
                 }
             }
         }

@@ -28,6 +28,9 @@ pub(super) struct Layer {
     pub limit: Option<Limit>,
     /// The first layer's cells, when it is pruned.
     pub grid: Option<Grid>,
+    /// The first layer of a latency-coded SNN: the least pixel that spikes, and the steps.
+    /// Each gathered input then carries its spike step, and a neuron's current is one per step.
+    pub latency: Option<(f32, usize)>,
 }
 
 impl Layer {
@@ -69,6 +72,60 @@ impl Layer {
         out
     }
 
+    /// What makes an input gathered: not 0, or (latency code) bright enough to spike.
+    fn sends(&self, x: &str) -> String {
+        match self.latency {
+            Some((least, _)) => format!("{x} >= {}", literal(least)),
+            None => format!("{x} != 0.0f"),
+        }
+    }
+
+    /// Neuron `j + u`'s accumulator: its declaration (the bias; or, latency-coded, its row
+    /// of per-step currents in `h`) and the statement adding an input's wire of squared
+    /// distance `d{u}`.
+    fn accumulator(&self, u: usize) -> (String, String) {
+        match self.latency {
+            None => (
+                format!("    float a{u} = bias1_at(j + {u});\n"),
+                format!("a{u} += t->v / root(d{u});"),
+            ),
+            Some((_, steps)) => (
+                format!("    float *c{u} = h + {u} * {steps};\n"),
+                format!("c{u}[t->t] += t->v / root(d{u});"),
+            ),
+        }
+    }
+
+    /// A first-layer function's name, signature (after `args`), return type, opening and
+    /// closing for `width` neurons: a float or four in `h`; latency-coded, `width` rows of
+    /// per-step currents in `h`, zeroed first (the bias joins at each step later).
+    fn frame(&self, width: usize, args: &str) -> (String, &'static str, String, String) {
+        let name = if width == 4 { "current0x4" } else { "current0" };
+        match (self.latency, width) {
+            (Some((_, steps)), _) => (
+                format!("{name}({args}, float *h)"),
+                "void",
+                format!(
+                    "    int k;\n    for (k = 0; k < {}; k++) h[k] = 0.0f;\n",
+                    width * steps
+                ),
+                "}\n\n".into(),
+            ),
+            (None, 4) => (
+                format!("{name}({args}, float *h)"),
+                "void",
+                String::new(),
+                "    h[0] = a0; h[1] = a1; h[2] = a2; h[3] = a3;\n}\n\n".into(),
+            ),
+            (None, _) => (
+                format!("{name}({args})"),
+                "float",
+                String::new(),
+                "    return a0;\n}\n\n".into(),
+            ),
+        }
+    }
+
     /// A line that skips the wire when it is beyond the limit (none without one).
     fn keep_test(&self, d: &str, indent: &str) -> String {
         self.limit.map_or(String::new(), |l| {
@@ -78,11 +135,16 @@ impl Layer {
 }
 
 /// The gathered form of a non-zero input.
-pub(super) fn sender_type(free: usize, relaxed: bool) -> String {
+pub(super) fn sender_type(free: usize, relaxed: bool, latency: bool) -> String {
     let z = if relaxed { " float z;" } else { "" };
+    let (t, what) = if latency {
+        (" int t;", "its mask, and its spike step")
+    } else {
+        ("", "its value times its\n   mask")
+    };
     format!(
-        "/* A non-zero input of the first layer, gathered: its position and its value times its\n\
-         \x20  mask. */\ntypedef struct {{ float c[{free}];{z} float v; }} Sender;\n\n"
+        "/* A non-zero input of the first layer, gathered: its position and {what}. */\n\
+         typedef struct {{ float c[{free}];{z} float v;{t} }} Sender;\n\n"
     )
 }
 
@@ -99,7 +161,11 @@ pub(super) const ROOT: &str = "#if defined(__ARM_FP) && (__ARM_FP & 4) && define
 /// `start[c]` is where cell `c` begins).
 pub(super) fn gather0(layer: &Layer) -> String {
     let (n, f) = (layer.n_in, layer.free);
-    let mut fill = String::from("            e->v = x[i] * mask0_at(i);\n");
+    let mut fill = match layer.latency {
+        Some(_) => String::from("            e->v = mask0_at(i); e->t = step0(x[i]);\n"),
+        None => String::from("            e->v = x[i] * mask0_at(i);\n"),
+    };
+    let sends = layer.sends("x[i]");
     for c in 0..f {
         writeln!(fill, "            e->c[{c}] = coords0_at(i * {f} + {c});")
             .expect("writing to a String");
@@ -111,7 +177,7 @@ pub(super) fn gather0(layer: &Layer) -> String {
         return format!(
             "/* The non-zero inputs, gathered; returns how many. */\n\
              static int gather0(const float *x, Sender *s)\n{{\n    int i, n = 0;\n    \
-             for (i = 0; i < {n}; i++) {{\n        if (x[i] != 0.0f) {{\n            \
+             for (i = 0; i < {n}; i++) {{\n        if ({sends}) {{\n            \
              Sender *e = s + n++;\n{fill}        }}\n    }}\n    return n;\n}}\n\n"
         );
     };
@@ -129,9 +195,9 @@ pub(super) fn gather0(layer: &Layer) -> String {
          \x20  s[start[c + 1] - 1]; returns how many. */\n\
          static int gather0(const float *x, Sender *s, int *start)\n{{\n    int i, c, n = 0;\n    \
          for (c = 0; c <= {cells}; c++) start[c] = 0;\n    \
-         for (i = 0; i < {n}; i++) if (x[i] != 0.0f) start[cell0(coords0_at(i * {f}), {y}) + 1]++;\n    \
+         for (i = 0; i < {n}; i++) if ({sends}) start[cell0(coords0_at(i * {f}), {y}) + 1]++;\n    \
          for (c = 0; c < {cells}; c++) start[c + 1] += start[c];\n    \
-         for (i = 0; i < {n}; i++) {{\n        if (x[i] != 0.0f) {{\n            \
+         for (i = 0; i < {n}; i++) {{\n        if ({sends}) {{\n            \
          Sender *e = s + start[cell0(coords0_at(i * {f}), {y})]++;\n{fill}            n++;\n        }}\n    }}\n    \
          for (c = {cells}; c > 0; c--) start[c] = start[c - 1];\n    start[0] = 0;\n    return n;\n}}\n\n",
         CELL_INDEX,
@@ -163,12 +229,8 @@ pub(super) fn current0(layer: &Layer) -> String {
             let coords: Vec<String> = (0..f)
                 .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
                 .collect();
-            writeln!(
-                decl,
-                "    float a{u} = bias1_at(j + {u}), {};",
-                coords.join(", ")
-            )
-            .expect("writing to a String");
+            writeln!(decl, "    float {};", coords.join(", ")).expect("writing to a String");
+            decl += &layer.accumulator(u).0;
             if layer.relaxed {
                 writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
             }
@@ -185,27 +247,14 @@ pub(super) fn current0(layer: &Layer) -> String {
         }
         let ds: Vec<String> = (0..width).map(|u| format!("d{u}")).collect();
         let sums: String = (0..width)
-            .map(|u| format!("        a{u} += t->v / root(d{u});\n"))
+            .map(|u| format!("        {}\n", layer.accumulator(u).1))
             .collect();
-        let (name, signature, result) = if width == 4 {
-            (
-                "current0x4",
-                "int j, int nnz, const Sender *s, float *h",
-                "    h[0] = a0; h[1] = a1; h[2] = a2; h[3] = a3;\n}\n\n".to_string(),
-            )
-        } else {
-            (
-                "current0",
-                "int j, int nnz, const Sender *s",
-                "    return a0;\n}\n\n".into(),
-            )
-        };
-        let ret = if width == 4 { "void" } else { "float" };
+        let (signature, ret, open, result) = layer.frame(width, "int j, int nnz, const Sender *s");
         write!(
             out,
             "/* The current into {what} of layer 1: the bias and, per gathered input, a weight\n\
              \x20  1/distance made here. */\n\
-             static {ret} {name}({signature})\n{{\n{decl}    \
+             static {ret} {signature}\n{{\n{decl}{open}    \
              const Sender *t, *end = s + nnz;\n    \
              for (t = s; t < end; t++) {{\n        float e, {};\n{body}{sums}    }}\n{result}",
             ds.join(", "),
@@ -242,12 +291,8 @@ pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
             let coords: Vec<String> = (0..f)
                 .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
                 .collect();
-            writeln!(
-                decl,
-                "    float a{u} = bias1_at(j + {u}), {};",
-                coords.join(", ")
-            )
-            .expect("writing to a String");
+            writeln!(decl, "    float {};", coords.join(", ")).expect("writing to a String");
+            decl += &layer.accumulator(u).0;
             if layer.relaxed {
                 writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
             }
@@ -278,28 +323,20 @@ pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
         let ds: Vec<String> = (0..width).map(|u| format!("d{u}")).collect();
         let lim = literal(limit.distance2);
         let sums: String = (0..width)
-            .map(|u| format!("            if (d{u} <= {lim}) a{u} += t->v / root(d{u});\n"))
+            .map(|u| {
+                format!(
+                    "            if (d{u} <= {lim}) {}\n",
+                    layer.accumulator(u).1
+                )
+            })
             .collect();
-        let (name, signature, result, ret) = if width == 4 {
-            (
-                "current0x4",
-                "int j, const Sender *s, const int *start, float *h",
-                "    h[0] = a0; h[1] = a1; h[2] = a2; h[3] = a3;\n}\n\n",
-                "void",
-            )
-        } else {
-            (
-                "current0",
-                "int j, const Sender *s, const int *start",
-                "    return a0;\n}\n\n",
-                "float",
-            )
-        };
+        let (signature, ret, open, result) =
+            layer.frame(width, "int j, const Sender *s, const int *start");
         write!(
             out,
             "/* The current into {what} of layer 1: the bias and the gathered inputs nearer than\n\
              \x20  the limit (squared distance {lim}), looked for only in the cells within reach. */\n\
-             static {ret} {name}({signature})\n{{\n{decl}    \
+             static {ret} {signature}\n{{\n{decl}{open}    \
              int lo = cell_index(({xlo} - {r} - {x0}) * {inv}, {nx}), hi = cell_index(({xhi} + {r} - {x0}) * {inv}, {nx}) + 1;\n    \
              int row = cell_index(({ylo} - {r} - {y0}) * {inv}, {ny}), last = cell_index(({yhi} + {r} - {y0}) * {inv}, {ny});\n    \
              for (; row <= last; row++) {{\n        \

@@ -16,6 +16,7 @@
 
 mod dense;
 mod embedded;
+mod latency;
 mod limits;
 mod numbers;
 mod predict;
@@ -52,16 +53,22 @@ fn refuse<T>(problem: String) -> Result<T> {
 /// `loaded` (rounded to `precision` in place first) as C99.
 pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
     let config = loaded.network.config().clone();
-    if let Some(lif) = &config.lif {
-        if lif.encoder != Encoder::Direct {
+    // The latency code is a step function of each pixel, written out; the rate code draws its
+    // spikes from a random stream the C code does not have.
+    let latency = match config.lif.as_ref().map(|l| (l.encoder, l.time_steps)) {
+        Some((Encoder::Rate { .. }, _)) => {
             return refuse(format!(
-                "{}: the C export writes spiking networks with the direct input encoding; a \
-                 {} encoder's spike trains come from a random stream the C code does not have",
-                config.describe(),
-                lif.encoder
-            ));
+                "{}: the C export writes spiking networks with the direct or the latency input \
+                 code; the rate code's spike trains come from a random stream the C code does \
+                 not have",
+                config.describe()
+            ))
         }
-    }
+        Some((Encoder::Latency { threshold, linear }, steps)) => {
+            Some(latency::latency(threshold, linear, steps))
+        }
+        _ => None,
+    };
     let rounded = round_to(loaded, precision)?;
     let var = |name: &str| -> Result<Vec<f32>> {
         let data = loaded
@@ -192,6 +199,10 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                     epsilon: config.distance_epsilon as f32,
                     limit,
                     grid,
+                    latency: latency
+                        .as_ref()
+                        .filter(|_| l == 0)
+                        .map(|c| (c.least, c.steps)),
                 });
             }
             if let (Some(g), true) = (synapses[0].grid, depth >= 3) {
@@ -212,7 +223,10 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                 }
             }
             code += embedded::ROOT;
-            code += &embedded::sender_type(free, relaxed);
+            code += &embedded::sender_type(free, relaxed, latency.is_some());
+            if let Some(code_of) = &latency {
+                code += &code_of.c();
+            }
             code += &embedded::gather0(&synapses[0]);
             let first = match synapses[0].grid {
                 Some(g) => {
@@ -249,8 +263,11 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
                     &format!("linear.{c}.bias"),
                 )?);
             }
-            code += &dense::gather0(layers[0]);
-            code += &dense::current0(layers[0]);
+            if let Some(code_of) = &latency {
+                code += &code_of.c();
+            }
+            code += &dense::gather0(layers[0], latency.as_ref().map(|c| c.least));
+            code += &dense::current0(layers[0], latency.as_ref().map(|c| c.steps));
             for l in 1..depth - 1 {
                 code += &dense::push(l, layers[l], layers[l + 1], spiking);
             }
@@ -263,6 +280,7 @@ pub fn export_c(loaded: &mut Loaded, precision: Precision) -> Result<CExport> {
         config.activation,
         config.lif.as_ref(),
         config.kind.axis().is_some(),
+        latency.is_some(),
     );
     let (header, source) = files(
         &config.describe(),

@@ -73,16 +73,28 @@ pub(super) fn predict(
     a: Activation,
     lif: Option<&LifConfig>,
     embedded: bool,
+    latency: bool,
 ) -> String {
     let depth = layers.len();
     let classes = layers[depth - 1];
     let mut out = String::new();
+    // A latency-coded SNN's layer 1 gets one current per step (`h` rows of `per` floats).
+    let per = if latency {
+        lif.map_or(1, |c| c.time_steps)
+    } else {
+        1
+    };
     let mut decl = match first {
-        First::Embedded => format!("    Sender s[{}];\n    float h[4];\n", layers[0]),
+        First::Embedded => format!("    Sender s[{}];\n    float h[{}];\n", layers[0], 4 * per),
         First::Regional { cells } => format!(
-            "    Sender s[{}];\n    int start[{}];\n    float h[4];\n",
+            "    Sender s[{}];\n    int start[{}];\n    float h[{}];\n",
             layers[0],
-            cells + 1
+            cells + 1,
+            4 * per
+        ),
+        First::Dense if latency => format!(
+            "    unsigned short idx[{0}];\n    float val[{0}];\n    unsigned char stp[{0}];\n    float h[{per}];\n",
+            layers[0]
         ),
         First::Dense => format!(
             "    unsigned short idx[{0}];\n    float val[{0}];\n",
@@ -92,6 +104,11 @@ pub(super) fn predict(
     let (gather, current, args) = match first {
         First::Embedded => ("gather0(input, s)", "current0", "nnz, s"),
         First::Regional { .. } => ("gather0(input, s, start)", "current0", "s, start"),
+        First::Dense if latency => (
+            "gather0(input, idx, val, stp)",
+            "current0",
+            "nnz, idx, val, stp",
+        ),
         First::Dense => ("gather0(input, idx, val)", "current0", "nnz, idx, val"),
     };
     let mask = |l: usize| {
@@ -137,10 +154,14 @@ pub(super) fn predict(
         .expect("writing to a String");
     }
     // Layer 1: each neuron's current, then what it passes on (or its score).
+    // `x`: the current (latency: a pointer to the per-step currents, the bias not in them).
     let send = |x: &str, j: &str| -> String {
         match (lif, depth) {
             (None, 2) => format!("scores[{j}] = {x};"),
             (None, _) => format!("send1({j}, {x}, {});", buffer(2)),
+            (Some(_), 2) if latency => {
+                format!("scores[{j}] = (float)lif({x}, 1, bias1_at({j}), times, &potential[{j}]);")
+            }
             (Some(_), 2) => format!(
                 "{{ float i1 = {x}; scores[{j}] = (float)lif(&i1, 0, 0.0f, times, &potential[{j}]); }}"
             ),
@@ -150,24 +171,38 @@ pub(super) fn predict(
     if matches!(first, First::Embedded | First::Regional { .. }) {
         let n = layers[1];
         let whole = n - n % 4;
-        let rest = if whole < n {
-            format!(
+        let rest = match (whole < n, latency) {
+            (false, _) => String::new(),
+            (true, false) => format!(
                 "    for (j = {whole}; j < {n}; j++) {}\n",
                 send(&format!("{current}(j, {args})"), "j")
-            )
+            ),
+            (true, true) => format!(
+                "    for (j = {whole}; j < {n}; j++) {{ {current}(j, {args}, h); {} }}\n",
+                send("h", "j")
+            ),
+        };
+        let each = if latency {
+            send(&format!("h + k * {per}"), "j + k")
         } else {
-            String::new()
+            send("h[k]", "j + k")
         };
         let blocks = if whole > 0 {
             format!(
                 "    for (j = 0; j < {whole}; j += 4) {{\n        current0x4(j, {args}, h);\n        \
-                 for (k = 0; k < 4; k++) {}\n    }}\n",
-                send("h[k]", "j + k"),
+                 for (k = 0; k < 4; k++) {each}\n    }}\n",
             )
         } else {
             "    (void)h;\n".to_string()
         };
         write!(body, "{blocks}{rest}")
+    } else if latency {
+        writeln!(
+            body,
+            "    for (j = 0; j < {}; j++) {{ {current}(j, {args}, h); {} }}",
+            layers[1],
+            send("h", "j")
+        )
     } else {
         writeln!(
             body,
@@ -220,6 +255,15 @@ pub(super) fn predict(
                  static void send1(int j, float x, float *y)\n{{\n    float v = {};\n    \
                  if (v != 0.0f) push1(j, v * {}, y);\n}}\n\n",
                 activation(a, "x"),
+                mask(1)
+            ),
+            Some(_) if latency => write!(
+                out,
+                "/* Neuron j of layer 1, its current at each step in cur (the bias added there): its\n\
+                 \x20  spikes passed on. */\n\
+                 static void send1(int j, const float *cur, float *y)\n{{\n    int times[{steps}];\n    \
+                 int nspk = lif(cur, 1, bias1_at(j), times, 0);\n    \
+                 if (nspk) push1(j, {}, times, nspk, y);\n}}\n\n",
                 mask(1)
             ),
             Some(_) => write!(
