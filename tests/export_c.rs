@@ -22,6 +22,35 @@ fn compiler() -> Option<&'static str> {
     })
 }
 
+/// gcc and clang where installed, but the one `cc` names; `NEUROPOS_REQUIRE_CLANG` (set by
+/// `.ci/run`, which installs it) makes a missing clang an error rather than a skip.
+fn other_compilers(cc: &str) -> Vec<&'static str> {
+    let found = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let version = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    if std::env::var_os("NEUROPOS_REQUIRE_CLANG").is_some() {
+        assert!(
+            found("clang"),
+            "NEUROPOS_REQUIRE_CLANG is set but clang is not installed"
+        );
+    }
+    let mine = version(cc);
+    ["gcc", "clang"]
+        .into_iter()
+        .filter(|c| found(c) && version(c) != mine)
+        .collect()
+}
+
 /// The test images as a raw IDX file, and the data.
 fn idx_file(dir: &Path) -> (PathBuf, data::Dataset) {
     let mnist = data::load_dir(&data::default_dir(), true).unwrap();
@@ -77,6 +106,23 @@ fn classes_from_c(cc: &str, ckpt: &Path, precision: &str, out: &Path, images: &P
         "{name} {precision}: {}",
         String::from_utf8_lossy(&built.stderr)
     );
+    // Warning-free under the other compilers too (`.ci/run` installs clang).
+    for other in other_compilers(cc) {
+        for file in ["neuropos_model.c", "example.c"] {
+            let checked = Command::new(other)
+                .current_dir(out)
+                .args(["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-c", "-o"])
+                .arg(out.join(format!("{other}.o")))
+                .arg(file)
+                .output()
+                .unwrap();
+            assert!(
+                checked.status.success(),
+                "{name} {precision}, {other} {file}: {}",
+                String::from_utf8_lossy(&checked.stderr)
+            );
+        }
+    }
     let run = Command::new(out.join("predict"))
         .arg(images)
         .output()
