@@ -329,7 +329,9 @@ def card(d):
         "    metrics:",
         "    - type: accuracy",
         f"      value: {final}",
-        f"      name: Test accuracy after {training['epochs_completed']} epochs",
+        (f"      name: Test accuracy of epoch {training['kept']['epoch']}, the best on validation"
+         if training.get("kept") else
+         f"      name: Test accuracy after {training['epochs_completed']} epochs"),
         "---",
         "",
         f"# {name}",
@@ -347,7 +349,8 @@ def card(d):
         f"| optimizer | {training['optimizer']}, lr {training['lr']}, batch {training['batch_size']}, seed {training['seed']} |",
         f"| training data | {training['train_samples']:,} images ({training['data']}) |",
         f"| test accuracy ({data_name}, 10,000 images) | **{final:.4f}**"
-        + (" (scored once, after the last epoch)" if training.get("val_split") else "") + " |",
+        + ((" (scored once, on the kept epoch)" if training.get("kept") else " (scored once, after the last epoch)")
+           if training.get("val_split") else "") + " |",
     ]
     if best and not training.get("val_split"):
         lines.append(f"| best epoch | {best['test_accuracy']:.4f} at epoch {best['epoch']} (the checkpoint is the last epoch's) |")

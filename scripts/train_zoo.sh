@@ -49,18 +49,25 @@ declare -A flags=(
   [fashion-mlp-h2048]="--model mlp --hidden 2048 --data fashion-mnist"
   [fashion-snn3d]="--model snn3d --data fashion-mnist"
   [fashion-snn-h14]="--model snn --hidden 14 --data fashion-mnist"
+  # Issue 36: distilled from the zoo's large network of the kind, early stopping on validation
+  # (the rows of specs/distill.toml; the sweep's seed-0 runs are these same runs).
+  [mlp-h14-distilled]="--model mlp --hidden 14 --val-split 10000 --keep best --patience 30 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
+  [mlp3d-distilled]="--model mlp3d --val-split 10000 --keep best --patience 30 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
+  [snn3d-distilled]="--model snn3d --val-split 10000 --keep best --patience 20 --distill-from checkpoints/snn-h2048 --distill-temperature 2 --distill-weight 0.5"
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
   snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best
   fashion-mlp3d fashion-mlp3d-gaps fashion-mlp3d-relaxed fashion-mlp-h14 fashion-mlp-h17
-  fashion-mlp-h2048 fashion-snn3d fashion-snn-h14 snn-h14-zero snn3d-zero)
+  fashion-mlp-h2048 fashion-snn3d fashion-snn-h14 snn-h14-zero snn3d-zero mlp-h14-distilled
+  mlp3d-distilled snn3d-distilled)
 retrain=0
 if [ "${1:-}" = --retrain ]; then retrain=1; shift; fi
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${order[@]}")
 
 complete() {
-  [ -f "$1/config.json" ] && python3 -c "import json,sys; t=json.load(open('$1/config.json'))['training']; sys.exit(0 if t['epochs_completed'] >= t['epochs_planned'] and not t.get('interrupted') else 1)"
+  # Every planned epoch, or stopped early by --patience; not interrupted.
+  [ -f "$1/config.json" ] && python3 -c "import json,sys; t=json.load(open('$1/config.json'))['training']; sys.exit(0 if (t['epochs_completed'] >= t['epochs_planned'] or (t.get('kept') or {}).get('early_stopped')) and not t.get('interrupted') else 1)"
 }
 
 for name in "${names[@]}"; do
