@@ -70,8 +70,8 @@ fn refuse(dir: &Path, problem: impl Into<String>) -> Error {
 }
 
 /// Checks the checkpoint in `dir` and prepares the commit for `target`: `config.json`,
-/// `model.safetensors`, the card regenerated from them and `metrics.jsonl` where the run wrote
-/// one. Nothing is sent.
+/// `model.safetensors`, the card regenerated from them and the [`OPTIONAL`] files the
+/// directory has. Nothing is sent.
 pub fn prepare(dir: &Path, target: &HubRef, options: &PushOptions) -> Result<Prepared> {
     if !dir.is_dir() {
         return Err(refuse(
@@ -93,7 +93,12 @@ pub fn prepare(dir: &Path, target: &HubRef, options: &PushOptions) -> Result<Pre
             });
         }
     }
-    let loaded = checkpoint::load(dir, candle_core::DType::F32, &candle_core::Device::Cpu)?;
+    // The bytes validated are the bytes uploaded: read once, parsed and built from these.
+    let read = |file: &str| std::fs::read(dir.join(file)).map_err(|e| Error::io(dir.join(file), e));
+    let (config, model) = (read(CONFIG_FILE)?, read(MODEL_FILE)?);
+    let parsed = checkpoint::parse(&dir.join(MODEL_FILE), &model, Some(&config))?;
+    let loaded =
+        checkpoint::instantiate(parsed, candle_core::DType::F32, &candle_core::Device::Cpu)?;
     let training = loaded.info.training.as_ref();
     let finished = training.is_some_and(|t| t.finished());
     if !finished && !options.allow_unfinished {
@@ -134,10 +139,9 @@ pub fn prepare(dir: &Path, target: &HubRef, options: &PushOptions) -> Result<Pre
         ..target.clone()
     };
     let card = model_card(dir, name, &published_as.to_string(), &names)?;
-    let read = |file: &str| std::fs::read(dir.join(file)).map_err(|e| Error::io(dir.join(file), e));
     let mut files = vec![
-        (CONFIG_FILE, read(CONFIG_FILE)?),
-        (MODEL_FILE, read(MODEL_FILE)?),
+        (CONFIG_FILE, config),
+        (MODEL_FILE, model),
         (CARD_FILE, card.text.clone().into_bytes()),
     ];
     files.extend(optional);
