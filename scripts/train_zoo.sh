@@ -35,7 +35,8 @@ declare -A flags=(
   [mlp3d-pd80]="--model mlp3d --prune-during 80"
   # Issue 17's recipes (models/src/recipe.rs, BEST), keeping the epoch chosen on validation
   # (issue 35: `--keep best`, and stopping once 30 epochs, SNN 20, bring no better one). The
-  # same runs as the plain rows of specs/distill.toml, seed 0.
+  # committed ones are the seed-0 runs of the plain rows of `neuropos sweep specs/distill.toml`,
+  # copied: the sweep passes the same settings as flags, which train the same weights.
   [mlp3d-best]="--model mlp3d --recipe best --val-split 10000 --keep best --patience 30"
   [mlp3d-relaxed-best]="--model mlp3d-relaxed --recipe best --val-split 10000 --keep best --patience 30"
   [snn3d-best]="--model snn3d --recipe best --val-split 10000 --keep best --patience 20"
