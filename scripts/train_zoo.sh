@@ -34,12 +34,12 @@ declare -A flags=(
   [snn-h14-zero]="--model snn --hidden 14 --reset zero"
   [mlp3d-pd80]="--model mlp3d --prune-during 80"
   # Issue 17's recipes (models/src/recipe.rs, BEST), keeping the epoch chosen on validation
-  # (issue 35: `--keep best`, and stopping once 30 epochs, SNN 20, bring no better one). The
+  # (issue 35: `--keep best`, and stopping once 100 epochs, SNN 60, bring no better one). The
   # committed ones are the seed-0 runs of the plain rows of `neuropos sweep specs/distill.toml`,
   # copied: the sweep passes the same settings as flags, which train the same weights.
-  [mlp3d-best]="--model mlp3d --recipe best --val-split 10000 --keep best --patience 30"
-  [mlp3d-relaxed-best]="--model mlp3d-relaxed --recipe best --val-split 10000 --keep best --patience 30"
-  [snn3d-best]="--model snn3d --recipe best --val-split 10000 --keep best --patience 20"
+  [mlp3d-best]="--model mlp3d --recipe best --val-split 10000 --keep best --patience 100"
+  [mlp3d-relaxed-best]="--model mlp3d-relaxed --recipe best --val-split 10000 --keep best --patience 100"
+  [snn3d-best]="--model snn3d --recipe best --val-split 10000 --keep best --patience 60"
   # Fashion-MNIST at the paper's settings (scripts/install-fashion-mnist.sh first). The
   # sweeps of specs/fashion-*.toml train the same runs as their seed 0.
   [fashion-mlp3d]="--model mlp3d --data fashion-mnist"
@@ -52,9 +52,9 @@ declare -A flags=(
   [fashion-snn-h14]="--model snn --hidden 14 --data fashion-mnist"
   # Issue 36: distilled from the zoo's large network of the kind, early stopping on validation
   # (the rows of specs/distill.toml; the sweep's seed-0 runs are these same runs).
-  [mlp-h14-distilled]="--model mlp --hidden 14 --val-split 10000 --keep best --patience 30 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
-  [mlp3d-distilled]="--model mlp3d --val-split 10000 --keep best --patience 30 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
-  [snn3d-distilled]="--model snn3d --val-split 10000 --keep best --patience 20 --distill-from checkpoints/snn-h2048 --distill-temperature 2 --distill-weight 0.5"
+  [mlp-h14-distilled]="--model mlp --hidden 14 --val-split 10000 --keep best --patience 100 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
+  [mlp3d-distilled]="--model mlp3d --val-split 10000 --keep best --patience 100 --distill-from checkpoints/mlp-h2048 --distill-temperature 2 --distill-weight 0.5"
+  [snn3d-distilled]="--model snn3d --val-split 10000 --keep best --patience 60 --distill-from checkpoints/snn-h2048 --distill-temperature 2 --distill-weight 0.5"
 )
 order=(mlp3d mlp3d-gaps mlp3d-relaxed mlp5d mlp8d mlp16d mlp32d mlp-h14 mlp-h17 snn3d snn3d-gaps
   snn-h14 snn-h2048 mlp-h2048 mlp3d-pd80 mlp3d-best mlp3d-relaxed-best snn3d-best
