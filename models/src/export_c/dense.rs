@@ -9,9 +9,9 @@ pub(super) fn gather0(n_in: usize, least: Option<f32>) -> String {
         return format!(
             "/* The inputs that spike (at or above {least}): indices, value 1, spike steps; returns\n\
              \x20  how many. */\n\
-             static int gather0(const float *x, unsigned short *idx, float *val, unsigned char *stp)\n{{\n    \
+             static int gather0(const float *x, unsigned short *idx, float *val, int *stp)\n{{\n    \
              int i, n = 0;\n    \
-             for (i = 0; i < {n_in}; i++) if (x[i] >= {least}) {{ idx[n] = (unsigned short)i; val[n] = 1.0f; stp[n] = (unsigned char)step0(x[i]); n++; }}\n    \
+             for (i = 0; i < {n_in}; i++) if (x[i] >= {least}) {{ idx[n] = (unsigned short)i; val[n] = 1.0f; stp[n] = step0(x[i]); n++; }}\n    \
              return n;\n}}\n\n",
             least = super::numbers::literal(least)
         );
@@ -31,7 +31,7 @@ pub(super) fn current0(n_in: usize, steps: Option<usize>) -> String {
     if let Some(steps) = steps {
         return format!(
             "/* The current into neuron j of layer 1 at each of the {steps} steps. */\n\
-             static void current0(int j, int nnz, const unsigned short *idx, const float *val, const unsigned char *stp, float *h)\n{{\n    \
+             static void current0(int j, int nnz, const unsigned short *idx, const float *val, const int *stp, float *h)\n{{\n    \
              int t;\n    for (t = 0; t < {steps}; t++) h[t] = 0.0f;\n    \
              for (t = 0; t < nnz; t++) h[stp[t]] += val[t] * weight0_at(j * {n_in} + idx[t]);\n}}\n\n"
         );

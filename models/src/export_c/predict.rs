@@ -93,7 +93,7 @@ pub(super) fn predict(
             4 * per
         ),
         First::Dense if latency => format!(
-            "    unsigned short idx[{0}];\n    float val[{0}];\n    unsigned char stp[{0}];\n    float h[{per}];\n",
+            "    unsigned short idx[{0}];\n    float val[{0}];\n    int stp[{0}];\n    float h[{per}];\n",
             layers[0]
         ),
         First::Dense => format!(
