@@ -14,14 +14,7 @@ use fake_hub::{Quirk, Repos, Served, COMMIT};
 
 fn neuropos(args: &[&str], home: &Path, port: u16, offline: bool) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_neuropos"));
-    command
-        .args(args)
-        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
-        .env("HF_HOME", home)
-        .env("HF_HUB_DISABLE_XET", "1")
-        .env_remove("HF_TOKEN")
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HF_HUB_OFFLINE");
+    fake_hub::against(command.args(args), port, home);
     if offline {
         command.env("HF_HUB_OFFLINE", "1");
     }

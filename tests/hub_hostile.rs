@@ -19,14 +19,9 @@ fn neuropos(args: &[&str], home: &Path, port: u16, env: &[(&str, &str)]) -> Outp
     command
         .args(["90", env!("CARGO_BIN_EXE_neuropos")])
         .args(args)
-        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
-        .env("HF_HOME", home)
-        .env("HF_HUB_DISABLE_XET", "1")
         .env("RUST_LOG", "warn")
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("HF_TOKEN")
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HF_HUB_OFFLINE");
+        .env("RUST_BACKTRACE", "0");
+    fake_hub::against(&mut command, port, home);
     for (k, v) in env {
         command.env(k, v);
     }

@@ -18,15 +18,7 @@ const TOKEN: &str = "hf_lab_write";
 
 fn neuropos(args: &[&str], home: &Path, port: u16, token: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_neuropos"));
-    command
-        .args(args)
-        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
-        .env("HF_HOME", home)
-        .env("HF_HUB_DISABLE_XET", "1")
-        .env_remove("HF_TOKEN")
-        .env_remove("HF_TOKEN_PATH")
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HF_HUB_OFFLINE");
+    fake_hub::against(command.args(args), port, home);
     if let Some(token) = token {
         command.env("HF_TOKEN", token);
     }

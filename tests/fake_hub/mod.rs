@@ -23,6 +23,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -680,4 +682,17 @@ pub fn start_silent(secs: u64) -> FakeHub {
         seen.lock().unwrap().push("(connection)".to_string());
         held.push(stream);
     })
+}
+
+/// `command` (a `neuropos` run) pointed at a fake Hub on `port`, its Hugging Face cache in
+/// `home`, and none of the user's Hub environment (token, token file, cache, offline mode).
+pub fn against<'a>(command: &'a mut Command, port: u16, home: &Path) -> &'a mut Command {
+    command
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("HF_HOME", home)
+        .env("HF_HUB_DISABLE_XET", "1")
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_TOKEN_PATH")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HF_HUB_OFFLINE")
 }

@@ -96,6 +96,35 @@ impl Layer {
         }
     }
 
+    /// The widths of the first layer's functions: four neurons a pass, and one for the rest —
+    /// only what the layer's width uses (an unused static function is a warning, and the export
+    /// compiles with -Werror).
+    fn widths(&self) -> Vec<usize> {
+        let n = self.n_out;
+        [(4, n >= 4), (1, !n.is_multiple_of(4))]
+            .into_iter()
+            .filter_map(|(w, used)| used.then_some(w))
+            .collect()
+    }
+
+    /// The declarations of neurons `j` … `j + width − 1` of layer 1: coordinates, accumulator,
+    /// z (relaxed).
+    fn receivers(&self, width: usize) -> String {
+        let f = self.free;
+        let mut decl = String::new();
+        for u in 0..width {
+            let coords: Vec<String> = (0..f)
+                .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
+                .collect();
+            writeln!(decl, "    float {};", coords.join(", ")).expect("writing to a String");
+            decl += &self.accumulator(u).0;
+            if self.relaxed {
+                writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
+            }
+        }
+        decl
+    }
+
     /// A first-layer function's name, signature (after `args`), return type, opening and
     /// closing for `width` neurons: a float or four in `h`; latency-coded, `width` rows of
     /// per-step currents in `h`, zeroed first (the bias joins at each step later).
@@ -217,24 +246,9 @@ const CELL_INDEX: &str = "/* The cell a scaled coordinate v falls in, of n. */\n
 /// `current0x4` and `current0` (unpruned first layer): the currents into neurons `j`..`j + 3`,
 /// and into one neuron.
 pub(super) fn current0(layer: &Layer) -> String {
-    let f = layer.free;
     let mut out = String::new();
-    // Four at a time, and one at a time for the rest: only what the layer's width uses (an
-    // unused static function is a warning, and the export compiles with -Werror).
-    let n = layer.n_out;
-    let widths = [(4usize, n >= 4), (1, !n.is_multiple_of(4))];
-    for width in widths.into_iter().filter(|w| w.1).map(|w| w.0) {
-        let mut decl = String::new();
-        for u in 0..width {
-            let coords: Vec<String> = (0..f)
-                .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
-                .collect();
-            writeln!(decl, "    float {};", coords.join(", ")).expect("writing to a String");
-            decl += &layer.accumulator(u).0;
-            if layer.relaxed {
-                writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
-            }
-        }
+    for width in layer.widths() {
+        let decl = layer.receivers(width);
         let mut body = String::new();
         for u in 0..width {
             body += &layer.distance(
@@ -279,24 +293,12 @@ pub(super) fn current0(layer: &Layer) -> String {
 pub(super) fn current0_regional(layer: &Layer, grid: &Grid) -> String {
     let f = layer.free;
     let limit = layer.limit.expect("a regional layer has a limit");
-    let n = layer.n_out;
-    let widths = [(4usize, n >= 4), (1, !n.is_multiple_of(4))];
     let (x0, y0, r) = (literal(grid.x0), literal(grid.y0), literal(grid.radius));
     let inv = literal(1.0 / grid.cell);
     let (nx, ny) = (grid.nx, grid.ny);
     let mut out = String::new();
-    for width in widths.into_iter().filter(|w| w.1).map(|w| w.0) {
-        let mut decl = String::new();
-        for u in 0..width {
-            let coords: Vec<String> = (0..f)
-                .map(|c| format!("p{u}_{c} = coords1_at((j + {u}) * {f} + {c})"))
-                .collect();
-            writeln!(decl, "    float {};", coords.join(", ")).expect("writing to a String");
-            decl += &layer.accumulator(u).0;
-            if layer.relaxed {
-                writeln!(decl, "    float z{u} = z1_at(j + {u});").expect("writing to a String");
-            }
-        }
+    for width in layer.widths() {
+        let decl = layer.receivers(width);
         // The cells' bounds: those of the four neurons' squares together.
         let bound = |c: usize, pick: &str| -> String {
             (1..width).fold(format!("p0_{c}"), |acc, u| {
