@@ -188,19 +188,23 @@ NOTES = {
         "`train --recipe best` for this architecture: the settings that scored best on the "
         "validation split at the paper's 300 epochs (results/accuracy/README.md). The 30-epoch "
         "ablation's winner, `--lr 0.02`, did not hold at 300 epochs, so the recipe is the "
-        "paper's; this checkpoint differs from `mlp3d` only in holding out the validation "
-        "images. Issue 17's target (≥ 0.945, above `mlp` 14) is not reached."),
+        "paper's; this checkpoint differs from `mlp3d` in holding out the validation images and "
+        "keeping the epoch that scored best on them (`--keep best --patience 100`): seed 0 of "
+        "the plain 3D MLP row of `neuropos sweep specs/distill.toml`. Issue 17's and issue 36's "
+        "target (≥ 0.945, above `mlp` 14 under the same recipe) is not reached."),
     "mlp3d-relaxed-best": (
         "`train --recipe best` for this architecture: the settings that scored best on the "
-        "validation split (results/accuracy/README.md); seed 0 of the three-seed final runs "
-        "(`neuropos sweep specs/best.toml`). Issue 17's target (≥ 0.955, above `mlp` 17) is "
+        "validation split (results/accuracy/README.md), keeping the epoch that scored best on "
+        "it (`--keep best --patience 100`): seed 0 of the plain relaxed 3D MLP row of "
+        "`neuropos sweep specs/distill.toml`. Issue 17's and issue 36's target (≥ 0.955) is "
         "not reached."),
     "snn3d-best": (
         "`train --recipe best` for this architecture: the settings that scored best on the "
         "validation split at the paper's 200 epochs (results/accuracy/README.md). The 30-epoch "
         "ablation's winner, `--lr 0.01 --batch-size 300`, did not hold at 200 epochs, so the "
-        "recipe is the paper's; this checkpoint differs from `snn3d` only in holding out the "
-        "validation images. Issue 17's target (≥ 0.935, above `snn` 14) is not reached."),
+        "recipe is the paper's; this checkpoint differs from `snn3d` in holding out the "
+        "validation images and keeping the epoch that scored best on them (`--keep best "
+        "--patience 60`): seed 0 of the plain 3D SNN row of `neuropos sweep specs/distill.toml`."),
 }
 
 
@@ -408,7 +412,8 @@ def card(d):
            "the trained positions, inhibition values and biases")
         + "; the "
         "`neuropos` metadata key repeats `config.json`), `config.json`, `metrics.jsonl` (loss and "
-        + ("validation accuracy after every epoch, test accuracy after the last)"
+        + (("validation accuracy after every epoch, test accuracy of the kept epoch)"
+            if training.get("kept") else "validation accuracy after every epoch, test accuracy after the last)")
            if training.get("val_split") else "test accuracy after every epoch)") + (", `pruning.json`" if os.path.exists(pruning) else "")
         + (", `model.nir` (`neuropos export DIR --format nir`)" if os.path.exists(os.path.join(d, "model.nir")) else "") + ".",
         "",
