@@ -443,28 +443,37 @@ def index(root):
             continue
         info = load(os.path.join(d, "config.json"))
         model, training = info["model"], info["training"]
-        paper = paper_row(model)
+        # The paper's numbers are MNIST's: a checkpoint of other data has none to stand beside.
+        source = (training.get("dataset") or {}).get("source")
+        paper = paper_row(model) if source is None else None
         paper_cell = (f"{paper[0]['accuracy']:.4f} ± {paper[0]['std']:.4f}" if paper else
-                      "Fig. 5 (plot only)" if in_fig5(model) else "—")
+                      "Fig. 5 (plot only)" if in_fig5(model) and source is None else
+                      "— (MNIST only)" if source is not None else "—")
         pr = os.path.join(d, "pruning.json")
         at80 = next((r["accuracy"] for r in load(pr) if r["scope"] == "layer" and r["prune_percent"] == 80.0), None) if os.path.exists(pr) else None
         rows.append(
             f"| [`{name}`]({name}/README.md) | {model['kind']} {'-'.join(map(str, model['layers']))}"
             + (f" d={model['dim']}" if model["kind"] not in ("mlp", "snn") else "")
-            + f" | {info['params']:,} | {training['epochs_completed']} | **{training['final_test_accuracy']:.4f}** | "
+            + f" | {HUB_DATASETS.get(source, (source, os.path.basename(str(source))))[1]}"
+            + f" | {info['params']:,} | {training['epochs_completed']}"
+            + (f" (kept {training['kept']['epoch']})" if training.get("kept") else "")
+            + f" | **{training['final_test_accuracy']:.4f}** | "
             + (f"{at80:.4f}" if at80 is not None else "—") + f" | {paper_cell} |"
         )
     text = [
         "# The neuropos zoo",
         "",
         "Seed-0 checkpoints trained with `neuropos train` on this repository's CPU: at the paper's",
-        "settings, and (`*-best`) with the recipe the ablation chose on a validation split",
-        "(`train --recipe best`, results/accuracy/README.md). Every number comes from the",
+        "settings, (`*-best`) with the recipe the ablation chose on a validation split",
+        "(`train --recipe best`, results/accuracy/README.md), and (`*-distilled`) distilled from",
+        "the zoo's 2048-wide network of their kind (`train --distill-from`). A kept epoch is the",
+        "one that scored best on the validation split (`--keep best`). Every number comes from the",
         "checkpoint's own files (its model card says which, and the command that reproduces it);",
-        "the cards are written by `scripts/model_card.py`.",
+        "the cards are written by `scripts/model_card.py`. The paper's numbers are MNIST's: the",
+        "Fashion-MNIST checkpoints have none beside them.",
         "",
-        "| checkpoint | architecture | parameters | epochs | test accuracy | pruned 80 % (layer) | paper |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| checkpoint | architecture | data | parameters | epochs | test accuracy | pruned 80 % (layer) | paper |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
         *rows,
         "",
     ]
