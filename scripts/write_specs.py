@@ -59,7 +59,9 @@ def write(name, title, claim, rows, note=""):
     if FASHION:
         name, title = f"fashion-{name}", title.replace("MNIST", "Fashion-MNIST") + (
             "" if "MNIST" in title else " on Fashion-MNIST")
-        claim = "on MNIST, the paper: " + claim
+        claim = "On MNIST, the paper: " + claim
+    else:
+        claim = "The paper: " + claim
     head = [f"# {title}", "# Written by scripts/write_specs.py from docs/paper-results.json."]
     if note:
         head += [f"# {line}" for line in note.splitlines()]

@@ -17,7 +17,8 @@ pub struct Spec {
     pub name: String,
     #[serde(default)]
     pub title: String,
-    /// What the spec reproduces (the paper's claim, in words).
+    /// What the spec puts to the test, in words that say whose claim it is ("The paper: …"),
+    /// written at the top of the summary.
     #[serde(default)]
     pub claim: String,
     #[serde(default = "default_seeds")]

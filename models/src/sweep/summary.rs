@@ -262,7 +262,7 @@ pub fn write_summaries(
         }
     );
     if !spec.claim.is_empty() {
-        md += &format!("The paper: {}\n\n", spec.claim);
+        md += &format!("{}\n\n", spec.claim);
     }
     if let Some(e) = over.epochs {
         md += &format!(
