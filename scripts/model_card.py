@@ -206,6 +206,18 @@ NOTES = {
         "validation images and keeping the epoch that scored best on them (`--keep best "
         "--patience 60`): seed 0 of the plain 3D SNN row of `neuropos sweep specs/distill.toml`. "
         "Issue 36's target (above `snn` 14 under the same recipe) is not reached."),
+    "mlp3d-distilled": (
+        "Issue 36's distilled 3D MLP, shipped whatever the comparison says: seed 0 of the "
+        "distilled 3D MLP row of `neuropos sweep specs/distill.toml`, the same recipe as "
+        "`mlp3d-best` (`--val-split 10000 --keep best --patience 100`) with the teacher's soft "
+        "labels added. Compare it with `mlp3d-best` before choosing it: the study's summary "
+        "(`results/sweeps/distill/summary.md`) holds the two side by side."),
+    "snn3d-distilled": (
+        "Issue 36's distilled 3D SNN, shipped whatever the comparison says: seed 0 of the "
+        "distilled 3D SNN row of `neuropos sweep specs/distill.toml`, the same recipe as "
+        "`snn3d-best` (`--val-split 10000 --keep best --patience 60`) with the teacher's soft "
+        "labels on the summed output membrane. Compare it with `snn3d-best` before choosing it: "
+        "the study's summary (`results/sweeps/distill/summary.md`) holds the two side by side."),
 }
 
 
