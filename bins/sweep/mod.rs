@@ -21,7 +21,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use processes::{run_unit, task_command};
+use processes::{own_binary, run_unit, task_command};
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
@@ -256,8 +256,9 @@ impl Sweep {
         Ok(())
     }
 
-    /// Every run here, `jobs` processes at a time; the failures' messages.
-    fn run_local(&self) -> Vec<String> {
+    /// Every run here, `jobs` processes at a time; the failures' messages, and why the sweep
+    /// stopped starting runs if it did.
+    fn run_local(&self) -> (Vec<String>, Option<String>) {
         let (spec, all, threads) = (&self.spec, &self.all, self.threads);
         tracing::info!(
             "{}: {} runs, {} at a time with {threads} thread(s) each, into {}",
@@ -272,9 +273,16 @@ impl Sweep {
             (0..all.len()).collect::<std::collections::VecDeque<_>>(),
         ));
         let failures = Arc::new(Mutex::new(Vec::new()));
+        let stopped = Mutex::new(None);
         std::thread::scope(|s| {
             for _ in 0..self.jobs.min(all.len()) {
                 s.spawn(|| loop {
+                    // Without its binary every remaining run would fail the same way.
+                    if let Err(e) = own_binary() {
+                        queue.lock().unwrap().clear();
+                        stopped.lock().unwrap().get_or_insert(format!("{e:#}"));
+                        break;
+                    }
                     let Some(i) = queue.lock().unwrap().pop_front() else {
                         break;
                     };
@@ -297,7 +305,7 @@ impl Sweep {
         });
         bar.finish_and_clear();
         let failures = failures.lock().unwrap().clone();
-        failures
+        (failures, stopped.into_inner().unwrap())
     }
 }
 
@@ -318,7 +326,11 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     }
     let collected = || collect(spec, over, &sweep.runs, &sweep.args.zoo);
     if !sweep.args.collect {
-        let failures = sweep.run_local();
+        let (failures, stopped) = sweep.run_local();
+        if let Some(why) = stopped {
+            write_summaries(spec, over, out, collected())?;
+            bail!("{why}");
+        }
         if !failures.is_empty() {
             write_summaries(spec, over, out, collected())?;
             bail!(

@@ -8,7 +8,7 @@ use neuropos_models::run::is_complete;
 use neuropos_models::sweep::plan::{checkpoint_dir, eval_file, read_info, row_epochs, row_lr};
 use neuropos_models::sweep::summary::{eval_is_current, TIMING_FILE};
 use neuropos_models::sweep::{Overrides, Spec, Unit};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -95,6 +95,21 @@ pub fn run_unit(sweep: &Sweep, unit: &Unit) -> anyhow::Result<String> {
     ))
 }
 
+/// The binary this sweep runs from, which starts every run's process. A rebuild during a long
+/// sweep replaces it: Linux then names the running file "… (deleted)", and each start would
+/// fail with a bare "No such file or directory".
+pub fn own_binary() -> anyhow::Result<PathBuf> {
+    let bin = std::env::current_exe().context("locating the neuropos binary")?;
+    if !bin.is_file() {
+        bail!(
+            "the neuropos binary this sweep started from ({}) is gone: rebuilt or moved since? \
+             Start the sweep again; it skips the finished runs and resumes the others",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
 /// Trains `unit` in a `neuropos train` process (fresh, or resumed); says how long it took.
 fn train_unit(
     spec: &Spec,
@@ -102,7 +117,7 @@ fn train_unit(
     over: &Overrides,
     threads: usize,
 ) -> anyhow::Result<String> {
-    let bin = std::env::current_exe().context("locating the neuropos binary")?;
+    let bin = own_binary()?;
     let started = Instant::now();
     {
         let args = if unit.dir.join("run.json").exists() {
@@ -129,7 +144,7 @@ fn train_unit(
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .context("starting neuropos train")?;
+            .with_context(|| format!("starting {} train", bin.display()))?;
         let (status, cpu_seconds) = wait_measured(child)?;
         let segment = serde_json::json!({
             "wall_seconds": started.elapsed().as_secs_f64(),
@@ -162,7 +177,7 @@ fn eval_unit(
     ckpt: &Path,
     threads: usize,
 ) -> anyhow::Result<()> {
-    let bin = std::env::current_exe().context("locating the neuropos binary")?;
+    let bin = own_binary()?;
     let row = &spec.rows[unit.row];
     {
         let eval_file = unit.dir.join(eval_file(row));
@@ -188,7 +203,7 @@ fn eval_unit(
                 .env("RAYON_NUM_THREADS", threads.to_string())
                 .env("RUST_LOG", "warn")
                 .output()
-                .context("starting neuropos eval")?;
+                .with_context(|| format!("starting {} eval", bin.display()))?;
             if !out.status.success() {
                 bail!(
                     "`neuropos {}` failed: {}",
