@@ -1,4 +1,5 @@
-//! `neuropos bench`: training-step or inference throughput on real MNIST batches, one JSON line.
+//! `neuropos bench`: training-step or inference throughput on real batches (MNIST unless
+//! `--data`), one JSON line.
 
 use anyhow::bail;
 use candle_core::{DType, Device};

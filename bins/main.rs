@@ -29,21 +29,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model on MNIST and write a checkpoint directory.
+    /// Train a model (on MNIST, or on any `--data`) and write a checkpoint directory.
     Train(Box<train::TrainArgs>),
-    /// Score checkpoints on the MNIST test set, optionally across pruning levels.
+    /// Score checkpoints on the test set of the data they were trained on (or `--data` of the
+    /// same shape), optionally across pruning levels.
     Eval(eval::EvalArgs),
-    /// Time training steps (or inference) on real MNIST batches; prints one JSON line.
+    /// Time training steps (or inference) on real batches (MNIST, or `--data`); prints one
+    /// JSON line.
     Bench(bench::BenchArgs),
     /// Copy a checkpoint from the Hugging Face Hub (hf://owner/repo[@revision][/subdir]) into a
     /// directory, validated first.
     Pull(pull::PullArgs),
     /// Publish a checkpoint directory to a Hugging Face Hub model repository in one commit
-    /// (config.json, model.safetensors, its model card README.md, metrics.jsonl).
+    /// (config.json, model.safetensors, its model card README.md, metrics.jsonl and, where
+    /// present, pruning.json and model.nir).
     Push(push::PushArgs),
-    /// Classify 28×28 digit images (PNG, JPEG) with a checkpoint.
+    /// Classify images (PNG, JPEG, or a directory of them) with a checkpoint, shaped to its
+    /// input and named by its classes.
     Predict(predict::PredictArgs),
-    /// Write a checkpoint as ordinary dense weight matrices (safetensors, Linear's layout).
+    /// Write a checkpoint in another form: dense weight matrices (safetensors, Linear's layout),
+    /// C source for a microcontroller, or a NIR graph (spiking networks).
     Export(export::ExportArgs),
     /// Write a pruned copy of a checkpoint (its mask stored), optionally compensated and
     /// fine-tuned with the mask fixed.
