@@ -4,8 +4,11 @@ validation accuracy and mean training loss of epochs 1–50, 51–100, …, and 
 What a curve does late (still climbing, flat, falling while the loss falls) is what says whether
 more epochs, more capacity or earlier stopping would help; this puts it in numbers.
 
-   scripts/learning_windows.py results/sweeps/distill/summary.json [WINDOW=50] \
+   scripts/learning_windows.py [--window 50] SUMMARY.json|RUN_DIR... > FILE
+   scripts/learning_windows.py results/sweeps/distill/summary.json results/distill/long/mlp3d-e1000 \
        > results/distill/learning-windows.json
+
+A summary contributes every run of every row; a run directory stands alone (its row: the path).
 """
 import json
 import os
@@ -35,28 +38,42 @@ def windows(metrics, width):
     return out
 
 
+def run_entry(row, run, width):
+    path = os.path.join(run, "metrics.jsonl")
+    if not os.path.exists(path):
+        return None
+    metrics = [json.loads(line) for line in open(path) if line.strip()]
+    kept = next((r for r in metrics if "kept_epoch" in r), None)
+    return {
+        "row": row,
+        "run": os.path.relpath(run, ROOT),
+        "windows": windows(metrics, width),
+        "kept_epoch": kept and kept["kept_epoch"],
+        "epochs_trained": kept and kept["epochs_trained"],
+        "early_stopped": kept and kept["early_stopped"],
+        "test_accuracy": kept and kept["test_accuracy"],
+    }
+
+
 def main():
-    summary_path = sys.argv[1]
-    width = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    summary = json.load(open(summary_path))
+    args = sys.argv[1:]
+    width = 50
+    if args[:1] == ["--window"]:
+        width, args = int(args[1]), args[2:]
     rows = []
-    for row in summary["rows"]:
-        for run in row.get("runs", []):
-            path = os.path.join(local(run), "metrics.jsonl")
-            if not os.path.exists(path):
-                continue
-            metrics = [json.loads(line) for line in open(path) if line.strip()]
-            kept = next((r for r in metrics if "kept_epoch" in r), None)
-            rows.append({
-                "row": row["name"],
-                "run": os.path.relpath(local(run), ROOT),
-                "windows": windows(metrics, width),
-                "kept_epoch": kept and kept["kept_epoch"],
-                "epochs_trained": kept and kept["epochs_trained"],
-                "early_stopped": kept and kept["early_stopped"],
-            })
+    for source in args:
+        if os.path.isdir(source):
+            entries = [(os.path.relpath(os.path.abspath(source), ROOT), os.path.abspath(source))]
+        else:
+            summary = json.load(open(source))
+            entries = [(row["name"], local(run)) for row in summary["rows"] for run in row.get("runs", [])]
+        for row, run in entries:
+            entry = run_entry(row, run, width)
+            if entry:
+                rows.append(entry)
     print(json.dumps({
-        "command": f"scripts/learning_windows.py {os.path.relpath(summary_path, ROOT)} {width}",
+        "command": " ".join(["scripts/learning_windows.py"] + (["--window", str(width)] if width != 50 else [])
+                            + [os.path.relpath(os.path.abspath(a), ROOT) for a in args]),
         "window": width,
         "runs": rows,
     }, indent=1))
