@@ -99,7 +99,10 @@ pub fn run_unit(sweep: &Sweep, unit: &Unit) -> anyhow::Result<String> {
 /// sweep replaces it: Linux then names the running file "… (deleted)", and each start would
 /// fail with a bare "No such file or directory".
 pub fn own_binary() -> anyhow::Result<PathBuf> {
-    let bin = std::env::current_exe().context("locating the neuropos binary")?;
+    still_there(std::env::current_exe().context("locating the neuropos binary")?)
+}
+
+fn still_there(bin: PathBuf) -> anyhow::Result<PathBuf> {
     if !bin.is_file() {
         bail!(
             "the neuropos binary this sweep started from ({}) is gone: rebuilt or moved since? \
@@ -316,4 +319,20 @@ pub fn task_command(sweep: &Sweep, i: &str, threads: &str) -> anyhow::Result<Str
         i.into(),
     ]);
     Ok(line.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_binary_is_named_with_the_way_out() {
+        let running = std::env::current_exe().unwrap();
+        assert_eq!(still_there(running.clone()).unwrap(), running);
+        // What Linux reports for a running binary whose file a rebuild replaced.
+        let gone = PathBuf::from(format!("{} (deleted)", running.display()));
+        let message = format!("{:#}", still_there(gone).unwrap_err());
+        assert!(message.contains("(deleted)) is gone"), "{message}");
+        assert!(message.contains("Start the sweep again"), "{message}");
+    }
 }
