@@ -228,6 +228,11 @@ HUB_DATASETS = {
 }
 
 
+def data_names(source):
+    """(Hub dataset id, name to print) for a checkpoint's recorded data source."""
+    return HUB_DATASETS.get(source, (source, os.path.basename(str(source))))
+
+
 def nir_lines(d, name, model):
     """Where the spiking network's NIR graph runs as it does here (results/interop/nir.jsonl)."""
     path = os.path.join(ROOT, "results", "interop", "nir.jsonl")
@@ -312,7 +317,7 @@ def card(d):
     info = load(os.path.join(d, "config.json"))
     model, training = info["model"], info["training"]
     source = (training.get("dataset") or {}).get("source")
-    hub_id, data_name = HUB_DATASETS.get(source, (source, os.path.basename(str(source))))
+    hub_id, data_name = data_names(source)
     name = os.path.basename(os.path.normpath(d))
     spiking = model.get("lif") is not None
     log = metrics(d)
@@ -467,7 +472,7 @@ def index(root):
         rows.append(
             f"| [`{name}`]({name}/README.md) | {model['kind']} {'-'.join(map(str, model['layers']))}"
             + (f" d={model['dim']}" if model["kind"] not in ("mlp", "snn") else "")
-            + f" | {HUB_DATASETS.get(source, (source, os.path.basename(str(source))))[1]}"
+            + f" | {data_names(source)[1]}"
             + f" | {info['params']:,} | {training['epochs_completed']}"
             + (f" (kept {training['kept']['epoch']})" if training.get("kept") else "")
             + f" | **{training['final_test_accuracy']:.4f}** | "
