@@ -327,6 +327,37 @@ fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags()
     assert_eq!(settings["batch_size"], 300);
     assert_eq!(settings["recipe"]["axis_lr_scale"], 10.0);
 
+    // The 3D MLP's choice is architectural (one learned scale per layer, issue 36): the preset
+    // builds the same network the flag does, and `--weight-scale fixed` beside it wins.
+    let mlp3d = |name: &str, flags: &str| {
+        let dir = tmp.path().join(name);
+        ok(&args(
+            &format!("train --model mlp3d {flags} {small}"),
+            &dir,
+            &[],
+        ));
+        dir
+    };
+    let preset = mlp3d("mlp3d-best", "--recipe best");
+    let by_hand = mlp3d("mlp3d-learned", "--weight-scale learned");
+    let fixed = mlp3d("mlp3d-fixed", "--recipe best --weight-scale fixed");
+    let model = |dir: &std::path::Path| {
+        let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["model"].clone()
+    };
+    assert_eq!(model(&preset)["weight_scale"], "learned");
+    assert!(model(&fixed).get("weight_scale").is_none());
+    let (p, h, f) = (
+        tensors(&preset.join("model.safetensors")),
+        tensors(&by_hand.join("model.safetensors")),
+        tensors(&fixed.join("model.safetensors")),
+    );
+    assert_eq!(p, h);
+    let has_scale = |t: &[(String, Vec<u8>)]| t.iter().any(|(name, _)| name == "layers.0.scale");
+    assert!(has_scale(&p) && !has_scale(&f));
+    assert_eq!(run_json(&preset)["lr"], 0.005);
+    assert_eq!(run_json(&preset)["batch_size"], 600);
+
     // Where the full-length runs kept the paper's settings, the preset sets exactly those
     // (and still says it was asked for).
     let base = tmp.path().join("mlp14");

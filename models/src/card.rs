@@ -142,6 +142,9 @@ pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) ->
     if model.kind.is_embedded() && model.dim != 3 {
         args.extend(["--dim".into(), model.dim.to_string()]);
     }
+    if !model.weight_scale.is_fixed() {
+        args.extend(["--weight-scale".into(), model.weight_scale.to_string()]);
+    }
     if let Some(lineage) = &training.init_from {
         // With --init-from the fine-tuning recipe is the default; the flags below are explicit.
         args.extend(["--init-from".into(), lineage.source.clone()]);
@@ -362,8 +365,14 @@ pub fn model_card(dir: &Path, name: &str, reference: &str, files: &[&str]) -> Re
         "A {} ({}, {} parameters), trained on {dataset_name} with \
          neuropos: {}.",
         if model.kind.is_embedded() {
-            "spatially embedded network: neurons have positions, the weight between two is \
-             1/distance, each presynaptic neuron a learned inhibition sign"
+            if model.weight_scale.is_fixed() {
+                "spatially embedded network: neurons have positions, the weight between two is \
+                 1/distance, each presynaptic neuron a learned inhibition sign"
+            } else {
+                "spatially embedded network: neurons have positions, the weight between two is \
+                 a learned scale per layer over their distance, each presynaptic neuron a learned \
+                 inhibition sign"
+            }
         } else {
             "conventional network (dense weight matrices)"
         },
@@ -669,5 +678,17 @@ mod tests {
         assert!(card.text.contains(&format!("      value: {accuracy}\n")));
         assert!(card.text.contains("neuropos eval hf://lab/mlp3d"));
         assert!(card.text.contains("--seed 0 --device cpu --out runs/mlp3d"));
+        assert!(!card.text.contains("--weight-scale"));
+        // A learned scale is part of the architecture: the command must build it again.
+        let best = Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/mlp3d-best");
+        let card = model_card(&best, "mlp3d-best", "hf://lab/mlp3d-best", &[]).unwrap();
+        assert!(
+            card.text.contains("--model mlp3d --weight-scale learned "),
+            "{}",
+            card.text
+        );
+        assert!(card
+            .text
+            .contains("a learned scale per layer over their distance"));
     }
 }

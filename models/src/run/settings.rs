@@ -142,6 +142,13 @@ impl RunSettings {
                 b.evidence
             );
         }
+        // The preset's architecture choice applies only where the architecture is still being
+        // chosen: a fine-tuned checkpoint keeps its own, and a given flag wins.
+        if let (Some(w), None, None) = (best.and_then(|b| b.weight_scale), start, arch.weight_scale)
+        {
+            config.weight_scale = w;
+            config.validate()?;
+        }
         let kind = config.kind;
         let base = best.map(|b| b.recipe).unwrap_or_default();
         let t = training;
