@@ -128,23 +128,11 @@ fn optional_json_lines(dir: &Path, name: &str) -> Result<Vec<Value>> {
 /// The `neuropos train` command that made this checkpoint (the same seed gives the same bits).
 pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) -> String {
     let model = &info.model;
-    let mut args = vec![
-        "neuropos".to_string(),
-        "train".into(),
-        "--model".into(),
-        model.kind.to_string(),
-    ];
-    let hidden = &model.layers[1..model.layers.len() - 1];
-    if hidden != [2048] {
-        let sizes: Vec<String> = hidden.iter().map(ToString::to_string).collect();
-        args.extend(["--hidden".into(), sizes.join(",")]);
-    }
-    if model.kind.is_embedded() && model.dim != 3 {
-        args.extend(["--dim".into(), model.dim.to_string()]);
-    }
-    if !model.weight_scale.is_fixed() {
-        args.extend(["--weight-scale".into(), model.weight_scale.to_string()]);
-    }
+    let mut args = vec!["neuropos".to_string(), "train".into()];
+    args.extend(crate::run::architecture_flags(
+        model,
+        training.init_from.is_none(),
+    ));
     if let Some(lineage) = &training.init_from {
         // With --init-from the fine-tuning recipe is the default; the flags below are explicit.
         args.extend(["--init-from".into(), lineage.source.clone()]);
@@ -174,11 +162,6 @@ pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) ->
             "--scope".into(),
             p.scope.to_string(),
         ]);
-    }
-    if let Some(lif) = &model.lif {
-        if lif.reset != Default::default() {
-            args.extend(["--reset".into(), lif.reset.to_string()]);
-        }
     }
     if let Some(recipe) = &training.recipe {
         let flags = recipe.flags();

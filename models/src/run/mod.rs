@@ -35,7 +35,8 @@ pub use directory::{
 pub use early_stopping::{Keep, KeptEpoch, BEST_FILE};
 pub use fine_tune::{fine_tune, FineTune};
 pub use settings::{
-    check_agrees, check_applies, config_from_choices, RunSettings, DEFAULT_HIDDEN, RUN_FORMAT,
+    architecture_flags, check_agrees, check_applies, config_from_choices, RunSettings,
+    DEFAULT_HIDDEN, RUN_FORMAT,
 };
 
 use candle_core::Tensor;

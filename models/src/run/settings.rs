@@ -12,7 +12,7 @@ use super::Start;
 use crate::checkpoint::{Lineage, Provenance};
 use crate::config::{AxisMode, EmbeddedInit, DEFAULT_BATCH_SIZE, DEFAULT_DIM, DEFAULT_STEEPNESS};
 use crate::data::{check_limit, DataSource, Origin};
-use crate::layers::lif::LifConfig;
+use crate::layers::lif::{LifConfig, Surrogate};
 use crate::recipe::{self, Preset, Recipe, SnnLoss};
 use crate::resume::Position;
 use crate::training::StepPlan;
@@ -426,6 +426,84 @@ pub fn config_from_choices(
     }
     config.validate()?;
     Ok(config)
+}
+
+/// The `train` flags that build `config` again from data of its shape (the inverse of
+/// [`config_from_choices`]): `--model` and each architecture or initialisation choice that
+/// differs from its default. Pruning during training and a stored mask are not here: the first
+/// is a flag of its own, the second comes from `neuropos prune`, not from training.
+/// `initialisation`: also the starting distribution's flags, which `--init-from` refuses (the
+/// positions come from its checkpoint).
+pub fn architecture_flags(config: &Config, initialisation: bool) -> Vec<String> {
+    let kind = config.kind;
+    let mut flags = vec!["--model".to_string(), kind.to_string()];
+    let mut push = |flag: &str, value: String| flags.extend([flag.to_string(), value]);
+    let hidden = config.hidden();
+    if hidden != [DEFAULT_HIDDEN] {
+        let sizes: Vec<String> = hidden.iter().map(ToString::to_string).collect();
+        push("--hidden", sizes.join(","));
+    }
+    if kind.is_embedded() {
+        let init = EmbeddedInit::default();
+        if config.dim != DEFAULT_DIM {
+            push("--dim", config.dim.to_string());
+        }
+        if !config.weight_scale.is_fixed() {
+            push("--weight-scale", config.weight_scale.to_string());
+        }
+        if config.steepness != DEFAULT_STEEPNESS {
+            push("--steepness", config.steepness.to_string());
+        }
+        if initialisation && config.init.coord_half_width != init.coord_half_width {
+            push("--coord-init", config.init.coord_half_width.to_string());
+        }
+        if initialisation && config.init.inhibition_half_width != init.inhibition_half_width {
+            push(
+                "--inhibition-init",
+                config.init.inhibition_half_width.to_string(),
+            );
+        }
+        if initialisation && config.init.layout != init.layout {
+            push("--coord-layout", config.init.layout.to_string());
+        }
+    }
+    match &config.lif {
+        Some(lif) => {
+            let default = LifConfig::default();
+            if lif.time_steps != default.time_steps {
+                push("--time-steps", lif.time_steps.to_string());
+            }
+            if lif.encoder != default.encoder {
+                push("--encoder", lif.encoder.to_string());
+            }
+            if lif.readout != default.readout {
+                push("--readout", lif.readout.to_string());
+            }
+            if lif.reset != default.reset {
+                push("--reset", lif.reset.to_string());
+            }
+            if lif.beta != default.beta {
+                push("--beta", lif.beta.to_string());
+            }
+            if lif.threshold != default.threshold {
+                push("--threshold", lif.threshold.to_string());
+            }
+            if lif.surrogate != default.surrogate {
+                let (name, scale) = match lif.surrogate {
+                    Surrogate::Arctan { alpha } => ("arctan", alpha),
+                    Surrogate::FastSigmoid { slope } => ("fast-sigmoid", slope),
+                };
+                push("--surrogate", name.to_string());
+                push("--surrogate-scale", scale.to_string());
+            }
+        }
+        None => {
+            if config.activation != Activation::Relu {
+                push("--activation", config.activation.to_string());
+            }
+        }
+    }
+    flags
 }
 
 /// With a checkpoint fixing the architecture (`--init-from`, `--resume`), every architecture
