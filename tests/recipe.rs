@@ -357,6 +357,25 @@ fn the_best_recipe_sets_the_chosen_settings_records_itself_and_yields_to_flags()
     assert!(has_scale(&p) && !has_scale(&f));
     assert_eq!(run_json(&preset)["lr"], 0.005);
     assert_eq!(run_json(&preset)["batch_size"], 600);
+    // Fine-tuning a checkpoint with the paper's weights keeps them, and says so.
+    let zoo = concat!(env!("CARGO_MANIFEST_DIR"), "/checkpoints/mlp3d");
+    let tuned = tmp.path().join("tuned");
+    let out = neuropos(
+        &format!(
+            "train --init-from {zoo} --recipe best {small} {}",
+            tuned.display()
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(model(&tuned).get("weight_scale").is_none());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("keeps its own (fixed)"), "{said}");
 
     // Where the full-length runs kept the paper's settings, the preset sets exactly those
     // (and still says it was asked for).

@@ -144,10 +144,18 @@ impl RunSettings {
         }
         // The preset's architecture choice applies only where the architecture is still being
         // chosen: a fine-tuned checkpoint keeps its own, and a given flag wins.
-        if let (Some(w), None, None) = (best.and_then(|b| b.weight_scale), start, arch.weight_scale)
-        {
-            config.weight_scale = w;
-            config.validate()?;
+        match (best.and_then(|b| b.weight_scale), start, arch.weight_scale) {
+            (Some(w), None, None) => {
+                config.weight_scale = w;
+                config.validate()?;
+            }
+            (Some(w), Some(start), _) if w != config.weight_scale => tracing::warn!(
+                "--recipe best's --weight-scale {w} is an architecture choice: {} keeps its \
+                 own ({})",
+                start.source,
+                config.weight_scale
+            ),
+            _ => {}
         }
         let kind = config.kind;
         let base = best.map(|b| b.recipe).unwrap_or_default();
