@@ -129,8 +129,19 @@ fn optional_json_lines(dir: &Path, name: &str) -> Result<Vec<Value>> {
 pub fn train_command(info: &CheckpointInfo, training: &Provenance, out: &str) -> String {
     let model = &info.model;
     let mut args = vec!["neuropos".to_string(), "train".into()];
+    // An annealed run's checkpoint holds the steepness of its kept epoch, not the one it
+    // started from, which the checkpoint does not record: the command then leaves --steepness
+    // at its default, as it always did.
+    let mut built = model.clone();
+    if training
+        .recipe
+        .as_ref()
+        .is_some_and(|r| r.steepness_final.is_some())
+    {
+        built.steepness = crate::config::DEFAULT_STEEPNESS;
+    }
     args.extend(crate::run::architecture_flags(
-        model,
+        &built,
         training.init_from.is_none(),
     ));
     if let Some(lineage) = &training.init_from {

@@ -308,7 +308,8 @@ pub struct BestEntry {
 }
 
 /// The ablation's choices, on validation accuracy after the last epoch (test accuracy never
-/// consulted; the 3D MLP's learned scale on its best epoch's, issue 36): candidates from `results/accuracy/ablation-e30.csv` (30 epochs, seed 0), then
+/// consulted; the 3D MLP's learned scale on its best epoch's, issue 36): candidates from
+/// `results/accuracy/ablation-e30.csv` (30 epochs, seed 0), then
 /// trained at the paper's epochs over three seeds (`neuropos sweep specs/best.toml`,
 /// results/sweeps/best/) and held against the paper's recipe at the same epochs
 /// (`ablation-e300.csv`, `ablation-e200.csv`). Where the 30-epoch winner lost at full length
