@@ -10,7 +10,9 @@ use super::directory::RUN_FILE;
 use super::early_stopping::Keep;
 use super::Start;
 use crate::checkpoint::{Lineage, Provenance};
-use crate::config::{AxisMode, EmbeddedInit, DEFAULT_BATCH_SIZE, DEFAULT_DIM, DEFAULT_STEEPNESS};
+use crate::config::{
+    AxisMode, EmbeddedInit, WeightScale, DEFAULT_BATCH_SIZE, DEFAULT_DIM, DEFAULT_STEEPNESS,
+};
 use crate::data::{check_limit, DataSource, Origin};
 use crate::layers::lif::{LifConfig, Surrogate};
 use crate::recipe::{self, Preset, Recipe, SnnLoss};
@@ -444,71 +446,84 @@ pub fn config_from_choices(
 /// positions come from its checkpoint).
 pub fn architecture_flags(config: &Config, initialisation: bool) -> Vec<String> {
     let kind = config.kind;
-    let mut flags = vec!["--model".to_string(), kind.to_string()];
-    let mut push = |flag: &str, value: String| flags.extend([flag.to_string(), value]);
-    let hidden = config.hidden();
-    if hidden != [DEFAULT_HIDDEN] {
-        let sizes: Vec<String> = hidden.iter().map(ToString::to_string).collect();
-        push("--hidden", sizes.join(","));
-    }
+    let shown = |v: &dyn std::fmt::Display| v.to_string();
+    let sizes = |h: &[usize]| {
+        h.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // (flag, the configuration's value, the default), each as the flag writes it: a flag is
+    // written where the two differ.
+    let mut choices = vec![("--hidden", sizes(config.hidden()), sizes(&[DEFAULT_HIDDEN]))];
     if kind.is_embedded() {
         let init = EmbeddedInit::default();
-        if config.dim != DEFAULT_DIM {
-            push("--dim", config.dim.to_string());
-        }
-        if !config.weight_scale.is_fixed() {
-            push("--weight-scale", config.weight_scale.to_string());
-        }
-        if config.steepness != DEFAULT_STEEPNESS {
-            push("--steepness", config.steepness.to_string());
-        }
-        if initialisation && config.init.coord_half_width != init.coord_half_width {
-            push("--coord-init", config.init.coord_half_width.to_string());
-        }
-        if initialisation && config.init.inhibition_half_width != init.inhibition_half_width {
-            push(
-                "--inhibition-init",
-                config.init.inhibition_half_width.to_string(),
-            );
-        }
-        if initialisation && config.init.layout != init.layout {
-            push("--coord-layout", config.init.layout.to_string());
+        choices.extend([
+            ("--dim", shown(&config.dim), shown(&DEFAULT_DIM)),
+            (
+                "--weight-scale",
+                shown(&config.weight_scale),
+                shown(&WeightScale::default()),
+            ),
+            (
+                "--steepness",
+                shown(&config.steepness),
+                shown(&DEFAULT_STEEPNESS),
+            ),
+        ]);
+        if initialisation {
+            choices.extend([
+                (
+                    "--coord-init",
+                    shown(&config.init.coord_half_width),
+                    shown(&init.coord_half_width),
+                ),
+                (
+                    "--inhibition-init",
+                    shown(&config.init.inhibition_half_width),
+                    shown(&init.inhibition_half_width),
+                ),
+                (
+                    "--coord-layout",
+                    shown(&config.init.layout),
+                    shown(&init.layout),
+                ),
+            ]);
         }
     }
     match &config.lif {
         Some(lif) => {
-            let default = LifConfig::default();
-            if lif.time_steps != default.time_steps {
-                push("--time-steps", lif.time_steps.to_string());
-            }
-            if lif.encoder != default.encoder {
-                push("--encoder", lif.encoder.to_string());
-            }
-            if lif.readout != default.readout {
-                push("--readout", lif.readout.to_string());
-            }
-            if lif.reset != default.reset {
-                push("--reset", lif.reset.to_string());
-            }
-            if lif.beta != default.beta {
-                push("--beta", lif.beta.to_string());
-            }
-            if lif.threshold != default.threshold {
-                push("--threshold", lif.threshold.to_string());
-            }
-            if lif.surrogate != default.surrogate {
+            let d = LifConfig::default();
+            choices.extend([
+                ("--time-steps", shown(&lif.time_steps), shown(&d.time_steps)),
+                ("--encoder", shown(&lif.encoder), shown(&d.encoder)),
+                ("--readout", shown(&lif.readout), shown(&d.readout)),
+                ("--reset", shown(&lif.reset), shown(&d.reset)),
+                ("--beta", shown(&lif.beta), shown(&d.beta)),
+                ("--threshold", shown(&lif.threshold), shown(&d.threshold)),
+            ]);
+            // Two flags name one surrogate: both are written, or neither.
+            if lif.surrogate != d.surrogate {
                 let (name, scale) = match lif.surrogate {
                     Surrogate::Arctan { alpha } => ("arctan", alpha),
                     Surrogate::FastSigmoid { slope } => ("fast-sigmoid", slope),
                 };
-                push("--surrogate", name.to_string());
-                push("--surrogate-scale", scale.to_string());
+                choices.extend([
+                    ("--surrogate", name.to_string(), String::new()),
+                    ("--surrogate-scale", shown(&scale), String::new()),
+                ]);
             }
         }
-        None => {
-            if config.activation != Activation::Relu {
-                push("--activation", config.activation.to_string());
-            }
+        None => choices.push((
+            "--activation",
+            shown(&config.activation),
+            shown(&Activation::Relu),
+        )),
+    }
+    let mut flags = vec!["--model".to_string(), kind.to_string()];
+    for (flag, value, default) in choices {
+        if value != default {
+            flags.extend([flag.to_string(), value]);
         }
     }
     flags
