@@ -52,69 +52,26 @@ def paper_row(model):
     return None
 
 
-def command(d, info):
-    model, training = info["model"], info["training"]
-    kind = model["kind"]
-    args = ["neuropos", "train", "--model", kind]
-    if hidden(model) != [2048]:
-        args += ["--hidden", ",".join(map(str, hidden(model)))]
-    embedded = kind not in ("mlp", "snn")
-    if embedded and model["dim"] != 3:
-        args += ["--dim", str(model["dim"])]
-    if model.get("weight_scale", "fixed") != "fixed":
-        args += ["--weight-scale", model["weight_scale"]]
-    spiking = model.get("lif") is not None
-    if training["epochs_planned"] != (200 if spiking else 300):
-        args += ["--epochs", str(training["epochs_planned"])]
-    if abs(training["lr"] - (0.005 if embedded else 0.001)) > 1e-12:
-        args += ["--lr", str(training["lr"])]
-    if training["batch_size"] != 600:
-        args += ["--batch-size", str(training["batch_size"])]
-    if model.get("pruning"):
-        args += ["--prune-during", f"{model['pruning']['percent']:g}", "--scope", model["pruning"]["scope"]]
-    if (model.get("lif") or {}).get("reset", "subtract") != "subtract":
-        args += ["--reset", model["lif"]["reset"]]
-    args += recipe_flags(training)
-    teacher = training.get("distillation")
-    if teacher:
-        args += ["--distill-from", teacher["source"], "--distill-temperature", f"{teacher['temperature']:g}",
-                 "--distill-weight", f"{teacher['weight']:g}"]
-    source = (training.get("dataset") or {}).get("source")
-    if source is not None:
-        args += ["--data", source]
-    # A fresh directory: the checkout already holds the shipped one, and `train` refuses to
-    # write over a finished checkpoint.
-    args += ["--seed", str(training["seed"]), "--device", "cpu", "--out", "runs/" + os.path.basename(os.path.normpath(d))]
-    return " ".join(args)
-
-
-def recipe_flags(training):
-    """The `train` flags of a recipe beyond the paper's (absent or default fields add none)."""
-    r = training.get("recipe") or {}
-    args = []
-    if training.get("preset"):
-        args += ["--recipe", training["preset"]]
-    schedule = r.get("schedule", {"kind": "constant"})
-    if schedule["kind"] == "cosine":
-        args += ["--lr-schedule", "cosine"]
-    elif schedule["kind"] == "step":
-        args += ["--lr-schedule", f"step:{schedule['every']}:{schedule['gamma']}"]
-    for key, flag, default in [
-        ("warmup_epochs", "--warmup-epochs", 0),
-        ("label_smoothing", "--label-smoothing", 0.0),
-        ("augment_shift", "--augment-shift", 0),
-        ("steepness_final", "--steepness-final", None),
-        ("axis_lr_scale", "--axis-lr-scale", 1.0),
-        ("snn_loss", "--snn-loss", "membrane"),
-    ]:
-        if r.get(key, default) != default:
-            args += [flag, f"{r[key]:g}" if isinstance(r[key], float) else str(r[key])]
-    if training.get("val_split"):
-        args += ["--val-split", str(training["val_split"])]
-    kept = training.get("kept")
-    if kept:
-        args += ["--keep", "best"] + (["--patience", str(kept["patience"])] if kept.get("patience") else [])
-    return args
+def command(d):
+    """The `neuropos train` command that reproduces the checkpoint, written by the same code as
+    a pushed checkpoint's card (`card::train_command` in models/src/card.rs), so the two cannot
+    disagree on a flag: `neuropos push --dry-run` prints that card without a token or a request.
+    NEUROPOS_BIN picks the binary (default target/release/neuropos)."""
+    import subprocess
+    name = os.path.basename(os.path.normpath(d))
+    binary = os.environ.get("NEUROPOS_BIN", os.path.join(ROOT, "target", "release", "neuropos"))
+    try:
+        out = subprocess.run([binary, "push", d, f"hf://neuropos/{name}", "--dry-run"],
+                             capture_output=True, text=True)
+    except FileNotFoundError:
+        sys.exit(f"model_card.py: {binary} not found: build it (cargo build --release) or set NEUROPOS_BIN")
+    if out.returncode != 0:
+        sys.exit(f"model_card.py: {binary} push {d} --dry-run failed:\n{out.stderr.strip()}")
+    try:
+        block = out.stdout.split("\n## Reproduce\n", 1)[1].split("```sh\n", 1)[1]
+    except IndexError:
+        sys.exit(f"model_card.py: the card {binary} wrote for {d} has no Reproduce block")
+    return block.split("\n```", 1)[0]
 
 
 def sha256(path):
@@ -428,7 +385,7 @@ def card(d):
         " in a checkout; the same seed gives the same bits):",
         "",
         "```sh",
-        command(d, info),
+        command(d),
         "```",
         "",
         "Files: `model.safetensors` ("

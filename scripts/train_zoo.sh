@@ -93,7 +93,7 @@ for name in "${names[@]}"; do
   case $name in
     *-zero) "$bin" export "$dir" --format nir --out "$dir/model.nir" ;;
   esac
-  python3 scripts/model_card.py "$dir"
+  NEUROPOS_BIN="$bin" python3 scripts/model_card.py "$dir"
   python3 scripts/model_card.py --index checkpoints
   echo "$name: done ($(date -u +%FT%TZ))"
 done
