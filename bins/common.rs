@@ -160,6 +160,20 @@ impl DataArgs {
             );
         }
         data.check_fits(&info.model, name)?;
+        // Data of the same shape is a legitimate override (another test set), but Fashion-MNIST
+        // and MNIST share theirs: say which data the score is on when it is not the recorded one.
+        let same = match (record, &origin.record) {
+            (Some(r), Some(read)) => r.sha256 == read.sha256,
+            (None, None) => true,
+            _ => false,
+        };
+        if self.given() && !same {
+            tracing::warn!(
+                "{name} was trained on {}; scoring it on {} instead, as --data asks",
+                record.map_or("MNIST", |r| r.source.as_str()),
+                origin.description
+            );
+        }
         Ok((data, origin))
     }
 }

@@ -461,4 +461,26 @@ fn fashion_mnist_is_recorded_with_its_class_names() {
         "cpu",
     ]);
     assert_eq!(own, trained, "eval without --data uses Fashion-MNIST");
+
+    // MNIST has Fashion-MNIST's shape, so --data may pick it, but the score says what it is on;
+    // naming the recorded data again says nothing.
+    let scored = |data: &str| {
+        ok_with_log(&[
+            "eval",
+            r,
+            "--data",
+            data,
+            "--test-limit",
+            "500",
+            "--device",
+            "cpu",
+        ])
+    };
+    let log = scored("mnist");
+    assert!(
+        log.contains("was trained on fashion-mnist; scoring it on vendored:data/mnist instead"),
+        "{log}"
+    );
+    let log = scored("fashion-mnist");
+    assert!(!log.contains("scoring it on"), "{log}");
 }
