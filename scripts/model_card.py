@@ -2,13 +2,15 @@
 """Writes the Hugging Face style model card (README.md) of a zoo checkpoint from its own files:
 config.json (architecture, parameters, how it was trained), metrics.jsonl (the per-epoch log),
 pruning.json (`neuropos eval DIR --prune … --format json`, layer scope) and the paper's values
-(docs/paper-results.json). No number in a card is typed by hand.
+(docs/paper-results.json). No number in a card is typed by hand. The reproduce command comes from
+the neuropos binary (NEUROPOS_BIN, default target/release/neuropos), which writes pushed cards too.
 
    scripts/model_card.py checkpoints/NAME [checkpoints/NAME …]   # each DIR/README.md
    scripts/model_card.py --index checkpoints                      # checkpoints/README.md
 """
 import json
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +59,6 @@ def command(d):
     a pushed checkpoint's card (`card::train_command` in models/src/card.rs), so the two cannot
     disagree on a flag: `neuropos push --dry-run` prints that card without a token or a request.
     NEUROPOS_BIN picks the binary (default target/release/neuropos)."""
-    import subprocess
     name = os.path.basename(os.path.normpath(d))
     binary = os.environ.get("NEUROPOS_BIN", os.path.join(ROOT, "target", "release", "neuropos"))
     try:
