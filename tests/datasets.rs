@@ -483,4 +483,31 @@ fn fashion_mnist_is_recorded_with_its_class_names() {
     );
     let log = scored("fashion-mnist");
     assert!(!log.contains("scoring it on"), "{log}");
+
+    // The package's directory given as plain IDX files is recognised by its bytes: the same
+    // record's hash, and the class names.
+    let dir_run = tmp.path().join("dir-run");
+    ok_with_log(&[
+        "train",
+        "--model",
+        "mlp",
+        "--hidden",
+        "16",
+        "--data-dir",
+        "/usr/share/datasets/fashion-mnist",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "100",
+        "--device",
+        "cpu",
+        "--out",
+        dir_run.to_str().unwrap(),
+    ]);
+    let by_dir = &config(&dir_run)["training"]["dataset"];
+    assert_eq!(by_dir["source"], "/usr/share/datasets/fashion-mnist");
+    assert_eq!(by_dir["sha256"], record["sha256"]);
+    assert_eq!(by_dir["class_names"], record["class_names"]);
 }

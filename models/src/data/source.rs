@@ -29,6 +29,11 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// files, so their own hashes differ from upstream's while the data is the same.
 const FASHION_MNIST_SUMS: &str = include_str!("../../../data/fashion-mnist.sha256");
 
+/// The SHA-256 of those four files read as one, in load order: what a checkpoint records of
+/// Fashion-MNIST, and how a plain directory of it is recognised.
+const FASHION_MNIST_SHA256: &str =
+    "14410854cf7a289477dcfc7df3f8ec24741e281cdcc425ede0d9a748ca630214";
+
 /// Where the images come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
@@ -160,7 +165,17 @@ impl DataSource {
             }
             DataSource::Idx(dir) => {
                 let checksums = Checksums::Listed { required: false };
-                let (d, sha) = idx::load_idx_dir(dir, checksums)?;
+                let (mut d, sha) = idx::load_idx_dir(dir, checksums)?;
+                // Fashion-MNIST named as a plain directory (`--data-dir`, as a new user does) is
+                // still Fashion-MNIST: its classes get their names, so `predict` names them and
+                // does not prepare photos as digits.
+                if sha == FASHION_MNIST_SHA256 {
+                    tracing::info!(
+                        "{}: Fashion-MNIST (by its SHA-256), with its class names",
+                        dir.display()
+                    );
+                    d.class_names = Some(FASHION_MNIST_CLASSES.map(String::from).to_vec());
+                }
                 (d, dir.display().to_string(), Some(sha))
             }
             DataSource::Arrays(file) => {
