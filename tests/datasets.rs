@@ -424,27 +424,31 @@ fn fashion_mnist_is_recorded_with_its_class_names() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    // One epoch of a small MLP on the first 1,200 images, the data named by `data`.
+    let train_on = |data: [&str; 2], out: &Path| {
+        ok_with_log(&[
+            "train",
+            "--model",
+            "mlp",
+            "--hidden",
+            "16",
+            data[0],
+            data[1],
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1200",
+            "--test-limit",
+            "500",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     let run = tmp.path().join("run");
     let r = run.to_str().unwrap();
-    ok_with_log(&[
-        "train",
-        "--model",
-        "mlp",
-        "--hidden",
-        "16",
-        "--data",
-        "fashion-mnist",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "1200",
-        "--test-limit",
-        "500",
-        "--device",
-        "cpu",
-        "--out",
-        r,
-    ]);
+    train_on(["--data", "fashion-mnist"], &run);
     let c = config(&run);
     let record = &c["training"]["dataset"];
     assert_eq!(record["source"], "fashion-mnist");
@@ -487,25 +491,10 @@ fn fashion_mnist_is_recorded_with_its_class_names() {
     // The package's directory given as plain IDX files is recognised by its bytes: the same
     // record's hash, and the class names.
     let dir_run = tmp.path().join("dir-run");
-    ok_with_log(&[
-        "train",
-        "--model",
-        "mlp",
-        "--hidden",
-        "16",
-        "--data-dir",
-        "/usr/share/datasets/fashion-mnist",
-        "--epochs",
-        "1",
-        "--train-limit",
-        "600",
-        "--test-limit",
-        "100",
-        "--device",
-        "cpu",
-        "--out",
-        dir_run.to_str().unwrap(),
-    ]);
+    train_on(
+        ["--data-dir", "/usr/share/datasets/fashion-mnist"],
+        &dir_run,
+    );
     let by_dir = &config(&dir_run)["training"]["dataset"];
     assert_eq!(by_dir["source"], "/usr/share/datasets/fashion-mnist");
     assert_eq!(by_dir["sha256"], record["sha256"]);
