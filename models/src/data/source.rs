@@ -145,7 +145,7 @@ impl DataSource {
     /// The images and labels, and where they came from.
     pub fn load(&self) -> Result<(Dataset, Origin)> {
         let mut name = self.name();
-        let (data, description, sha256) = match self {
+        let (mut data, description, sha256) = match self {
             DataSource::Mnist => {
                 let dir = idx::default_dir();
                 let m = idx::load_dir(&dir, true)
@@ -159,23 +159,12 @@ impl DataSource {
                     list: FASHION_MNIST_SUMS,
                     name: "data/fashion-mnist.sha256",
                 };
-                let (mut d, sha) = idx::load_idx_dir(&dir, pinned)?;
-                d.class_names = Some(FASHION_MNIST_CLASSES.map(String::from).to_vec());
+                let (d, sha) = idx::load_idx_dir(&dir, pinned)?;
                 (d, format!("fashion-mnist:{}", dir.display()), Some(sha))
             }
             DataSource::Idx(dir) => {
                 let checksums = Checksums::Listed { required: false };
-                let (mut d, sha) = idx::load_idx_dir(dir, checksums)?;
-                // Fashion-MNIST named as a plain directory (`--data-dir`, as a new user does) is
-                // still Fashion-MNIST: its classes get their names, so `predict` names them and
-                // does not prepare photos as digits.
-                if sha == FASHION_MNIST_SHA256 {
-                    tracing::info!(
-                        "{}: Fashion-MNIST (by its SHA-256), with its class names",
-                        dir.display()
-                    );
-                    d.class_names = Some(FASHION_MNIST_CLASSES.map(String::from).to_vec());
-                }
+                let (d, sha) = idx::load_idx_dir(dir, checksums)?;
                 (d, dir.display().to_string(), Some(sha))
             }
             DataSource::Arrays(file) => {
@@ -189,6 +178,12 @@ impl DataSource {
                 (d, pinned, Some(sha))
             }
         };
+        // Fashion-MNIST's bytes name their classes however the data was named (`fashion-mnist`,
+        // or its directory as plain IDX files, as a new user gives it): `predict` then names
+        // them and does not prepare photos as digits.
+        if sha256.as_deref() == Some(FASHION_MNIST_SHA256) {
+            data.class_names = Some(FASHION_MNIST_CLASSES.map(String::from).to_vec());
+        }
         tracing::info!(
             "data from {description}: {} train, {} test images of {:?}, {} classes",
             data.train_images.dim(0)?,
